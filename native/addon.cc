@@ -1,0 +1,24 @@
+// Module entry: registers the native surface declared in lib/native.ts.
+#include <napi.h>
+
+#include "addon.h"
+#include "model.h"
+
+namespace resnet_cifar {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  Napi::Function model = ModelWrap::Define(env);
+  data->model_ctor = Napi::Persistent(model);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("Model", model);
+  exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  return exports;
+}
+
+}  // namespace resnet_cifar
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return resnet_cifar::Init(env, exports); }
+
+NODE_API_MODULE(resnet_cifar, InitModule)

@@ -1,0 +1,44 @@
+// Files: checkpoints readable by Python's torch.load(weights_only=True), PyTorch state dicts, atomic writes.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "resnet.h"
+
+namespace resnet_cifar {
+
+std::vector<char> ReadFile(const std::string& path);
+// Writes to a temporary file beside `path`, fsyncs, renames over `path`: readers see the old or the new file.
+void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes);
+
+// torch.load-compatible pickle of any file torch.save wrote (and of ours); errors name the file.
+c10::IValue LoadPickle(const std::string& path);
+
+// name -> CPU tensor, parameters and buffers, seed naming.
+c10::Dict<std::string, at::Tensor> StateDict(const ResNet& net);
+
+// Copies a state dict (a dict str -> tensor, e.g. torch.save(model.state_dict())) into `net`.
+// Strict: the first missing, unexpected or wrongly shaped key is an error naming it and both shapes.
+// A leading "module." (DataParallel) is stripped; conv biases (the seed's default bias=True convs) are folded
+// into the running mean of the BN that follows, which gives identical eval-mode outputs.
+void ApplyStateDict(ResNet& net, const c10::IValue& dict, const std::string& source);
+
+struct CheckpointData {
+  ResNetOptions options{20};
+  c10::IValue state_dict;
+  c10::impl::GenericDict meta{c10::StringType::get(), c10::AnyType::get()};
+};
+
+// {"state_dict": {...}, "meta": {"format": "resnet-cifar", "format_version": 1, "depth", "shortcut", ...}}
+std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDict& extra_meta);
+CheckpointData ReadCheckpoint(const std::string& path);
+
+// Any IValue of dicts, lists, strings, numbers and tensors, in the format of Python's torch.save.
+std::vector<char> PickleSave(const c10::IValue& value);
+
+std::string DescribeModel(const ResNetOptions& o);
+
+}  // namespace resnet_cifar

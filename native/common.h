@@ -1,0 +1,111 @@
+// Shared helpers for the N-API boundary: no C++ exception crosses it, long work runs off the main thread.
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace resnet_cifar {
+
+// An error that JS should see as a TypeError / RangeError (bad arguments that slipped past lib/ validation).
+struct TypeErrorEx : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+struct RangeErrorEx : std::out_of_range {
+  using std::out_of_range::out_of_range;
+};
+
+// libtorch's message without the C++ backtrace.
+inline std::string TorchMessage(const c10::Error& e) {
+  std::string m = e.what_without_backtrace();
+  // c10 appends "Exception raised from ..." context lines in some builds; keep the first paragraph.
+  auto pos = m.find("\nException raised from");
+  if (pos != std::string::npos) m = m.substr(0, pos);
+  return m;
+}
+
+// Converts whatever the body throws into a pending JS exception (used by every synchronous entry point).
+template <class Fn>
+Napi::Value Guard(const Napi::CallbackInfo& info, Fn&& fn) {
+  Napi::Env env = info.Env();
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const TypeErrorEx& e) {
+    throw Napi::TypeError::New(env, e.what());
+  } catch (const RangeErrorEx& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, TorchMessage(e));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, "resnet-cifar: unknown native error");
+  }
+}
+
+// Runs `work` on the libuv thread pool (plain C++ only, no V8), then `done` on the main thread to build the
+// result. Any exception becomes a rejected Promise carrying its message.
+class TaskWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+
+  static Napi::Promise Run(Napi::Env env, const char* name, Work work, Done done) {
+    auto* w = new TaskWorker(env, name, std::move(work), std::move(done));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Napi::AsyncWorker::Queue();
+    return p;
+  }
+
+ protected:
+  TaskWorker(Napi::Env env, const char* name, Work work, Done done)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)), done_(std::move(done)) {}
+
+  void Execute() override {
+    try {
+      work_();
+    } catch (const c10::Error& e) {
+      SetError(TorchMessage(e));
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("resnet-cifar: unknown native error");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Done done_;
+};
+
+// "auto" | "cpu" | "cuda" | "cuda:N" -> a device that exists here; throws a clear error otherwise.
+torch::Device ResolveDevice(const std::string& spec);
+std::string DeviceName(const torch::Device& d);
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what);
+int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what);
+
+}  // namespace resnet_cifar

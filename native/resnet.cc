@@ -1,0 +1,120 @@
+#include "resnet.h"
+
+#include <stdexcept>
+
+namespace resnet_cifar {
+
+namespace F = torch::nn::functional;
+using torch::indexing::None;
+using torch::indexing::Slice;
+
+Shortcut ParseShortcut(const std::string& s) {
+  if (s == "A") return Shortcut::A;
+  if (s == "B") return Shortcut::B;
+  if (s == "plain") return Shortcut::Plain;
+  throw std::invalid_argument("Expected shortcut 'A', 'B' or 'plain' but received '" + s + "'");
+}
+
+std::string ShortcutName(Shortcut s) {
+  switch (s) {
+    case Shortcut::A: return "A";
+    case Shortcut::B: return "B";
+    default: return "plain";
+  }
+}
+
+static torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_, Shortcut shortcut)
+    : kind(shortcut), in_planes(in_planes_), planes(planes_), stride(stride_) {
+  conv1 = register_module("conv1", Conv(in_planes, planes, 3, stride));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", Conv(planes, planes, 3, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  if (kind == Shortcut::B && (stride != 1 || in_planes != planes)) {
+    projection = register_module(
+        "shortcut", torch::nn::Sequential(Conv(in_planes, planes, 1, stride), torch::nn::BatchNorm2d(planes)));
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto y = bn2(conv2(bn1(conv1(x)).relu_()));
+  if (kind == Shortcut::Plain) return y.relu_();
+  torch::Tensor s = x;
+  if (projection) {
+    s = projection->forward(x);
+  } else if (stride != 1 || in_planes != planes) {
+    // Option A: subsample by the stride, zero-pad the new channels (no parameters).
+    if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
+    if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
+  }
+  return (y + s).relu_();
+}
+
+static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t stride, Shortcut sc) {
+  torch::nn::Sequential seq;
+  seq->push_back(BasicBlock(in, out, stride, sc));
+  for (int64_t i = 1; i < n; ++i) seq->push_back(BasicBlock(out, out, 1, sc));
+  return seq;
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
+  const int64_t depth = options.depth();
+  if (depth < 8 || (depth - 2) % 6 != 0) {
+    throw std::invalid_argument("Expected depth of the form 6n+2 (20, 32, 44, ...) but received " +
+                                std::to_string(depth));
+  }
+  if (options.num_classes() < 1) throw std::invalid_argument("num_classes must be >= 1");
+  const int64_t n = (depth - 2) / 6;
+  conv = register_module("conv", Conv(3, 16, 3, 1));
+  bn = register_module("bn", torch::nn::BatchNorm2d(16));
+  block1 = register_module("block1", Stage(16, 16, n, 1, options.shortcut()));
+  block2 = register_module("block2", Stage(16, 32, n, 2, options.shortcut()));
+  block3 = register_module("block3", Stage(32, 64, n, 2, options.shortcut()));
+  fc = register_module("fc", torch::nn::Linear(64, options.num_classes()));
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = bn(conv(x)).relu_();
+  x = block3->forward(block2->forward(block1->forward(x)));
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc(x);
+}
+
+std::vector<std::pair<std::string, std::string>> ResNetImpl::ConvBnPairs() const {
+  std::vector<std::pair<std::string, std::string>> out{{"conv", "bn"}};
+  const torch::nn::Sequential* stages[] = {&block1, &block2, &block3};
+  for (int s = 0; s < 3; ++s) {
+    const auto& seq = *stages[s];
+    for (size_t i = 0; i < seq->size(); ++i) {
+      const std::string p = "block" + std::to_string(s + 1) + "." + std::to_string(i) + ".";
+      out.emplace_back(p + "conv1", p + "bn1");
+      out.emplace_back(p + "conv2", p + "bn2");
+      if (seq->ptr<BasicBlockImpl>(i)->projection) out.emplace_back(p + "shortcut.0", p + "shortcut.1");
+    }
+  }
+  return out;
+}
+
+int64_t ResNetImpl::ParameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+void InitWeights(ResNet& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& m : net->modules(/*include_self=*/false)) {
+    if (auto* c = m->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* b = m->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(b->weight);
+      torch::nn::init::zeros_(b->bias);
+    }
+  }
+}
+
+}  // namespace resnet_cifar

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+'use strict';
+// `npm install` entry: find libtorch (scripts/libtorch.js), say which one, and build the addon with cmake-js.
+// node scripts/build.js [--force] [--debug]
+const path = require('path');
+const fs = require('fs');
+const { spawnSync } = require('child_process');
+const { find, summary, NotFound } = require('./libtorch');
+
+const ROOT = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+
+let torch;
+try {
+  torch = find();
+} catch (e) {
+  if (!(e instanceof NotFound)) throw e;
+  console.error(e.message);
+  process.exit(1);
+}
+console.error(`resnet-cifar: using ${summary(torch)}`);
+
+const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+const cmd = args.includes('--force') ? 'rebuild' : 'compile';
+const cmakeArgs = [cmakeJs, cmd, '--directory', ROOT,
+  `--CDTorch_DIR=${torch.cmakeDir}`, `--CDRESNET_CIFAR_LIBTORCH_DIR=${torch.libDir}`];
+if (args.includes('--debug')) cmakeArgs.push('--debug');
+const r = spawnSync(process.execPath, cmakeArgs, { stdio: 'inherit', cwd: ROOT });
+if (r.status !== 0) {
+  console.error('resnet-cifar: building the native addon failed (see the output above).');
+  process.exit(r.status || 1);
+}
+fs.writeFileSync(path.join(ROOT, 'build', 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');

@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+'use strict';
+// Finds the libtorch that both builds (cmake-js and node-gyp) compile and link against.
+//
+// Order, first match wins (like tch-rs):
+//   1. LIBTORCH              an unpacked libtorch folder (pytorch.org zip) or any folder holding share/cmake/Torch
+//   2. Torch_DIR, CMAKE_PREFIX_PATH   a folder with TorchConfig.cmake, or prefixes that hold one
+//   3. python3's torch       its torch.utils.cmake_prefix_path (LIBTORCH_PYTHON names another interpreter;
+//                            LIBTORCH_USE_PYTORCH=0 skips this step)
+//   4. a system install      Debian's libtorch-dev, /usr/local/libtorch, /opt/libtorch
+//   5. this package's own    .libtorch/ (a CPU torch wheel unpacked by an earlier install)
+//   6. obtain one            pip installs RESNET_CIFAR_TORCH_SPEC (default torch==2.13.0+cpu) into .libtorch/
+//                            with --target, never into the user's Python (RESNET_CIFAR_NO_DOWNLOAD=1 skips this)
+//
+// Usage: node scripts/libtorch.js            human summary
+//        node scripts/libtorch.js --json     the choice as JSON
+//        node scripts/libtorch.js --gyp include|libs|ldflags|cflags|defines   (for binding.gyp)
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const LOCAL = path.join(ROOT, '.libtorch');
+const MIN_MAJOR = 2;
+const DEFAULT_SPEC = 'torch==2.13.0+cpu';
+
+class NotFound extends Error {}
+
+function exists(p) {
+  try {
+    fs.accessSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A folder holding TorchConfig.cmake, given a prefix or the folder itself.
+function cmakeDirUnder(prefix) {
+  const c = [prefix, path.join(prefix, 'share/cmake/Torch'), path.join(prefix, 'Torch'),
+    path.join(prefix, 'lib/cmake/Torch'), path.join(prefix, 'lib/x86_64-linux-gnu/cmake/Torch'),
+    path.join(prefix, 'lib/aarch64-linux-gnu/cmake/Torch')];
+  return c.find((d) => exists(path.join(d, 'TorchConfig.cmake')));
+}
+
+function readVersion(cmakeDir, root) {
+  const vf = path.join(cmakeDir, 'TorchConfigVersion.cmake');
+  if (exists(vf)) {
+    const m = /PACKAGE_VERSION "([^"]+)"/.exec(fs.readFileSync(vf, 'utf8'));
+    if (m) return m[1];
+  }
+  const bv = path.join(root, 'build-version');
+  if (exists(bv)) return fs.readFileSync(bv, 'utf8').trim();
+  return 'unknown';
+}
+
+// Describe a libtorch given the folder of its TorchConfig.cmake.
+function describe(cmakeDir, source) {
+  cmakeDir = path.resolve(cmakeDir);
+  // TorchConfig.cmake sits at <root>/share/cmake/Torch (wheel, zip) or <libdir>/cmake/Torch (Debian).
+  let root = path.resolve(cmakeDir, '../../..');
+  let libDir = path.join(root, 'lib');
+  let includeDir = path.join(root, 'include');
+  if (!exists(path.join(libDir, 'libc10.so')) && exists(path.join(cmakeDir, '../../libc10.so'))) {
+    libDir = path.resolve(cmakeDir, '../..');
+    root = path.resolve(libDir, '../..');
+    includeDir = path.join(root, 'include');
+  }
+  const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
+  const abi = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(config);
+  let version = readVersion(cmakeDir, root);
+  const libs = fs.existsSync(libDir) ? fs.readdirSync(libDir) : [];
+  const cuda = libs.some((f) => /^libtorch_cuda.*\.so/.test(f) || /^libc10_cuda\.so/.test(f));
+  return {
+    source,
+    root,
+    cmakeDir,
+    libDir,
+    includeDirs: [includeDir, path.join(includeDir, 'torch/csrc/api/include')],
+    version,
+    cuda,
+    cxx11abi: abi ? abi[1] : null,
+  };
+}
+
+function fromLibtorchEnv() {
+  const v = process.env.LIBTORCH;
+  if (!v) return null;
+  const d = cmakeDirUnder(v);
+  if (!d) throw new NotFound(`LIBTORCH=${v} holds no share/cmake/Torch/TorchConfig.cmake (expected an unpacked libtorch folder)`);
+  return describe(d, 'LIBTORCH');
+}
+
+function fromCmakeEnv() {
+  if (process.env.Torch_DIR) {
+    const d = cmakeDirUnder(process.env.Torch_DIR);
+    if (!d) throw new NotFound(`Torch_DIR=${process.env.Torch_DIR} holds no TorchConfig.cmake`);
+    return describe(d, 'Torch_DIR');
+  }
+  for (const p of (process.env.CMAKE_PREFIX_PATH || '').split(path.delimiter).filter(Boolean)) {
+    const d = cmakeDirUnder(p);
+    if (d) return describe(d, 'CMAKE_PREFIX_PATH');
+  }
+  return null;
+}
+
+function fromPython() {
+  if (process.env.LIBTORCH_USE_PYTORCH === '0') return null;
+  const py = process.env.LIBTORCH_PYTHON || 'python3';
+  // find_spec locates torch without importing it (importing takes seconds).
+  const code = 'import importlib.util as u, os\ns = u.find_spec("torch")\n' +
+    'print(os.path.join(list(s.submodule_search_locations)[0], "share", "cmake") if s else "")';
+  const r = spawnSync(py, ['-c', code], { encoding: 'utf8' });
+  if (r.status !== 0 || !r.stdout.trim()) return null;
+  const d = cmakeDirUnder(r.stdout.trim());
+  return d ? describe(d, `python (${py})`) : null;
+}
+
+function fromSystem() {
+  for (const p of ['/usr/local/libtorch', '/opt/libtorch', '/usr/lib/x86_64-linux-gnu/cmake/Torch',
+    '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/share/cmake/Torch', '/usr/local/share/cmake/Torch']) {
+    const d = cmakeDirUnder(p);
+    if (d) return describe(d, 'system');
+  }
+  return null;
+}
+
+function fromLocal() {
+  const d = cmakeDirUnder(path.join(LOCAL, 'torch/share/cmake'));
+  return d ? describe(d, 'bundled (.libtorch)') : null;
+}
+
+function obtain(log) {
+  if (process.env.RESNET_CIFAR_NO_DOWNLOAD === '1') return null;
+  const py = process.env.LIBTORCH_PYTHON || 'python3';
+  const spec = process.env.RESNET_CIFAR_TORCH_SPEC || DEFAULT_SPEC;
+  log(`resnet-cifar: no libtorch found; installing ${spec} into ${LOCAL} (pip --target, your Python is untouched)`);
+  const r = spawnSync(py, ['-m', 'pip', 'install', '--retries', '0', '--no-deps', '--no-compile',
+    '--disable-pip-version-check', '--target', LOCAL, spec], { stdio: ['ignore', 2, 2] });
+  if (r.error || r.status !== 0) {
+    log(`resnet-cifar: pip could not install ${spec} (${r.error ? r.error.message : 'exit ' + r.status})`);
+    return null;
+  }
+  return fromLocal();
+}
+
+const HOW_TO = `resnet-cifar could not find libtorch (2.x). Provide it in one of these ways, then run npm install again:
+  - LIBTORCH=/path/to/libtorch      an unpacked libtorch zip from pytorch.org (CPU or CUDA)
+  - Torch_DIR=/path/with/TorchConfig.cmake, or CMAKE_PREFIX_PATH=<prefix holding it>
+  - python3 -m pip install torch    resnet-cifar then uses python3's torch (LIBTORCH_PYTHON=/path/to/python for another)
+  - a system install (/usr/local/libtorch, /opt/libtorch)
+  - let the install fetch a CPU wheel itself: needs python3 with pip and a reachable index
+    (RESNET_CIFAR_TORCH_SPEC picks the wheel; default ${DEFAULT_SPEC})`;
+
+function checkVersion(t) {
+  const major = parseInt(t.version, 10);
+  if (!(major >= MIN_MAJOR)) {
+    throw new NotFound(`resnet-cifar expects libtorch >= ${MIN_MAJOR}.0, got ${t.version} (${t.source}: ${t.root})`);
+  }
+  return t;
+}
+
+function find({ log = (m) => process.stderr.write(m + '\n'), allowObtain = true } = {}) {
+  for (const step of [fromLibtorchEnv, fromCmakeEnv, fromPython, fromSystem, fromLocal]) {
+    const t = step();
+    if (t) return checkVersion(t);
+  }
+  const t = allowObtain ? obtain(log) : null;
+  if (t) return checkVersion(t);
+  throw new NotFound(HOW_TO);
+}
+
+function summary(t) {
+  return `libtorch ${t.version} (${t.cuda ? 'CUDA' : 'CPU only'}) from ${t.source}: ${t.root}`;
+}
+
+function main(argv) {
+  let t;
+  try {
+    t = find();
+  } catch (e) {
+    if (!(e instanceof NotFound)) throw e;
+    process.stderr.write(e.message + '\n');
+    process.exit(1);
+  }
+  if (argv[0] === '--json') {
+    process.stdout.write(JSON.stringify(t, null, 2) + '\n');
+  } else if (argv[0] === '--gyp') {
+    const out = {
+      include: t.includeDirs,
+      libs: ['-L' + t.libDir, '-ltorch', '-ltorch_cpu', '-lc10', ...(t.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])],
+      ldflags: ['-Wl,-rpath,' + t.libDir, '-Wl,--no-as-needed'],
+      cflags: t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi],
+      defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : [])],
+    }[argv[1]];
+    if (!out) {
+      process.stderr.write(`--gyp expects one of include, libs, ldflags, cflags, defines; got ${argv[1]}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(out.join(' ') + '\n');
+  } else {
+    process.stdout.write(summary(t) + '\n');
+  }
+}
+
+module.exports = { find, summary, NotFound, HOW_TO };
+if (require.main === module) main(process.argv.slice(2));
