@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,10 +30,28 @@ std::string DescribeModel(const ResNetOptions& o) {
 }
 
 std::vector<char> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
-  std::vector<char> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw std::runtime_error("Cannot read " + path + ": " + std::strerror(errno));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("Cannot read " + path + ": not a regular file");
+  }
+  std::vector<char> data(static_cast<size_t>(st.st_size));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t r = ::read(fd, data.data() + off, data.size() - off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      throw std::runtime_error("Cannot read " + path + ": " + err);
+    }
+    if (r == 0) break;  // shrank while reading
+    off += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  data.resize(off);
   return data;
 }
 

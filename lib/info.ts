@@ -1,0 +1,41 @@
+import * as path from 'node:path';
+import { native } from './native';
+import { integer } from './validate';
+
+export interface Info {
+  libtorch: {
+    version: string;
+    /** Folder of the libtorch libraries actually loaded. */
+    path: string;
+    libraries: { c10: string; torch_cpu: string };
+    /** Whether this build links a CUDA libtorch. */
+    cuda: boolean;
+  };
+  cuda: { available: boolean; deviceCount: number; cudnn: boolean };
+  threads: number;
+  interopThreads: number;
+  /** The .node file in use and which build produced it. */
+  addon: { path: string; build: 'cmake-js' | 'node-gyp' };
+}
+
+/** libtorch version and location, CUDA availability and device count, thread counts. */
+export function info(): Info {
+  const n = native().info();
+  return {
+    libtorch: {
+      version: n.version,
+      path: path.dirname(n.libraries.torch_cpu),
+      libraries: { c10: n.libraries.c10, torch_cpu: n.libraries.torch_cpu },
+      cuda: n.cuda,
+    },
+    cuda: { available: n.cudaAvailable, deviceCount: n.cudaDeviceCount, cudnn: n.cudnnAvailable },
+    threads: n.threads,
+    interopThreads: n.interopThreads,
+    addon: { path: n.libraries.addon, build: n.build },
+  };
+}
+
+/** Intra-op threads libtorch uses (like torch.set_num_threads). */
+export function setNumThreads(threads: number): void {
+  native().setNumThreads(integer('threads', threads, 1, 1024));
+}

@@ -1,0 +1,73 @@
+// The one file that loads the compiled addon and declares its whole surface. Everything else in lib/ goes
+// through `native()`; nothing here validates (lib/validate.ts does, before any call reaches C++).
+import * as path from 'node:path';
+
+export interface NativeLibtorchInfo {
+  version: string;
+  cuda: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  cudnnAvailable: boolean;
+  threads: number;
+  interopThreads: number;
+  libraries: { c10: string; torch_cpu: string; addon: string };
+  build: 'cmake-js' | 'node-gyp';
+}
+
+export interface NativeModelOptions {
+  depth: number;
+  shortcut: 'A' | 'B' | 'plain';
+  numClasses: number;
+  device: string;
+  seed?: number;
+}
+
+/** Plain data stored in checkpoint meta: what Python's torch.load(weights_only=True) reads back. */
+export type MetaValue = string | number | boolean | null | MetaValue[] | { [key: string]: MetaValue };
+
+export interface NativeModel {
+  parameterCount(): number;
+  config(): { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
+  device(): string;
+  training(): boolean;
+  setTraining(on: boolean): void;
+  meta(): Record<string, MetaValue>;
+  /** NCHW float32 input of n images -> n x numClasses logits. */
+  predict(input: Float32Array, n: number): Promise<Float32Array>;
+  save(path: string, meta?: Record<string, MetaValue>): Promise<void>;
+  loadStateDict(path: string): Promise<void>;
+  stateDictNames(): string[];
+  dispose(): void;
+  disposed(): boolean;
+}
+
+export interface NativeModelConstructor {
+  new (options: NativeModelOptions): NativeModel;
+  load(path: string, device: string): Promise<NativeModel>;
+}
+
+export interface NativeAddon {
+  Model: NativeModelConstructor;
+  info(): NativeLibtorchInfo;
+  setNumThreads(threads: number): void;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads build/Release/resnet_cifar.node (or RESNET_CIFAR_ADDON, a path to another build of it) once. */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const override = process.env.RESNET_CIFAR_ADDON;
+  try {
+    addon = (override
+      ? require(path.resolve(override))
+      : require('bindings')({ bindings: 'resnet_cifar.node', module_root: path.join(__dirname, '..') })) as NativeAddon;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `resnet-cifar: cannot load the native addon (${msg.split('\n')[0]}). ` +
+        'Build it with `npm install` or `npm run build:native`; `npm run libtorch` shows which libtorch it uses.',
+    );
+  }
+  return addon;
+}

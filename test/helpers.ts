@@ -1,0 +1,82 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { IMAGE_SIZE } from '../lib/index';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const PYTHON = process.env.PYTHON ?? 'python3';
+
+export function tmpDir(prefix = 'resnet-cifar-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+let torchPython: boolean | undefined;
+/** Python with torch, for parity checks. Absent: skip with a message, except under CI where it must exist. */
+export function havePythonTorch(t: ExecutionContext): boolean {
+  if (torchPython === undefined) {
+    torchPython = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  }
+  if (!torchPython) {
+    if (process.env.CI) throw new Error(`${PYTHON} with torch is required under CI (python3 -m pip install torch)`);
+    t.log(`skipped: ${PYTHON} has no torch (python3 -m pip install torch==2.13.0+cpu)`);
+    t.pass();
+  }
+  return torchPython;
+}
+
+export function py(args: string[]): string {
+  return execFileSync(PYTHON, [path.join(ROOT, 'test/python/seed_parity.py'), ...args], { encoding: 'utf8' });
+}
+
+/** CIFAR10_DIR (binary version) or undefined, with the skip message logged. */
+export function cifarDir(t: ExecutionContext): string | undefined {
+  const d = process.env.CIFAR10_DIR;
+  if (d && fs.existsSync(path.join(d, 'test_batch.bin'))) return d;
+  t.log('CIFAR10_DIR is not set (or has no test_batch.bin): using generated images instead of real CIFAR-10');
+  return undefined;
+}
+
+const MEAN = [0.4914, 0.4822, 0.4465];
+const STD = [0.247, 0.2435, 0.2616];
+
+/** The first n test images, per-channel normalized, NCHW float32. */
+export function cifarImages(dir: string, n: number): Float32Array {
+  const raw = fs.readFileSync(path.join(dir, 'test_batch.bin')).subarray(0, n * 3073);
+  const out = new Float32Array(n * IMAGE_SIZE);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < IMAGE_SIZE; j++) {
+      const c = Math.floor(j / 1024);
+      out[i * IMAGE_SIZE + j] = (raw[i * 3073 + 1 + j] / 255 - MEAN[c]) / STD[c];
+    }
+  }
+  return out;
+}
+
+/** Deterministic pseudo-random normal-ish input. */
+export function randomImages(n: number, seed = 7): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n * IMAGE_SIZE);
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 3.4;
+  }
+  return out;
+}
+
+export function relError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+export function readF32(file: string): Float32Array {
+  const b = fs.readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}

@@ -1,0 +1,110 @@
+"""PyTorch side of the parity tests: the seed's ResNetCifar (nets.py) with convs that may be bias-free,
+plus an option-B variant, run on the same inputs as resnet-cifar.
+
+  export: build a seed model with perturbed BN statistics, save its state_dict, write its eval-mode logits
+  check:  read a resnet-cifar checkpoint with torch.load(weights_only=True), load it into a bias-free seed
+          model (strict), write its eval-mode logits
+Inputs and logits are raw little-endian float32 files.
+"""
+import argparse, json, sys
+import numpy as np
+import torch, torch.nn as nn, torch.nn.functional as F
+
+
+class Block(nn.Module):  # the seed's ResNetCifarBlock, with bias and shortcut as parameters
+    def __init__(self, input_nc, output_nc, bias, shortcut):
+        super().__init__()
+        stride = 1
+        self.expand = False
+        self.kind = shortcut
+        if input_nc != output_nc:
+            stride = 2
+            self.expand = True
+        self.conv1 = nn.Conv2d(input_nc, output_nc, kernel_size=3, stride=stride, padding=1, bias=bias)
+        self.bn1 = nn.BatchNorm2d(output_nc)
+        self.conv2 = nn.Conv2d(output_nc, output_nc, kernel_size=3, stride=1, padding=1, bias=bias)
+        self.bn2 = nn.BatchNorm2d(output_nc)
+        if shortcut == 'B' and self.expand:
+            self.shortcut = nn.Sequential(nn.Conv2d(input_nc, output_nc, 1, stride=2, bias=bias), nn.BatchNorm2d(output_nc))
+
+    def forward(self, x):
+        xx = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = self.bn2(self.conv2(xx))
+        if self.kind == 'plain':
+            return F.relu(y)
+        if self.expand:
+            if self.kind == 'B':
+                x = self.shortcut(x)
+            else:
+                x = F.interpolate(x, scale_factor=0.5, mode='nearest')
+                x = torch.cat([x, torch.zeros_like(x)], dim=1)
+        return F.relu(y + x, inplace=True)
+
+
+class ResNetCifar(nn.Module):
+    def __init__(self, n, bias=False, shortcut='A', num_classes=10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, kernel_size=3, stride=1, padding=1, bias=bias)
+        self.bn = nn.BatchNorm2d(16)
+        group = lambda i, o: nn.Sequential(Block(i, o, bias, shortcut), *[Block(o, o, bias, shortcut) for _ in range(1, n)])
+        self.block1 = group(16, 16)
+        self.block2 = group(16, 32)
+        self.block3 = group(32, 64)
+        self.pool = nn.AdaptiveAvgPool2d(output_size=(1, 1))
+        self.fc = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)), inplace=True)
+        x = self.block3(self.block2(self.block1(x)))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def read_input(path, n):
+    return torch.from_numpy(np.fromfile(path, dtype='<f4').reshape(n, 3, 32, 32).copy())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('cmd', choices=['export', 'check', 'names'])
+    ap.add_argument('--depth', type=int, default=20)
+    ap.add_argument('--shortcut', default='A')
+    ap.add_argument('--bias', type=int, default=0)
+    ap.add_argument('--ckpt')
+    ap.add_argument('--input')
+    ap.add_argument('--n', type=int)
+    ap.add_argument('--logits')
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    if a.cmd == 'names':
+        m = ResNetCifar((a.depth - 2) // 6, bool(a.bias), a.shortcut)
+        print(json.dumps({'keys': list(m.state_dict().keys()),
+                          'params': sum(p.numel() for p in m.parameters())}))
+        return
+    if a.cmd == 'export':
+        torch.manual_seed(1)
+        m = ResNetCifar((a.depth - 2) // 6, bool(a.bias), a.shortcut)
+        with torch.no_grad():  # non-trivial BN statistics and affine parameters, so eval mode means something
+            for mod in m.modules():
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.running_mean.uniform_(-0.5, 0.5)
+                    mod.running_var.uniform_(0.5, 2.0)
+                    mod.weight.uniform_(0.5, 1.5)
+                    mod.bias.uniform_(-0.2, 0.2)
+                    mod.num_batches_tracked.fill_(123)
+                if isinstance(mod, nn.Conv2d) and mod.bias is not None:
+                    mod.bias.uniform_(-0.3, 0.3)
+        torch.save(m.state_dict(), a.ckpt)
+    else:
+        ck = torch.load(a.ckpt, weights_only=True)
+        meta = ck['meta']
+        assert meta['format'] == 'resnet-cifar', meta
+        m = ResNetCifar((meta['depth'] - 2) // 6, False, meta['shortcut'], meta['num_classes'])
+        m.load_state_dict(ck['state_dict'], strict=True)
+    m.eval()
+    with torch.no_grad():
+        out = m(read_input(a.input, a.n))
+    out.numpy().astype('<f4').tofile(a.logits)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,82 @@
+import test from 'ava';
+import { ResNet, info, setNumThreads } from '../lib/index';
+import { randomImages } from './helpers';
+
+test('depth must be 6n+2', (t) => {
+  t.throws(() => new ResNet({ depth: 21 }), {
+    instanceOf: RangeError, message: 'Expected depth of the form 6n+2 (20, 32, 44, …) but received 21',
+  });
+  for (const d of [2, 0, -4, 20.5, NaN, Infinity]) t.throws(() => new ResNet({ depth: d }), { instanceOf: RangeError });
+  t.throws(() => new ResNet({ depth: '20' as unknown as number }), {
+    instanceOf: TypeError, message: "Expected depth of the form 6n+2 (20, 32, 44, …) but received '20'",
+  });
+});
+
+test('shortcut, numClasses, device, seed and unknown options', (t) => {
+  t.throws(() => new ResNet({ shortcut: 'C' as 'A' }), {
+    instanceOf: RangeError, message: "Expected shortcut to be one of 'A', 'B', 'plain' but received 'C'",
+  });
+  t.throws(() => new ResNet({ numClasses: 0 }), {
+    instanceOf: RangeError, message: 'Expected numClasses between 1 and 1000000 but received 0',
+  });
+  t.throws(() => new ResNet({ device: 'gpu' as 'cpu' }), {
+    message: "Expected device to be 'auto', 'cpu', 'cuda' or 'cuda:N' but received 'gpu'",
+  });
+  t.throws(() => new ResNet({ seed: -1 }), { instanceOf: RangeError, message: 'Expected seed >= 0 but received -1' });
+  t.throws(() => new ResNet({ depht: 20 } as unknown as object), {
+    instanceOf: TypeError, message: "Unknown option 'depht' for ResNet (expected one of: depth, shortcut, numClasses, device, seed)",
+  });
+  t.throws(() => new ResNet(null as unknown as object), { instanceOf: TypeError, message: /ResNet options to be an object/ });
+});
+
+test('CUDA on a CPU-only build or a missing device is a clear error', (t) => {
+  const i = info();
+  if (!i.libtorch.cuda) {
+    t.throws(() => new ResNet({ device: 'cuda' }), { message: /CPU-only libtorch/ });
+  } else if (!i.cuda.available) {
+    t.throws(() => new ResNet({ device: 'cuda' }), { message: /no CUDA device is visible/ });
+  }
+  if (i.cuda.deviceCount < 100) t.throws(() => new ResNet({ device: 'cuda:99' }), { message: /cuda:99/ });
+});
+
+test('predict input checks', async (t) => {
+  const m = new ResNet({ depth: 20 });
+  await t.throwsAsync(() => m.predict(new Float32Array(3000), 1), {
+    instanceOf: RangeError, message: 'Expected input of length n×3×32×32 = 3072 for n = 1 but received 3000',
+  });
+  await t.throwsAsync(() => m.predict(new Float32Array(3000)), {
+    instanceOf: RangeError, message: 'Expected input length to be a positive multiple of 3×32×32 = 3072 but received 3000',
+  });
+  await t.throwsAsync(() => m.predict(new Float32Array(0)), { instanceOf: RangeError });
+  await t.throwsAsync(() => m.predict(new Float64Array(3072) as unknown as Float32Array), {
+    instanceOf: TypeError, message: 'Expected input to be a Float32Array (NCHW, n×3×32×32) but received a Float64Array of length 3072',
+  });
+  await t.throwsAsync(() => m.predict([1, 2] as unknown as Float32Array), { instanceOf: TypeError });
+  await t.throwsAsync(() => m.predict(randomImages(1), 0), { instanceOf: RangeError });
+  await t.throwsAsync(() => m.predict(randomImages(1), 1.5), { instanceOf: RangeError });
+  await t.throwsAsync(() => m.predict(randomImages(2), 1), { instanceOf: RangeError });
+});
+
+test('the native surface itself rejects bad arguments with JS errors, never a crash', async (t) => {
+  const { native } = await import('../lib/native');
+  const N = native();
+  t.throws(() => new N.Model({} as never), { instanceOf: TypeError });
+  t.throws(() => new N.Model({ depth: 21, shortcut: 'A', numClasses: 10, device: 'cpu' }), { instanceOf: RangeError });
+  t.throws(() => new N.Model({ depth: 20, shortcut: 'Z' as 'A', numClasses: 10, device: 'cpu' }), { instanceOf: RangeError });
+  const m = new N.Model({ depth: 20, shortcut: 'A', numClasses: 10, device: 'cpu' });
+  t.throws(() => m.predict(new Float32Array(5), 1), { instanceOf: RangeError });
+  t.throws(() => m.predict(undefined as never, 1), { instanceOf: TypeError });
+  t.throws(() => m.save(42 as never), { instanceOf: TypeError });
+  t.throws(() => m.save('/tmp/x', (() => 1) as never), { instanceOf: TypeError });
+  t.throws(() => m.setTraining('yes' as never), { instanceOf: TypeError });
+  t.throws(() => N.setNumThreads(0), { instanceOf: RangeError });
+  t.throws(() => N.Model.load(undefined as never, 'cpu'), { instanceOf: TypeError });
+});
+
+test('setNumThreads validates and applies', (t) => {
+  const before = info().threads;
+  setNumThreads(1);
+  t.is(info().threads, 1);
+  setNumThreads(before);
+  t.throws(() => setNumThreads(0), { instanceOf: RangeError, message: 'Expected threads between 1 and 1024 but received 0' });
+});
