@@ -20,7 +20,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const LOCAL = path.join(ROOT, '.libtorch');
+const LOCAL = process.env.RESNET_CIFAR_LOCAL_DIR || path.join(ROOT, '.libtorch');
 const MIN_MAJOR = 2;
 const DEFAULT_SPEC = 'torch==2.13.0+cpu';
 
@@ -117,8 +117,11 @@ function fromPython() {
 }
 
 function fromSystem() {
-  for (const p of ['/usr/local/libtorch', '/opt/libtorch', '/usr/lib/x86_64-linux-gnu/cmake/Torch',
-    '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/share/cmake/Torch', '/usr/local/share/cmake/Torch']) {
+  const env = process.env.RESNET_CIFAR_SYSTEM_PREFIXES;  // for tests: replaces the list below
+  const prefixes = env !== undefined ? env.split(path.delimiter).filter(Boolean) : ['/usr/local/libtorch', '/opt/libtorch',
+    '/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/share/cmake/Torch',
+    '/usr/local/share/cmake/Torch'];
+  for (const p of prefixes) {
     const d = cmakeDirUnder(p);
     if (d) return describe(d, 'system');
   }
