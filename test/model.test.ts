@@ -112,4 +112,7 @@ test('info reports libtorch version, CUDA and threads', (t) => {
   t.true(i.cuda.deviceCount >= 0);
   t.true(i.threads >= 1);
   t.true(i.libtorch.libraries.torch_cpu.startsWith(i.libtorch.path));
+  // .ci/run also runs this file against the node-gyp build of the same sources.
+  if (process.env.RESNET_CIFAR_EXPECT_BUILD) t.is(i.addon.build, process.env.RESNET_CIFAR_EXPECT_BUILD as 'node-gyp');
+  if (process.env.RESNET_CIFAR_ADDON) t.is(i.addon.path, require('node:path').resolve(process.env.RESNET_CIFAR_ADDON));
 });
