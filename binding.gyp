@@ -6,6 +6,7 @@
       "sources": [
         "native/addon.cc",
         "native/checkpoint.cc",
+        "native/dataset.cc",
         "native/info.cc",
         "native/model.cc",
         "native/resnet.cc",

@@ -36,9 +36,31 @@ export interface NativeModel {
   predict(input: Float32Array, n: number): Promise<Float32Array>;
   save(path: string, meta?: Record<string, MetaValue>): Promise<void>;
   loadStateDict(path: string): Promise<void>;
+  /** mean: 3 or 3072 values (of pixels / 255); std: 3 values. */
+  evaluate(data: NativeDataset, batchSize: number, mean: Float32Array, std: Float32Array): Promise<NativeEvaluation>;
   stateDictNames(): string[];
   dispose(): void;
   disposed(): boolean;
+}
+
+export interface NativeEvaluation {
+  count: number;
+  lossSum: number;
+  /** numClasses x numClasses, row = true class, column = predicted. */
+  confusion: number[];
+}
+
+export interface NativeDataset {
+  length(): number;
+  labelCounts(classes: number): number[];
+  slice(start: number, end: number): NativeDataset;
+  images(start: number, count: number): { pixels: Uint8Array; labels: Uint8Array };
+  channelStats(): Promise<{ mean: number[]; std: number[] }>;
+  pixelMean(): Promise<Float32Array>;
+}
+
+export interface NativeDatasetConstructor {
+  loadBatches(paths: string[]): Promise<NativeDataset>;
 }
 
 export interface NativeModelConstructor {
@@ -48,6 +70,7 @@ export interface NativeModelConstructor {
 
 export interface NativeAddon {
   Model: NativeModelConstructor;
+  Dataset: NativeDatasetConstructor;
   info(): NativeLibtorchInfo;
   setNumThreads(threads: number): void;
 }

@@ -1,6 +1,54 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
 import { native, type MetaValue, type NativeModel } from './native';
 import * as v from './validate';
+import { Cifar10 } from './cifar10';
+
+/** How images (pixels / 255) are normalized before the network: per-channel mean/std, or the paper's per-pixel mean. */
+export type Normalization =
+  | { kind: 'channel'; mean: number[]; std: number[] }
+  | { kind: 'pixel'; mean: Float32Array | number[] };
+
+/** The usual CIFAR-10 training-set per-channel statistics. */
+export const CIFAR10_CHANNEL_NORMALIZATION: Normalization = {
+  kind: 'channel', mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616],
+};
+
+export interface EvaluateOptions {
+  /** Images per forward pass (default 500). */
+  batchSize?: number;
+  /** Default: the checkpoint's stored normalization, else CIFAR10_CHANNEL_NORMALIZATION. */
+  normalization?: Normalization;
+}
+
+export interface Evaluation {
+  /** Top-1 error in percent. */
+  error: number;
+  /** Mean cross-entropy. */
+  loss: number;
+  count: number;
+  perClass: { name: string; count: number; error: number }[];
+  /** confusion[true][predicted]. */
+  confusion: number[][];
+}
+
+export function checkNormalization(n: unknown): { mean: Float32Array; std: Float32Array } {
+  const what = "normalization { kind: 'channel', mean: [3], std: [3] } or { kind: 'pixel', mean: 3072 values }";
+  if (n === null || typeof n !== 'object') throw v.expected(what, n);
+  const o = n as Record<string, unknown>;
+  const nums = (x: unknown, len: number, name: string) => {
+    const ok = (Array.isArray(x) || x instanceof Float32Array) && x.length === len &&
+      Array.from(x as ArrayLike<number>).every((e) => typeof e === 'number' && Number.isFinite(e));
+    if (!ok) throw v.expected(`${name} to be ${len} finite numbers`, x, RangeError);
+    return Float32Array.from(x as ArrayLike<number>);
+  };
+  if (o.kind === 'channel') {
+    const std = nums(o.std, 3, 'normalization.std');
+    if (std.some((e) => e <= 0)) throw v.expected('normalization.std to be positive', Array.from(std), RangeError);
+    return { mean: nums(o.mean, 3, 'normalization.mean'), std };
+  }
+  if (o.kind === 'pixel') return { mean: nums(o.mean, IMAGE_SIZE, 'normalization.mean'), std: Float32Array.of(1, 1, 1) };
+  throw v.expected(what, n);
+}
 
 export type Shortcut = 'A' | 'B' | 'plain';
 /** 'auto' picks CUDA when this libtorch has it and a device is visible, else the CPU. */
@@ -163,6 +211,33 @@ export class ResNet {
     const model = this.nativeModel;
     v.nonEmptyString('path', path);
     return model.loadStateDict(path);
+  }
+
+  /** Test error, loss, per-class error and confusion matrix on a dataset: eval-mode BN, no grad, in batches. */
+  async evaluate(data: Cifar10, options: EvaluateOptions = {}): Promise<Evaluation> {
+    const model = this.nativeModel;
+    if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
+    const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization']);
+    const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
+    const stored = model.meta().normalization;
+    const norm = checkNormalization(o.normalization ?? stored ?? CIFAR10_CHANNEL_NORMALIZATION);
+    const classes = data.classes.length;
+    if (model.config().numClasses !== classes) {
+      throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
+    }
+    const r = await model.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std);
+    const confusion = Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes));
+    const correct = confusion.reduce((acc, row, i) => acc + row[i], 0);
+    return {
+      error: (100 * (r.count - correct)) / r.count,
+      loss: r.lossSum / r.count,
+      count: r.count,
+      perClass: confusion.map((row, i) => {
+        const count = row.reduce((a, b) => a + b, 0);
+        return { name: data.classes[i], count, error: count ? (100 * (count - row[i])) / count : 0 };
+      }),
+      confusion,
+    };
   }
 
   /** State dict keys, in module order (the seed's nets.py naming). */

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "dataset.h"
 #include "model.h"
 
 namespace resnet_cifar {
@@ -10,7 +11,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   Napi::Function model = ModelWrap::Define(env);
   data->model_ctor = Napi::Persistent(model);
+  Napi::Function dataset = DatasetWrap::Define(env);
+  data->dataset_ctor = Napi::Persistent(dataset);
   env.SetInstanceData<AddonData>(data);
+  exports.Set("Dataset", dataset);
   exports.Set("Model", model);
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));

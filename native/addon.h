@@ -7,6 +7,7 @@ namespace resnet_cifar {
 // Per-environment data (one per Node environment / worker thread).
 struct AddonData {
   Napi::FunctionReference model_ctor;
+  Napi::FunctionReference dataset_ctor;
 };
 
 Napi::Value Info(const Napi::CallbackInfo& info);

@@ -2,7 +2,7 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ResNet } from '../lib/index';
+import { Cifar10, ResNet } from '../lib/index';
 import { cifarDir, cifarImages, havePythonTorch, py, randomImages, readF32, relError, tmpDir } from './helpers';
 
 const N = 32;
@@ -58,4 +58,21 @@ test('state dict keys and parameter counts equal the bias-free seed model, for A
     t.deepEqual([...m.stateDictKeys()].sort(), [...ref.keys].sort());
     t.is(m.parameterCount, ref.params);
   }
+});
+
+test('evaluate on the real test set gives the same error as PyTorch for the same weights', async (t) => {
+  if (!havePythonTorch(t)) return;
+  const data = cifarDir(t);
+  if (!data) return t.pass();
+  const dir = tmpDir();
+  const x = randomImages(2);
+  fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));
+  const out = py(['export', '--depth', '20', '--shortcut', 'A', '--bias', '1', '--ckpt', path.join(dir, 'sd.pt'),
+    '--input', path.join(dir, 'in.f32'), '--n', '2', '--logits', path.join(dir, 'py.f32'), '--eval-dir', data]);
+  const theirs = JSON.parse(out.trim().split('\n').pop()!).error;
+  const m = new ResNet({ depth: 20 });
+  await m.loadStateDict(path.join(dir, 'sd.pt'));
+  const ours = await m.evaluate(await Cifar10.load(data, { split: 'test' }));
+  t.log(`test error: ours ${ours.error.toFixed(2)} %, PyTorch ${theirs.toFixed(2)} %`);
+  t.true(Math.abs(ours.error - theirs) <= 0.02, `${ours.error} vs ${theirs}`);
 });

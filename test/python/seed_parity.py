@@ -73,6 +73,7 @@ def main():
     ap.add_argument('--input')
     ap.add_argument('--n', type=int)
     ap.add_argument('--logits')
+    ap.add_argument('--eval-dir')
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.cmd == 'names':
@@ -104,6 +105,15 @@ def main():
     with torch.no_grad():
         out = m(read_input(a.input, a.n))
     out.numpy().astype('<f4').tofile(a.logits)
+    if a.eval_dir:  # top-1 error (%) on the 10k test set, per-channel normalization as the seed does
+        d = np.fromfile(f'{a.eval_dir}/test_batch.bin', np.uint8).reshape(-1, 3073)
+        x = torch.from_numpy(d[:, 1:].reshape(-1, 3, 32, 32).copy()).float().div_(255)
+        y = torch.from_numpy(d[:, 0].astype(np.int64))
+        mean = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)
+        std = torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1)
+        with torch.no_grad():
+            wrong = sum((m((x[i:i + 1000] - mean) / std).argmax(1) != y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
+        print(json.dumps({'error': 100.0 * wrong / len(y)}))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,186 @@
+#include "dataset.h"
+
+#include <cstring>
+
+#include "addon.h"
+#include "checkpoint.h"
+#include "common.h"
+
+namespace resnet_cifar {
+
+static constexpr int64_t kRecord = 1 + 3 * 32 * 32;  // label byte + 3072 pixels
+static constexpr int64_t kPerFile = 10000;
+
+Napi::Function DatasetWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Dataset",
+                     {
+                         InstanceMethod<&DatasetWrap::Length>("length"),
+                         InstanceMethod<&DatasetWrap::LabelCounts>("labelCounts"),
+                         InstanceMethod<&DatasetWrap::Slice>("slice"),
+                         InstanceMethod<&DatasetWrap::Images>("images"),
+                         InstanceMethod<&DatasetWrap::ChannelStats>("channelStats"),
+                         InstanceMethod<&DatasetWrap::PixelMean>("pixelMean"),
+                         StaticMethod<&DatasetWrap::LoadBatches>("loadBatches"),
+                     });
+}
+
+Napi::Object DatasetWrap::Wrap(Napi::Env env, std::shared_ptr<DatasetState> state) {
+  auto* holder = new std::shared_ptr<DatasetState>(std::move(state));
+  auto ext = Napi::External<std::shared_ptr<DatasetState>>::New(
+      env, holder, [](Napi::Env, std::shared_ptr<DatasetState>* p) { delete p; });
+  return env.GetInstanceData<AddonData>()->dataset_ctor.New({ext});
+}
+
+std::shared_ptr<DatasetState> DatasetWrap::StateOf(const Napi::Value& v) {
+  auto ctor = v.Env().GetInstanceData<AddonData>()->dataset_ctor.Value();
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(ctor)) throw TypeErrorEx("Expected a native Dataset");
+  return Napi::ObjectWrap<DatasetWrap>::Unwrap(v.As<Napi::Object>())->state_;
+}
+
+DatasetWrap::DatasetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetWrap>(info) {
+  Guard(info, [&]() -> Napi::Value {
+    if (info.Length() != 1 || !info[0].IsExternal()) throw TypeErrorEx("Datasets are made by Dataset.loadBatches");
+    state_ = *info[0].As<Napi::External<std::shared_ptr<DatasetState>>>().Data();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value DatasetWrap::Length(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(state_->labels.size(0)));
+}
+
+Napi::Value DatasetWrap::LabelCounts(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const int64_t classes = ArgInt(info, 0, "labelCounts: classes");
+    auto counts = torch::bincount(state_->labels, {}, classes);
+    auto arr = Napi::Array::New(info.Env(), classes);
+    auto acc = counts.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < classes; ++i) arr.Set(static_cast<uint32_t>(i), static_cast<double>(acc[i]));
+    return arr;
+  });
+}
+
+// slice(start, end) -> Dataset sharing this one's memory.
+Napi::Value DatasetWrap::Slice(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const int64_t n = state_->labels.size(0);
+    const int64_t start = ArgInt(info, 0, "slice: start"), end = ArgInt(info, 1, "slice: end");
+    if (start < 0 || end > n || start >= end) {
+      throw RangeErrorEx("slice(" + std::to_string(start) + ", " + std::to_string(end) + ") is outside 0.." +
+                         std::to_string(n));
+    }
+    auto s = std::make_shared<DatasetState>();
+    s->images = state_->images.narrow(0, start, end - start);
+    s->labels = state_->labels.narrow(0, start, end - start);
+    return Wrap(info.Env(), s);
+  });
+}
+
+// images(start, count) -> { pixels: Uint8Array (count*3072), labels: Uint8Array }
+Napi::Value DatasetWrap::Images(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const int64_t n = state_->labels.size(0);
+    const int64_t start = ArgInt(info, 0, "images: start"), count = ArgInt(info, 1, "images: count");
+    if (start < 0 || count < 1 || start + count > n) throw RangeErrorEx("images: range outside the dataset");
+    auto px = state_->images.narrow(0, start, count).contiguous();
+    auto lb = state_->labels.narrow(0, start, count).to(torch::kUInt8).contiguous();
+    auto o = Napi::Object::New(info.Env());
+    auto p = Napi::Uint8Array::New(info.Env(), px.numel());
+    std::memcpy(p.Data(), px.data_ptr<uint8_t>(), px.numel());
+    auto l = Napi::Uint8Array::New(info.Env(), lb.numel());
+    std::memcpy(l.Data(), lb.data_ptr<uint8_t>(), lb.numel());
+    o.Set("pixels", p);
+    o.Set("labels", l);
+    return o;
+  });
+}
+
+// channelStats() -> Promise<{ mean: number[3], std: number[3] }> of pixels / 255
+Napi::Value DatasetWrap::ChannelStats(const Napi::CallbackInfo& info) {
+  auto s = state_;
+  auto out = std::make_shared<std::vector<double>>();
+  return TaskWorker::Run(
+      info.Env(), "resnet-cifar:channelStats",
+      [s, out]() {
+        torch::NoGradGuard g;
+        auto x = s->images.to(torch::kDouble).div_(255.0);
+        auto mean = x.mean({0, 2, 3}), stdev = x.std({0, 2, 3}, /*unbiased=*/false);
+        for (int c = 0; c < 3; ++c) out->push_back(mean[c].item<double>());
+        for (int c = 0; c < 3; ++c) out->push_back(stdev[c].item<double>());
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        auto o = Napi::Object::New(env);
+        auto m = Napi::Array::New(env, 3), sd = Napi::Array::New(env, 3);
+        for (uint32_t c = 0; c < 3; ++c) {
+          m.Set(c, (*out)[c]);
+          sd.Set(c, (*out)[3 + c]);
+        }
+        o.Set("mean", m);
+        o.Set("std", sd);
+        return o;
+      });
+}
+
+// pixelMean() -> Promise<Float32Array(3072)>: the paper's per-pixel mean of pixels / 255.
+Napi::Value DatasetWrap::PixelMean(const Napi::CallbackInfo& info) {
+  auto s = state_;
+  auto out = std::make_shared<torch::Tensor>();
+  return TaskWorker::Run(
+      info.Env(), "resnet-cifar:pixelMean",
+      [s, out]() {
+        torch::NoGradGuard g;
+        *out = s->images.to(torch::kDouble).mean(0).div_(255.0).to(torch::kFloat).contiguous();
+      },
+      [out](Napi::Env env) -> Napi::Value {
+        auto a = Napi::Float32Array::New(env, out->numel());
+        std::memcpy(a.Data(), out->data_ptr<float>(), out->numel() * sizeof(float));
+        return a;
+      });
+}
+
+// loadBatches(paths: string[]) -> Promise<Dataset>: CIFAR-10 binary batch files, 10,000 records each.
+Napi::Value DatasetWrap::LoadBatches(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsArray()) throw TypeErrorEx("loadBatches expects an array of paths");
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<std::string> paths;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsString()) throw TypeErrorEx("loadBatches expects an array of paths");
+      paths.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+    }
+    if (paths.empty()) throw RangeErrorEx("loadBatches needs at least one file");
+    auto state = std::make_shared<DatasetState>();
+    return TaskWorker::Run(
+        info.Env(), "resnet-cifar:loadBatches",
+        [paths, state]() {
+          const int64_t n = kPerFile * static_cast<int64_t>(paths.size());
+          auto images = torch::empty({n, 3, 32, 32}, torch::kUInt8);
+          auto labels = torch::empty({n}, torch::kLong);
+          uint8_t* px = images.data_ptr<uint8_t>();
+          int64_t* lb = labels.data_ptr<int64_t>();
+          for (size_t f = 0; f < paths.size(); ++f) {
+            std::vector<char> data = ReadFile(paths[f]);
+            const int64_t expected = kPerFile * kRecord;
+            if (static_cast<int64_t>(data.size()) != expected) {
+              throw std::runtime_error(paths[f] + " has " + std::to_string(data.size()) + " bytes, expected " +
+                                       std::to_string(expected) + " (10000 records of 3073 bytes)");
+            }
+            for (int64_t r = 0; r < kPerFile; ++r) {
+              const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + r * kRecord;
+              if (rec[0] > 9) {
+                throw std::runtime_error(paths[f] + ": record " + std::to_string(r) + " has label " +
+                                         std::to_string(rec[0]) + " (expected 0-9)");
+              }
+              const int64_t i = static_cast<int64_t>(f) * kPerFile + r;
+              lb[i] = rec[0];
+              std::memcpy(px + i * (kRecord - 1), rec + 1, kRecord - 1);
+            }
+          }
+          state->images = images;
+          state->labels = labels;
+        },
+        [state](Napi::Env env) -> Napi::Value { return Wrap(env, state); });
+  });
+}
+
+}  // namespace resnet_cifar
