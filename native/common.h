@@ -101,6 +101,24 @@ class TaskWorker : public Napi::AsyncWorker {
   Done done_;
 };
 
+// Native objects made from C++ (Model.load, Dataset.loadBatches) are constructed through their JS class with the
+// shared state passed as an External; these two helpers are the two ends of that hand-over.
+template <class State>
+Napi::Object NewWrapped(Napi::Env env, const Napi::FunctionReference& ctor, std::shared_ptr<State> state) {
+  auto* holder = new std::shared_ptr<State>(std::move(state));
+  auto ext = Napi::External<std::shared_ptr<State>>::New(env, holder,
+                                                         [](Napi::Env, std::shared_ptr<State>* p) { delete p; });
+  return ctor.New({ext});
+}
+
+template <class State>
+std::shared_ptr<State> AdoptedState(const Napi::CallbackInfo& info) {
+  if (info.Length() == 1 && info[0].IsExternal()) {
+    return *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
+  }
+  return nullptr;
+}
+
 // "auto" | "cpu" | "cuda" | "cuda:N" -> a device that exists here; throws a clear error otherwise.
 torch::Device ResolveDevice(const std::string& spec);
 std::string DeviceName(const torch::Device& d);

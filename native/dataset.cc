@@ -25,10 +25,7 @@ Napi::Function DatasetWrap::Define(Napi::Env env) {
 }
 
 Napi::Object DatasetWrap::Wrap(Napi::Env env, std::shared_ptr<DatasetState> state) {
-  auto* holder = new std::shared_ptr<DatasetState>(std::move(state));
-  auto ext = Napi::External<std::shared_ptr<DatasetState>>::New(
-      env, holder, [](Napi::Env, std::shared_ptr<DatasetState>* p) { delete p; });
-  return env.GetInstanceData<AddonData>()->dataset_ctor.New({ext});
+  return NewWrapped(env, env.GetInstanceData<AddonData>()->dataset_ctor, std::move(state));
 }
 
 std::shared_ptr<DatasetState> DatasetWrap::StateOf(const Napi::Value& v) {
@@ -39,8 +36,8 @@ std::shared_ptr<DatasetState> DatasetWrap::StateOf(const Napi::Value& v) {
 
 DatasetWrap::DatasetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetWrap>(info) {
   Guard(info, [&]() -> Napi::Value {
-    if (info.Length() != 1 || !info[0].IsExternal()) throw TypeErrorEx("Datasets are made by Dataset.loadBatches");
-    state_ = *info[0].As<Napi::External<std::shared_ptr<DatasetState>>>().Data();
+    state_ = AdoptedState<DatasetState>(info);
+    if (!state_) throw TypeErrorEx("Datasets are made by Dataset.loadBatches");
     return info.Env().Undefined();
   });
 }

@@ -34,10 +34,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
 }
 
 Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<ModelState> state) {
-  auto* holder = new std::shared_ptr<ModelState>(std::move(state));
-  auto ext = Napi::External<std::shared_ptr<ModelState>>::New(
-      env, holder, [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
-  return env.GetInstanceData<AddonData>()->model_ctor.New({ext});
+  return NewWrapped(env, env.GetInstanceData<AddonData>()->model_ctor, std::move(state));
 }
 
 std::shared_ptr<ModelState> ModelWrap::StateOf(const Napi::Value& v) {
@@ -51,10 +48,7 @@ std::shared_ptr<ModelState> ModelWrap::StateOf(const Napi::Value& v) {
 // new Model({ depth, shortcut, numClasses, device, seed? }) or new Model(External<state>) from C++.
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Guard(info, [&]() -> Napi::Value {
-    if (info.Length() == 1 && info[0].IsExternal()) {
-      state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
-      return info.Env().Undefined();
-    }
+    if ((state_ = AdoptedState<ModelState>(info))) return info.Env().Undefined();
     if (info.Length() < 1 || !info[0].IsObject()) throw TypeErrorEx("Model expects an options object");
     auto o = info[0].As<Napi::Object>();
     auto num = [&](const char* k) -> int64_t {
