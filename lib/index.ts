@@ -5,3 +5,5 @@ export type { ResNetOptions, ResNetConfig, LoadOptions, SaveOptions, Shortcut, D
 export { info, setNumThreads } from './info';
 export type { Info } from './info';
 export type { MetaValue } from './native';
+export { Trainer } from './trainer';
+export type { TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint } from './trainer';

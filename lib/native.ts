@@ -68,7 +68,69 @@ export interface NativeModelConstructor {
   load(path: string, device: string): Promise<NativeModel>;
 }
 
+export interface NativeFitOptions {
+  iterations: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  milestones: number[];
+  gamma: number;
+  warmupLr: number;
+  warmupIterations: number;
+  /** -1: unused. */
+  warmupUntilError: number;
+  seed: number;
+  reportEvery: number;
+  evalEvery: number;
+  evalBatchSize: number;
+  /** '' for none. */
+  checkpointDir: string;
+  checkpointEvery: number;
+  resume: boolean;
+  channelsLast: boolean;
+  stepOnly: boolean;
+  normalization: 'pixel' | 'channel';
+  /** 3 or 3072 values of pixels / 255. */
+  mean: Float32Array;
+  std: Float32Array;
+  meta?: Record<string, MetaValue>;
+}
+
+export interface NativeTrainRecord {
+  iteration: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainError: number;
+  imagesPerSecond: number;
+}
+
+export type NativeFitEvent =
+  | ({ kind: 'train'; elapsed: number } & NativeTrainRecord)
+  | ({ kind: 'eval'; iteration: number } & NativeEvaluation)
+  | { kind: 'checkpoint'; iteration: number; path: string };
+
+export interface NativeFitResult {
+  iteration: number;
+  startIteration: number;
+  stopped: 'completed' | 'aborted';
+  seconds: number;
+  checkpoint: string | null;
+  train: NativeTrainRecord[];
+  eval: { iteration: number; error: number; loss: number }[];
+  normalization: { kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array };
+}
+
+export interface NativeFitHandle {
+  promise: Promise<NativeFitResult>;
+  abort(): void;
+}
+
 export interface NativeAddon {
+  /** Trains on a native thread; events arrive on the main thread without blocking it. */
+  fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
+    onEvent: (e: NativeFitEvent) => void): NativeFitHandle;
   Model: NativeModelConstructor;
   Dataset: NativeDatasetConstructor;
   info(): NativeLibtorchInfo;

@@ -1,5 +1,5 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
-import { native, type MetaValue, type NativeModel } from './native';
+import { native, type MetaValue, type NativeEvaluation, type NativeModel } from './native';
 import * as v from './validate';
 import { Cifar10 } from './cifar10';
 
@@ -29,6 +29,23 @@ export interface Evaluation {
   perClass: { name: string; count: number; error: number }[];
   /** confusion[true][predicted]. */
   confusion: number[][];
+}
+
+/** Error %, mean loss, per-class errors and the confusion matrix from the native counts. */
+export function summarizeEvaluation(r: NativeEvaluation, classNames: readonly string[]): Evaluation {
+  const classes = classNames.length;
+  const confusion = Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes));
+  const correct = confusion.reduce((acc, row, i) => acc + row[i], 0);
+  return {
+    error: (100 * (r.count - correct)) / r.count,
+    loss: r.lossSum / r.count,
+    count: r.count,
+    perClass: confusion.map((row, i) => {
+      const count = row.reduce((a, b) => a + b, 0);
+      return { name: classNames[i], count, error: count ? (100 * (count - row[i])) / count : 0 };
+    }),
+    confusion,
+  };
 }
 
 export function checkNormalization(n: unknown): { mean: Float32Array; std: Float32Array } {
@@ -225,19 +242,7 @@ export class ResNet {
     if (model.config().numClasses !== classes) {
       throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
     }
-    const r = await model.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std);
-    const confusion = Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes));
-    const correct = confusion.reduce((acc, row, i) => acc + row[i], 0);
-    return {
-      error: (100 * (r.count - correct)) / r.count,
-      loss: r.lossSum / r.count,
-      count: r.count,
-      perClass: confusion.map((row, i) => {
-        const count = row.reduce((a, b) => a + b, 0);
-        return { name: data.classes[i], count, error: count ? (100 * (count - row[i])) / count : 0 };
-      }),
-      confusion,
-    };
+    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std), data.classes);
   }
 
   /** State dict keys, in module order (the seed's nets.py naming). */

@@ -4,6 +4,7 @@
 #include "addon.h"
 #include "dataset.h"
 #include "model.h"
+#include "trainer.h"
 
 namespace resnet_cifar {
 
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("Dataset", dataset);
   exports.Set("Model", model);
+  exports.Set("fit", Napi::Function::New<Fit>(env, "fit"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   return exports;

@@ -93,8 +93,8 @@ void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes) {
 
 c10::Dict<std::string, at::Tensor> StateDict(const ResNet& net) {
   c10::Dict<std::string, at::Tensor> out;
-  for (const auto& p : net->named_parameters(true)) out.insert(p.key(), p.value().detach().to(torch::kCPU).clone());
-  for (const auto& b : net->named_buffers(true)) out.insert(b.key(), b.value().detach().to(torch::kCPU).clone());
+  for (const auto& p : net->named_parameters(true)) out.insert(p.key(), p.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
+  for (const auto& b : net->named_buffers(true)) out.insert(b.key(), b.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
   return out;
 }
 
@@ -188,7 +188,8 @@ std::vector<char> PickleSave(const c10::IValue& value) {
   return out;
 }
 
-std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDict& extra_meta) {
+std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDict& extra_meta,
+                                  const c10::impl::GenericDict* extra_root) {
   c10::impl::GenericDict meta(c10::StringType::get(), c10::AnyType::get());
   meta.insert(std::string("format"), std::string(kFormat));
   meta.insert(std::string("format_version"), kFormatVersion);
@@ -200,6 +201,9 @@ std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDic
   c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
   root.insert(std::string("state_dict"), StateDict(net));
   root.insert(std::string("meta"), meta);
+  if (extra_root) {
+    for (const auto& kv : *extra_root) root.insert_or_assign(kv.key(), kv.value());
+  }
   return PickleSave(root);
 }
 
@@ -244,6 +248,7 @@ CheckpointData ReadCheckpoint(const std::string& path) {
                     .shortcut(ParseShortcut(shortcut->toStringRef()))
                     .num_classes(classes->toInt());
   out.state_dict = *sd;
+  out.root = d;
   return out;
 }
 

@@ -30,10 +30,13 @@ struct CheckpointData {
   ResNetOptions options{20};
   c10::IValue state_dict;
   c10::impl::GenericDict meta{c10::StringType::get(), c10::AnyType::get()};
+  c10::impl::GenericDict root{c10::StringType::get(), c10::AnyType::get()};  // the whole file (e.g. 'trainer')
 };
 
 // {"state_dict": {...}, "meta": {"format": "resnet-cifar", "format_version": 1, "depth", "shortcut", ...}}
-std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDict& extra_meta);
+// `extra_root` entries (e.g. the trainer's state) are stored beside state_dict and meta.
+std::vector<char> CheckpointBytes(const ResNet& net, const c10::impl::GenericDict& extra_meta,
+                                  const c10::impl::GenericDict* extra_root = nullptr);
 CheckpointData ReadCheckpoint(const std::string& path);
 
 // Any IValue of dicts, lists, strings, numbers and tensors, in the format of Python's torch.save.

@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include <cstring>
+#include <sstream>
 
 #include "addon.h"
 #include "checkpoint.h"
@@ -10,6 +11,80 @@ namespace resnet_cifar {
 
 static constexpr int64_t kRecord = 1 + 3 * 32 * 32;  // label byte + 3072 pixels
 static constexpr int64_t kPerFile = 10000;
+
+static torch::Tensor Floats(const Napi::Value& v, const std::string& what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw TypeErrorEx(what + " must be a Float32Array");
+  }
+  auto a = v.As<Napi::Float32Array>();
+  auto t = torch::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, torch::kFloat).clone();
+  if (!torch::isfinite(t).all().item<bool>()) throw RangeErrorEx(what + " must hold finite numbers");
+  return t;
+}
+
+Normalization ParseNormalization(const Napi::Value& mean, const Napi::Value& std, const std::string& what) {
+  Normalization n;
+  n.mean = Floats(mean, what + ": mean");
+  n.std = Floats(std, what + ": std");
+  if (n.mean.numel() == 3) {
+    n.mean = n.mean.view({1, 3, 1, 1});
+  } else if (n.mean.numel() == 3 * 32 * 32) {
+    n.mean = n.mean.view({1, 3, 32, 32});
+  } else {
+    throw RangeErrorEx(what + ": mean must have 3 or 3072 values, received " + std::to_string(n.mean.numel()));
+  }
+  if (n.std.numel() != 3) throw RangeErrorEx(what + ": std must have 3 values, received " + std::to_string(n.std.numel()));
+  if (!(n.std > 0).all().item<bool>()) throw RangeErrorEx(what + ": std must be positive");
+  n.std = n.std.view({1, 3, 1, 1});
+  return n;
+}
+
+torch::Tensor NormalizeBatch(const torch::Tensor& images_u8, const Normalization& norm) {
+  const auto dev = images_u8.device();
+  return images_u8.to(torch::kFloat).div_(255.0).sub_(norm.mean.to(dev)).div_(norm.std.to(dev));
+}
+
+EvalResult EvaluateWith(const std::function<torch::Tensor(const torch::Tensor&)>& forward, torch::Device device,
+                        const torch::Tensor& images, const torch::Tensor& labels, int64_t batch,
+                        const Normalization& norm, int64_t classes) {
+  torch::NoGradGuard no_grad;
+  Normalization on_dev{norm.mean.to(device), norm.std.to(device)};
+  auto confusion = torch::zeros({classes * classes}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  auto loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+  const int64_t n = labels.size(0);
+  for (int64_t i = 0; i < n; i += batch) {
+    const int64_t b = std::min(batch, n - i);
+    auto x = NormalizeBatch(images.narrow(0, i, b).to(device), on_dev);
+    auto y = labels.narrow(0, i, b).to(device);
+    auto logits = forward(x);
+    if (logits.dim() != 2 || logits.size(0) != b || logits.size(1) != classes) {
+      std::ostringstream s;
+      s << "Expected logits of shape [" << b << ", " << classes << "] but the model returned " << logits.sizes();
+      throw std::runtime_error(s.str());
+    }
+    logits = logits.to(torch::kFloat);
+    loss += torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .to(torch::kDouble);
+    confusion += torch::bincount(y * classes + logits.argmax(1), {}, classes * classes);
+  }
+  EvalResult r;
+  auto c = confusion.to(torch::kCPU);
+  r.confusion.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  r.loss_sum = loss.item<double>();
+  r.count = n;
+  return r;
+}
+
+Napi::Value EvalResultToJs(Napi::Env env, const EvalResult& r) {
+  auto o = Napi::Object::New(env);
+  o.Set("count", static_cast<double>(r.count));
+  o.Set("lossSum", r.loss_sum);
+  auto c = Napi::Array::New(env, r.confusion.size());
+  for (size_t i = 0; i < r.confusion.size(); ++i) c.Set(static_cast<uint32_t>(i), static_cast<double>(r.confusion[i]));
+  o.Set("confusion", c);
+  return o;
+}
 
 Napi::Function DatasetWrap::Define(Napi::Env env) {
   return DefineClass(env, "Dataset",

@@ -162,6 +162,18 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   });
 }
 
+c10::impl::GenericDict MergedMeta(const c10::impl::GenericDict& stored, const c10::impl::GenericDict& extra) {
+  static const char* fixed[] = {"format", "format_version", "depth", "shortcut", "num_classes", "libtorch"};
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& kv : stored) {
+    bool skip = false;
+    for (const char* f : fixed) skip = skip || (kv.key().isString() && kv.key().toStringRef() == f);
+    if (!skip) out.insert_or_assign(kv.key(), kv.value());
+  }
+  for (const auto& kv : extra) out.insert_or_assign(kv.key(), kv.value());
+  return out;
+}
+
 // save(path, meta?) -> Promise<void>; atomic, readable by torch.load(weights_only=True).
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
@@ -179,7 +191,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
           std::vector<char> bytes;
           {
             std::lock_guard<std::mutex> lock(s->mu);
-            bytes = CheckpointBytes(s->net, extra);
+            bytes = CheckpointBytes(s->net, MergedMeta(s->meta, extra));
           }
           WriteFileAtomic(path, bytes);
         },
@@ -208,15 +220,6 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   });
 }
 
-static torch::Tensor FloatArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw TypeErrorEx(std::string(what) + " must be a Float32Array");
-  }
-  auto a = info[i].As<Napi::Float32Array>();
-  return torch::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, torch::kFloat).clone();
-}
-
 // evaluate(dataset, batchSize, mean (3 or 3072 values of pixels/255), std (3 values))
 //   -> Promise<{ count, lossSum, confusion: number[numClasses * numClasses] (row = true class) }>
 // Eval-mode BN, no grad, in batches; the model's train/eval flag is left as it was.
@@ -226,60 +229,25 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
     auto data = DatasetWrap::StateOf(info[0]);
     const int64_t batch = ArgInt(info, 1, "evaluate: batchSize");
     if (batch < 1) throw RangeErrorEx("evaluate: batchSize must be >= 1");
-    auto mean = FloatArg(info, 2, "evaluate: mean");
-    auto stdev = FloatArg(info, 3, "evaluate: std");
-    if (mean.numel() == 3) {
-      mean = mean.view({1, 3, 1, 1});
-    } else if (mean.numel() == kImage) {
-      mean = mean.view({1, 3, 32, 32});
-    } else {
-      throw RangeErrorEx("evaluate: mean must have 3 or 3072 values");
-    }
-    if (stdev.numel() != 3) throw RangeErrorEx("evaluate: std must have 3 values");
-    stdev = stdev.view({1, 3, 1, 1});
+    Normalization norm = ParseNormalization(info[2], info[3], "evaluate");
     const int64_t classes = s->net->options.num_classes();
-    struct Result {
-      double loss = 0;
-      int64_t count = 0;
-      std::vector<int64_t> confusion;
-    };
-    auto out = std::make_shared<Result>();
+    auto out = std::make_shared<EvalResult>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:evaluate",
-        [s, data, batch, mean, stdev, classes, out]() {
+        [s, data, batch, norm, classes, out]() {
           std::lock_guard<std::mutex> lock(s->mu);
-          torch::NoGradGuard no_grad;
           s->net->eval();
-          const auto dev = s->device;
-          auto m = mean.to(dev), sd = stdev.to(dev);
-          auto confusion = torch::zeros({classes * classes}, torch::TensorOptions().dtype(torch::kLong).device(dev));
-          auto loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(dev));
-          const int64_t n = data->labels.size(0);
-          for (int64_t i = 0; i < n; i += batch) {
-            const int64_t b = std::min(batch, n - i);
-            auto x = data->images.narrow(0, i, b).to(dev).to(torch::kFloat).div_(255.0).sub_(m).div_(sd);
-            auto y = data->labels.narrow(0, i, b).to(dev);
-            auto logits = s->net->forward(x);
-            loss += torch::nn::functional::cross_entropy(
-                        logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                        .to(torch::kDouble);
-            confusion += torch::bincount(y * classes + logits.argmax(1), {}, classes * classes);
+          auto net = s->net;
+          try {
+            *out = EvaluateWith([&](const torch::Tensor& x) { return net->forward(x); }, s->device, data->images,
+                                data->labels, batch, norm, classes);
+          } catch (...) {
+            s->net->train(s->training.load());
+            throw;
           }
           s->net->train(s->training.load());
-          auto c = confusion.to(torch::kCPU);
-          out->confusion.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-          out->loss = loss.item<double>();
-          out->count = n;
         },
-        [out](Napi::Env env) -> Napi::Value {
-          auto o = Napi::Object::New(env);
-          o.Set("count", static_cast<double>(out->count));
-          o.Set("lossSum", out->loss);
-          auto c = Napi::Array::New(env, out->confusion.size());
-          for (size_t i = 0; i < out->confusion.size(); ++i) c.Set(static_cast<uint32_t>(i), static_cast<double>(out->confusion[i]));
-          o.Set("confusion", c);
-          return o;
-        });
+        [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
   });
 }
 
@@ -296,6 +264,7 @@ Napi::Value ModelWrap::StateDictNames(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  if (state_) state_->disposed = true;
   state_.reset();  // pending work keeps its own reference and frees the network when it ends
   return info.Env().Undefined();
 }

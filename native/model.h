@@ -16,6 +16,8 @@ struct ModelState {
   ResNet net{nullptr};
   torch::Device device{torch::kCPU};
   std::atomic<bool> training{false};
+  std::atomic<bool> fitting{false};   // a Trainer owns the weights until its fit settles
+  std::atomic<bool> disposed{false};  // set by dispose(): a running fit stops at the next iteration
   c10::impl::GenericDict meta{c10::StringType::get(), c10::AnyType::get()};  // from the checkpoint it came from
 };
 
@@ -47,6 +49,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   std::shared_ptr<ModelState> state_;
 };
+
+// Checkpoint meta for a save: what the model carries (e.g. its training normalization) without the fixed
+// format/config keys, then `extra` on top.
+c10::impl::GenericDict MergedMeta(const c10::impl::GenericDict& stored, const c10::impl::GenericDict& extra);
 
 // JS value <-> IValue for checkpoint meta (numbers, strings, booleans, arrays, plain objects).
 c10::IValue ToIValue(const Napi::Value& v, const std::string& where);

@@ -1,0 +1,344 @@
+// The paper's training recipe (He et al. 2016, section 4.2) as a Trainer whose loop runs in C++ on a native thread.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle } from './native';
+import { Cifar10 } from './cifar10';
+import { ResNet, checkNormalization, summarizeEvaluation, type Evaluation, type Normalization } from './resnet';
+import * as v from './validate';
+
+export interface WarmupOptions {
+  /** Learning rate during warm-up (the paper uses 0.01 for ResNet-110). */
+  lr: number;
+  /** Warm-up ends after this many iterations (the paper: about 400). */
+  iterations?: number;
+  /** Or as soon as a report window's training error (%) is below this (the paper: 80). */
+  untilError?: number;
+}
+
+export interface TrainerOptions {
+  /** Total iterations (default 64,000). */
+  iterations?: number;
+  /** Iterations at which the learning rate is multiplied by `gamma` (default [32000, 48000]). */
+  milestones?: number[];
+  /** Default 0.1. */
+  gamma?: number;
+  /** Default 0.1. */
+  lr?: number;
+  /** Default 0.9. */
+  momentum?: number;
+  /** Default 1e-4 (applied to every parameter, as in the paper and the PyTorch peer). */
+  weightDecay?: number;
+  /** Default 128. */
+  batchSize?: number;
+  /** Fixes the data order and augmentation (default 0): a CPU run with the same seed is reproducible. */
+  seed?: number;
+  /** Optional warm-up, e.g. { lr: 0.01, iterations: 400 } or { lr: 0.01, untilError: 80 } for ResNet-110. */
+  warmup?: WarmupOptions;
+  /**
+   * Input normalization: 'pixel' (default, the paper's per-pixel mean of the training set), 'channel' (per-channel
+   * mean/std of the training set) or explicit statistics. It is stored in checkpoints and used by evaluate.
+   */
+  normalization?: 'pixel' | 'channel' | Normalization;
+  /** NHWC activations, faster on CPU (oneDNN) and on recent GPUs (default true). */
+  channelsLast?: boolean;
+}
+
+export interface CheckpointOptions {
+  /** Folder for checkpoint.pt (created if missing). */
+  dir: string;
+  /** Also write one every this many iterations (default: only at the end and on abort). */
+  every?: number;
+  /** Continue from dir/checkpoint.pt when it exists: weights, momentum, iteration, data order, history. */
+  resume?: boolean;
+}
+
+export interface TrainProgress {
+  kind: 'train';
+  iteration: number;
+  iterations: number;
+  epoch: number;
+  lr: number;
+  /** Mean training loss over the iterations since the last report. */
+  loss: number;
+  /** Training error (%) over the iterations since the last report (on augmented images, train-mode BN). */
+  trainError: number;
+  imagesPerSecond: number;
+  /** Seconds since this fit started. */
+  elapsed: number;
+  /** Estimated seconds to the end, from the current speed. */
+  eta: number;
+}
+
+export interface EvalProgress extends Evaluation {
+  kind: 'eval';
+  iteration: number;
+}
+
+export interface CheckpointProgress {
+  kind: 'checkpoint';
+  iteration: number;
+  path: string;
+}
+
+export type FitProgress = TrainProgress | EvalProgress | CheckpointProgress;
+
+export interface FitOptions {
+  /** Evaluated every `evalEvery` iterations and at the end. */
+  eval?: Cifar10;
+  /** Default: only at the end. */
+  evalEvery?: number;
+  /** Default 500. */
+  evalBatchSize?: number;
+  /** Training progress is reported every this many iterations (default 10). */
+  reportEvery?: number;
+  /** Aborting stops within one iteration, writes a checkpoint (if `checkpoint` is set) and resolves. */
+  signal?: AbortSignal;
+  onProgress?: (e: FitProgress) => void;
+  checkpoint?: CheckpointOptions;
+  /** Extra plain data stored in each checkpoint's meta. */
+  meta?: Record<string, MetaValue>;
+  /** Benchmarking only: train on one fixed batch, with no data work. */
+  stepOnly?: boolean;
+}
+
+export interface TrainPoint {
+  iteration: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainError: number;
+  imagesPerSecond: number;
+}
+
+export interface EvalPoint {
+  iteration: number;
+  error: number;
+  loss: number;
+}
+
+export interface History {
+  /** Iterations completed (counting those before a resume). */
+  iterations: number;
+  /** Where this fit started (0, or the resumed checkpoint's iteration). */
+  startIteration: number;
+  stopped: 'completed' | 'aborted';
+  seconds: number;
+  /** The checkpoint last written, if any. */
+  checkpoint: string | null;
+  train: TrainPoint[];
+  eval: EvalPoint[];
+  normalization: Normalization;
+}
+
+const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
+  'warmup', 'normalization', 'channelsLast'];
+const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
+  'stepOnly'];
+
+function positive(name: string, x: unknown, max = Infinity): number {
+  if (typeof x !== 'number') throw v.expected(`${name} to be a number`, x);
+  if (!Number.isFinite(x) || x <= 0 || x > max) throw v.expected(`${name} to be a positive finite number`, x, RangeError);
+  return x;
+}
+
+interface ResolvedOptions {
+  iterations: number;
+  milestones: number[];
+  gamma: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batchSize: number;
+  seed: number;
+  warmup: { lr: number; iterations: number; untilError: number } | undefined;
+  normalization: 'pixel' | 'channel' | Normalization;
+  channelsLast: boolean;
+}
+
+export class Trainer {
+  readonly model: ResNet;
+  readonly options: Readonly<ResolvedOptions>;
+  #running = false;
+
+  constructor(model: ResNet, options: TrainerOptions = {}) {
+    if (!(model instanceof ResNet)) throw v.expected('a ResNet', model);
+    const o = v.checkKeys('Trainer', options, TRAINER_KEYS);
+    const iterations = v.integer('iterations', o.iterations ?? 64_000, 1, 1e9);
+    const ms = o.milestones ?? [32_000, 48_000];
+    if (!Array.isArray(ms)) throw v.expected('milestones to be an array of iterations', ms);
+    ms.forEach((m, i) => {
+      v.integer(`milestones[${i}]`, m, 1, 1e9);
+      if (i > 0 && m <= ms[i - 1]) {
+        throw new RangeError(`Expected milestones in increasing order but received [${ms.join(', ')}]`);
+      }
+    });
+    const momentum = o.momentum ?? 0.9;
+    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1)) {
+      throw v.expected('momentum in [0, 1)', momentum, typeof momentum === 'number' ? RangeError : TypeError);
+    }
+    const weightDecay = o.weightDecay ?? 1e-4;
+    if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && Number.isFinite(weightDecay))) {
+      throw v.expected('weightDecay >= 0', weightDecay, typeof weightDecay === 'number' ? RangeError : TypeError);
+    }
+    let warmup: ResolvedOptions['warmup'];
+    if (o.warmup !== undefined) {
+      const w = v.checkKeys('warmup', o.warmup, ['lr', 'iterations', 'untilError']);
+      if (w.iterations === undefined && w.untilError === undefined) {
+        throw new TypeError('Expected warmup to set iterations or untilError (e.g. { lr: 0.01, iterations: 400 })');
+      }
+      warmup = {
+        lr: positive('warmup.lr', w.lr),
+        iterations: w.iterations === undefined ? 0 : v.integer('warmup.iterations', w.iterations, 1, 1e9),
+        untilError: w.untilError === undefined ? -1 : positive('warmup.untilError', w.untilError, 100),
+      };
+    }
+    const norm = o.normalization ?? 'pixel';
+    if (norm !== 'pixel' && norm !== 'channel') checkNormalization(norm);
+    const channelsLast = o.channelsLast ?? true;
+    if (typeof channelsLast !== 'boolean') throw v.expected('channelsLast to be a boolean', channelsLast);
+    this.model = model;
+    this.options = Object.freeze({
+      iterations,
+      milestones: [...(ms as number[])],
+      gamma: positive('gamma', o.gamma ?? 0.1),
+      lr: positive('lr', o.lr ?? 0.1),
+      momentum,
+      weightDecay,
+      batchSize: v.integer('batchSize', o.batchSize ?? 128, 1, 50_000),
+      seed: v.integer('seed', o.seed ?? 0, 0, 2 ** 53 - 1),
+      warmup,
+      normalization: norm as ResolvedOptions['normalization'],
+      channelsLast,
+    });
+  }
+
+  /**
+   * Trains `model` on `train` until `iterations` (or an abort), on a native thread. Resolves with the history;
+   * rejects on a NaN/inf loss (the last good checkpoint is kept) or any other failure.
+   */
+  async fit(train: Cifar10, options: FitOptions = {}): Promise<History> {
+    if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
+    const o = v.checkKeys('fit', options, FIT_KEYS);
+    if (o.eval !== undefined && !(o.eval instanceof Cifar10)) throw v.expected('eval to be a Cifar10 dataset', o.eval);
+    const evalData = o.eval as Cifar10 | undefined;
+    const evalEvery = o.evalEvery === undefined ? 0 : v.integer('evalEvery', o.evalEvery, 1);
+    const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? 500, 1, 100_000);
+    const reportEvery = v.integer('reportEvery', o.reportEvery ?? 10, 1);
+    const signal = o.signal as AbortSignal | undefined;
+    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
+      throw v.expected('signal to be an AbortSignal', signal);
+    }
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw v.expected('onProgress to be a function', o.onProgress);
+    const onProgress = o.onProgress as ((e: FitProgress) => void) | undefined;
+    let checkpointDir = '';
+    let checkpointEvery = 0;
+    let resume = false;
+    if (o.checkpoint !== undefined) {
+      const c = v.checkKeys('checkpoint', o.checkpoint, ['dir', 'every', 'resume']);
+      checkpointDir = path.resolve(v.nonEmptyString('checkpoint.dir', c.dir));
+      checkpointEvery = c.every === undefined ? 0 : v.integer('checkpoint.every', c.every, 1);
+      if (c.resume !== undefined && typeof c.resume !== 'boolean') throw v.expected('checkpoint.resume to be a boolean', c.resume);
+      resume = c.resume === true;
+    }
+    if (o.meta !== undefined && (o.meta === null || typeof o.meta !== 'object' || Array.isArray(o.meta))) {
+      throw v.expected('meta to be a plain object', o.meta);
+    }
+    if (o.stepOnly !== undefined && typeof o.stepOnly !== 'boolean') throw v.expected('stepOnly to be a boolean', o.stepOnly);
+    const model = this.model.nativeModel;
+    const classes = train.classes.length;
+    if (model.config().numClasses !== classes) {
+      throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
+    }
+    const opts = this.options;
+    if (opts.batchSize > train.length) {
+      throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${opts.batchSize}`);
+    }
+    if (this.#running) throw new Error('This Trainer is already running a fit');
+    this.#running = true;
+    try {
+      const norm = await this.#normalization(train);
+      if (checkpointDir) fs.mkdirSync(checkpointDir, { recursive: true });
+      let callbackError: unknown;
+      let handle: NativeFitHandle | undefined;
+      const onEvent = (e: NativeFitEvent) => {
+        if (!onProgress || callbackError !== undefined) return;
+        try {
+          onProgress(this.#progress(e, train));
+        } catch (err) {
+          callbackError = err; // a throwing callback stops the fit; the error is what fit rejects with
+          handle?.abort();
+        }
+      };
+      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, {
+        iterations: opts.iterations,
+        batchSize: opts.batchSize,
+        lr: opts.lr,
+        momentum: opts.momentum,
+        weightDecay: opts.weightDecay,
+        milestones: opts.milestones,
+        gamma: opts.gamma,
+        warmupLr: opts.warmup?.lr ?? 0,
+        warmupIterations: opts.warmup?.iterations ?? 0,
+        warmupUntilError: opts.warmup?.untilError ?? -1,
+        seed: opts.seed,
+        reportEvery,
+        evalEvery,
+        evalBatchSize,
+        checkpointDir,
+        checkpointEvery,
+        resume,
+        channelsLast: opts.channelsLast,
+        stepOnly: o.stepOnly === true,
+        normalization: norm.kind,
+        mean: norm.mean,
+        std: norm.std,
+        meta: o.meta as Record<string, MetaValue> | undefined,
+      }, onEvent);
+      const abort = () => handle?.abort();
+      if (signal?.aborted) abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const r = await handle.promise;
+        if (callbackError !== undefined) throw callbackError;
+        return {
+          iterations: r.iteration,
+          startIteration: r.startIteration,
+          stopped: r.stopped,
+          seconds: r.seconds,
+          checkpoint: r.checkpoint,
+          train: r.train,
+          eval: r.eval,
+          normalization: r.normalization.kind === 'pixel'
+            ? { kind: 'pixel', mean: r.normalization.mean }
+            : { kind: 'channel', mean: Array.from(r.normalization.mean), std: Array.from(r.normalization.std) },
+        };
+      } finally {
+        signal?.removeEventListener('abort', abort);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #normalization(train: Cifar10): Promise<{ kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array }> {
+    const n = this.options.normalization;
+    if (n === 'pixel') return { kind: 'pixel', mean: await train.pixelMean(), std: Float32Array.of(1, 1, 1) };
+    if (n === 'channel') {
+      const s = await train.channelStats();
+      return { kind: 'channel', mean: Float32Array.from(s.mean), std: Float32Array.from(s.std) };
+    }
+    const c = checkNormalization(n);
+    return { kind: n.kind, mean: c.mean, std: c.std };
+  }
+
+  #progress(e: NativeFitEvent, train: Cifar10): FitProgress {
+    const iterations = this.options.iterations;
+    if (e.kind === 'train') {
+      const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
+      const eta = imagesPerSecond > 0 ? ((iterations - iteration) * this.options.batchSize) / imagesPerSecond : 0;
+      return { kind, iteration, iterations, epoch, lr, loss, trainError, imagesPerSecond, elapsed, eta };
+    }
+    if (e.kind === 'eval') return { kind: 'eval', iteration: e.iteration, ...summarizeEvaluation(e, train.classes) };
+    return { kind: 'checkpoint', iteration: e.iteration, path: e.path };
+  }
+}
