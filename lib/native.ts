@@ -122,6 +122,18 @@ export interface NativeFitResult {
   normalization: { kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array };
 }
 
+export interface NativeTrainingBatch {
+  input: Float32Array;
+  labels: Int32Array;
+  /** Dataset index of each image. */
+  index: Int32Array;
+  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
+  dy: Int32Array;
+  dx: Int32Array;
+  /** 1 where the crop is flipped horizontally. */
+  flip: Uint8Array;
+}
+
 export interface NativeFitHandle {
   promise: Promise<NativeFitResult>;
   abort(): void;
@@ -131,6 +143,8 @@ export interface NativeAddon {
   /** Trains on a native thread; events arrive on the main thread without blocking it. */
   fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;
+  /** The augmented, normalized batch a fit with these options trains on at `iteration` (NCHW, CPU). */
+  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number): NativeTrainingBatch;
   Model: NativeModelConstructor;
   Dataset: NativeDatasetConstructor;
   info(): NativeLibtorchInfo;

@@ -1,7 +1,9 @@
 // The paper's training recipe (He et al. 2016, section 4.2) as a Trainer whose loop runs in C++ on a native thread.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle } from './native';
+import {
+  native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions, type NativeTrainingBatch,
+} from './native';
 import { Cifar10 } from './cifar10';
 import { ResNet, checkNormalization, summarizeEvaluation, type Evaluation, type Normalization } from './resnet';
 import * as v from './validate';
@@ -249,9 +251,8 @@ export class Trainer {
     if (model.config().numClasses !== classes) {
       throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
     }
-    const opts = this.options;
-    if (opts.batchSize > train.length) {
-      throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${opts.batchSize}`);
+    if (this.options.batchSize > train.length) {
+      throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
     }
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
@@ -269,31 +270,16 @@ export class Trainer {
           handle?.abort();
         }
       };
-      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, {
-        iterations: opts.iterations,
-        batchSize: opts.batchSize,
-        lr: opts.lr,
-        momentum: opts.momentum,
-        weightDecay: opts.weightDecay,
-        milestones: opts.milestones,
-        gamma: opts.gamma,
-        warmupLr: opts.warmup?.lr ?? 0,
-        warmupIterations: opts.warmup?.iterations ?? 0,
-        warmupUntilError: opts.warmup?.untilError ?? -1,
-        seed: opts.seed,
+      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, this.#nativeOptions(norm, {
         reportEvery,
         evalEvery,
         evalBatchSize,
         checkpointDir,
         checkpointEvery,
         resume,
-        channelsLast: opts.channelsLast,
         stepOnly: o.stepOnly === true,
-        normalization: norm.kind,
-        mean: norm.mean,
-        std: norm.std,
         meta: o.meta as Record<string, MetaValue> | undefined,
-      }, onEvent);
+      }), onEvent);
       const abort = () => handle?.abort();
       if (signal?.aborted) abort();
       signal?.addEventListener('abort', abort, { once: true });
@@ -318,6 +304,49 @@ export class Trainer {
     } finally {
       this.#running = false;
     }
+  }
+
+  /**
+   * The augmented, normalized batch that `fit(train)` trains on at `iteration` (0-based), with the dataset index,
+   * crop offsets (into the 40×40 zero-padded image) and flip of each image.
+   */
+  async trainingBatch(train: Cifar10, iteration: number): Promise<NativeTrainingBatch> {
+    if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
+    v.integer('iteration', iteration, 0);
+    const norm = await this.#normalization(train);
+    return native().trainingBatch(train.nativeDataset, this.#nativeOptions(norm, {}), iteration);
+  }
+
+  #nativeOptions(
+    norm: { kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array },
+    fit: Partial<NativeFitOptions>,
+  ): NativeFitOptions {
+    const opts = this.options;
+    return {
+      iterations: opts.iterations,
+      batchSize: opts.batchSize,
+      lr: opts.lr,
+      momentum: opts.momentum,
+      weightDecay: opts.weightDecay,
+      milestones: opts.milestones,
+      gamma: opts.gamma,
+      warmupLr: opts.warmup?.lr ?? 0,
+      warmupIterations: opts.warmup?.iterations ?? 0,
+      warmupUntilError: opts.warmup?.untilError ?? -1,
+      seed: opts.seed,
+      reportEvery: 10,
+      evalEvery: 0,
+      evalBatchSize: 500,
+      checkpointDir: '',
+      checkpointEvery: 0,
+      resume: false,
+      channelsLast: opts.channelsLast,
+      stepOnly: false,
+      normalization: norm.kind,
+      mean: norm.mean,
+      std: norm.std,
+      ...fit,
+    };
   }
 
   async #normalization(train: Cifar10): Promise<{ kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array }> {

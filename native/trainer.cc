@@ -146,7 +146,11 @@ class BatchMaker {
 
   int64_t PerEpoch() const { return per_epoch_; }
 
-  Batch Make(int64_t it) {
+  struct Draw {
+    torch::Tensor index, dy, dx, flip;  // which images, crop offsets in the padded 40x40 image, flips
+  };
+
+  Batch Make(int64_t it, Draw* draw = nullptr) {
     torch::NoGradGuard no_grad;
     const int64_t epoch = it / per_epoch_, k = it % per_epoch_;
     if (epoch != order_epoch_) {
@@ -170,6 +174,7 @@ class BatchMaker {
     auto crop = padded.index({bi, ci, rows.view({b, 1, 32, 1}), cols.view({b, 1, 1, 32})});
     auto x = NormalizeBatch(crop, norm_);
     if (cfg_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    if (draw) *draw = {idx, dy, dx, flip};
     return {x, labels_.index_select(0, idx)};
   }
 
@@ -727,6 +732,40 @@ void FitJob::Deliver(Napi::Env env, Napi::Function callback, Event* e) {
   } catch (const Napi::Error&) {
     // lib/ wraps user callbacks and turns their errors into an abort; nothing may unwind into N-API here.
   }
+}
+
+template <class T, class A>
+static A TensorToJs(Napi::Env env, const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU).contiguous();
+  auto a = A::New(env, c.numel());
+  std::memcpy(a.Data(), c.data_ptr<T>(), c.numel() * sizeof(T));
+  return a;
+}
+
+// trainingBatch(dataset, options, iteration) -> { input, labels, index, dy, dx, flip }: exactly the batch a fit
+// with these options trains on at `iteration` (CPU), for inspection and tests.
+Napi::Value TrainingBatch(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto data = DatasetWrap::StateOf(info[0]);
+    if (!info[1].IsObject()) throw TypeErrorEx("trainingBatch expects an options object");
+    TrainConfig cfg = ParseConfig(info[1].As<Napi::Object>());
+    cfg.channels_last = false;
+    const int64_t it = ArgInt(info, 2, "trainingBatch: iteration");
+    if (it < 0) throw RangeErrorEx("trainingBatch: iteration must be >= 0");
+    if (cfg.batch > data->labels.size(0)) throw RangeErrorEx("trainingBatch: batchSize is larger than the dataset");
+    BatchMaker maker(data->images, data->labels, cfg, torch::kCPU);
+    BatchMaker::Draw d;
+    Batch b = maker.Make(it, &d);
+    auto o = Napi::Object::New(env);
+    o.Set("input", TensorToJs<float, Napi::Float32Array>(env, b.x));
+    o.Set("labels", TensorToJs<int32_t, Napi::Int32Array>(env, b.y.to(torch::kInt)));
+    o.Set("index", TensorToJs<int32_t, Napi::Int32Array>(env, d.index.to(torch::kInt)));
+    o.Set("dy", TensorToJs<int32_t, Napi::Int32Array>(env, d.dy.to(torch::kInt)));
+    o.Set("dx", TensorToJs<int32_t, Napi::Int32Array>(env, d.dx.to(torch::kInt)));
+    o.Set("flip", TensorToJs<uint8_t, Napi::Uint8Array>(env, d.flip.to(torch::kUInt8)));
+    return o;
+  });
 }
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {

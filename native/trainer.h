@@ -39,6 +39,8 @@ struct TrainConfig {
 
 // fit(model, train, eval | null, options, onEvent) -> { promise, abort() }
 Napi::Value Fit(const Napi::CallbackInfo& info);
+// trainingBatch(dataset, options, iteration): the augmented batch a fit would train on at that iteration.
+Napi::Value TrainingBatch(const Napi::CallbackInfo& info);
 
 // The file a fit with `dir` reads on resume and writes at every checkpoint.
 std::string CheckpointPath(const std::string& dir);

@@ -80,3 +80,43 @@ export function readF32(file: string): Float32Array {
   const b = fs.readFileSync(file);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
+
+/**
+ * A CIFAR-10-shaped folder (test_batch.bin and data_batch_1.bin, 10,000 records each) of generated images whose
+ * mean colour depends on the label, for tests that need a dataset where CIFAR10_DIR is absent.
+ */
+export function fakeCifarDir(): string {
+  const dir = tmpDir('resnet-cifar-fake-');
+  let s = 12345;
+  const rec = 3073;
+  const buf = Buffer.alloc(10_000 * rec);
+  for (let i = 0; i < 10_000; i++) {
+    const label = i % 10;
+    buf[i * rec] = label;
+    for (let j = 0; j < 3072; j++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      buf[i * rec + 1 + j] = Math.min(255, (label * 20 + (s >>> 24) / 2 + (j >> 10) * 10) | 0);
+    }
+  }
+  fs.writeFileSync(path.join(dir, 'test_batch.bin'), buf);
+  fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), buf);
+  return dir;
+}
+
+/** Real CIFAR-10 when CIFAR10_DIR is set, else generated images (logged). */
+export function anyCifarDir(t: ExecutionContext): string {
+  return cifarDir(t) ?? fakeCifarDir();
+}
+
+/** Max |a - b| over two checkpoints' state dicts (and momentum buffers where both have them), read by Python. */
+export function maxWeightDiff(a: string, b: string): number {
+  const code = `import torch,sys,json
+A=torch.load(sys.argv[1],weights_only=True);B=torch.load(sys.argv[2],weights_only=True)
+def d(x,y):
+  assert x.keys()==y.keys(), (x.keys(), y.keys())
+  return max([(x[k].double()-y[k].double()).abs().max().item() for k in x] or [0.0])
+r=d(A['state_dict'],B['state_dict'])
+if 'trainer' in A and 'trainer' in B: r=max(r,d(A['trainer']['momentum'],B['trainer']['momentum']))
+print(json.dumps(r))`;
+  return JSON.parse(execFileSync(PYTHON, ['-c', code, a, b], { encoding: 'utf8' }));
+}

@@ -2,6 +2,8 @@
 plus an option-B variant, run on the same inputs as resnet-cifar.
 
   export: build a seed model with perturbed BN statistics, save its state_dict, write its eval-mode logits
+  sgd:    from a resnet-cifar checkpoint, run PyTorch SGD (momentum 0.9, weight decay 1e-4, train-mode BN) on the
+          given batches, then compare with the checkpoint resnet-cifar wrote after the same steps
   check:  read a resnet-cifar checkpoint with torch.load(weights_only=True), load it into a bias-free seed
           model (strict), write its eval-mode logits
 Inputs and logits are raw little-endian float32 files.
@@ -65,7 +67,7 @@ def read_input(path, n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('cmd', choices=['export', 'check', 'names'])
+    ap.add_argument('cmd', choices=['export', 'check', 'names', 'sgd'])
     ap.add_argument('--depth', type=int, default=20)
     ap.add_argument('--shortcut', default='A')
     ap.add_argument('--bias', type=int, default=0)
@@ -74,12 +76,51 @@ def main():
     ap.add_argument('--n', type=int)
     ap.add_argument('--logits')
     ap.add_argument('--eval-dir')
+    ap.add_argument('--after')
+    ap.add_argument('--batches')  # comma-separated prefixes: PREFIX.x (float32 NCHW) and PREFIX.y (int32)
+    ap.add_argument('--lr', type=float, default=0.1)
+    ap.add_argument('--channels-last', type=int, default=0)
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    if a.cmd != 'sgd':  # sgd keeps torch's default thread count, the one resnet-cifar trains with
+        torch.set_num_threads(1)
     if a.cmd == 'names':
         m = ResNetCifar((a.depth - 2) // 6, bool(a.bias), a.shortcut)
         print(json.dumps({'keys': list(m.state_dict().keys()),
                           'params': sum(p.numel() for p in m.parameters())}))
+        return
+    if a.cmd == 'sgd':
+        ck = torch.load(a.ckpt, weights_only=True)
+        meta = ck['meta']
+        m = ResNetCifar((meta['depth'] - 2) // 6, False, meta['shortcut'], meta['num_classes'])
+        m.load_state_dict(ck['state_dict'], strict=True)
+        fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+        m = m.to(memory_format=fmt)
+        m.train()
+        opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
+        for prefix in a.batches.split(','):
+            y = torch.from_numpy(np.fromfile(prefix + '.y', dtype='<i4').astype(np.int64))
+            x = read_input(prefix + '.x', len(y)).contiguous(memory_format=fmt)
+            opt.zero_grad()
+            F.cross_entropy(m(x), y).backward()
+            opt.step()
+        ours = torch.load(a.after, weights_only=True)['state_dict']
+        theirs = m.state_dict()
+        assert set(ours) == set(theirs), (sorted(set(ours) ^ set(theirs)))
+        num = den = 0.0
+        worst = ('', 0.0)
+        for k, t in theirs.items():
+            if not t.is_floating_point():
+                assert torch.equal(ours[k], t), k
+                continue
+            d = (ours[k].double() - t.double()).norm().item()
+            num += d * d
+            den += t.double().norm().item() ** 2
+            r = d / max(t.double().norm().item(), 1e-12)
+            if r > worst[1]:
+                worst = (k, r)
+        moved = sum((t.double() - ck['state_dict'][k].double()).norm().item() ** 2
+                    for k, t in theirs.items() if t.is_floating_point()) ** 0.5
+        print(json.dumps({'rel': (num / den) ** 0.5, 'worst': worst[0], 'worst_rel': worst[1], 'moved': moved}))
         return
     if a.cmd == 'export':
         torch.manual_seed(1)

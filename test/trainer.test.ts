@@ -1,0 +1,291 @@
+import test, { type ExecutionContext } from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cifar10, ResNet, Trainer, type FitProgress } from '../lib/index';
+import { anyCifarDir, cifarDir, fakeCifarDir, havePythonTorch, maxWeightDiff, py, tmpDir } from './helpers';
+
+const MEAN = [0.4914, 0.4822, 0.4465];
+const STD = [0.247, 0.2435, 0.2616];
+
+test('trainingBatch: each image is the zero-padded, randomly cropped and flipped original, normalized', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const trainer = new Trainer(new ResNet({ depth: 8, device: 'cpu' }), {
+    batchSize: 64, seed: 4, normalization: { kind: 'channel', mean: MEAN, std: STD },
+  });
+  const b = await trainer.trainingBatch(data, 3);
+  t.is(b.input.length, 64 * 3072);
+  const { pixels, labels } = data.images(0, data.length);
+  let flips = 0;
+  for (let i = 0; i < 64; i++) {
+    const src = b.index[i];
+    t.is(b.labels[i], labels[src]);
+    t.true(b.dy[i] >= 0 && b.dy[i] <= 8 && b.dx[i] >= 0 && b.dx[i] <= 8);
+    flips += b.flip[i];
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) {
+          const py0 = b.dy[i] + y - 4;
+          const px0 = b.dx[i] + (b.flip[i] ? 31 - x : x) - 4;
+          const raw = py0 < 0 || py0 > 31 || px0 < 0 || px0 > 31 ? 0 : pixels[src * 3072 + c * 1024 + py0 * 32 + px0];
+          const want = (raw / 255 - MEAN[c]) / STD[c];
+          const got = b.input[i * 3072 + c * 1024 + y * 32 + x];
+          if (Math.abs(got - want) > 1e-5) {
+            t.fail(`image ${i} (#${src}) c${c} y${y} x${x}: ${got} vs ${want}`);
+            return;
+          }
+        }
+      }
+    }
+  }
+  t.true(flips > 10 && flips < 54, `flips ${flips}`);
+  // The same iteration always gives the same batch; another iteration gives another.
+  const again = await trainer.trainingBatch(data, 3);
+  t.deepEqual(again.index, b.index);
+  t.deepEqual(again.input, b.input);
+  const next = await trainer.trainingBatch(data, 4);
+  t.notDeepEqual(next.index, b.index);
+});
+
+test('data order: one epoch visits every image once, the next epoch in another order', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const trainer = new Trainer(new ResNet({ depth: 8, device: 'cpu' }), { batchSize: 3000, seed: 1 });
+  const seen = new Uint8Array(data.length);
+  const sizes: number[] = [];
+  for (let it = 0; it < 4; it++) {
+    const b = await trainer.trainingBatch(data, it);
+    sizes.push(b.index.length);
+    for (const i of b.index) seen[i]++;
+  }
+  t.deepEqual(sizes, [3000, 3000, 3000, 1000]); // the last batch of an epoch is partial (DataLoader's drop_last=False)
+  t.true(seen.every((c) => c === 1));
+  const e1 = await trainer.trainingBatch(data, 4);
+  const e0 = await trainer.trainingBatch(data, 0);
+  t.notDeepEqual(e1.index, e0.index);
+});
+
+for (const channelsLast of [true, false]) {
+  test(`two SGD steps (momentum, weight decay, train-mode BN) match PyTorch 2.13 from the same weights and batches (${channelsLast ? 'channels-last' : 'contiguous'})`, async (t) => {
+    if (!havePythonTorch(t)) return;
+    const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+    const dir = tmpDir();
+    const model = new ResNet({ depth: 20, seed: 11, device: 'cpu' });
+    await model.save(path.join(dir, 'before.pt'));
+    const trainer = new Trainer(model, { iterations: 2, seed: 5, milestones: [], channelsLast });
+    const prefixes: string[] = [];
+    for (let it = 0; it < 2; it++) {
+      const b = await trainer.trainingBatch(data, it);
+      const p = path.join(dir, `batch${it}`);
+      fs.writeFileSync(p + '.x', Buffer.from(b.input.buffer, b.input.byteOffset, b.input.byteLength));
+      fs.writeFileSync(p + '.y', Buffer.from(b.labels.buffer, b.labels.byteOffset, b.labels.byteLength));
+      prefixes.push(p);
+    }
+    const h = await trainer.fit(data, { reportEvery: 1 });
+    t.is(h.iterations, 2);
+    await model.save(path.join(dir, 'after.pt'));
+    const r = JSON.parse(py(['sgd', '--ckpt', path.join(dir, 'before.pt'), '--after', path.join(dir, 'after.pt'),
+      '--batches', prefixes.join(','), '--channels-last', channelsLast ? '1' : '0']));
+    t.log(`relative error ${r.rel.toExponential(2)} (worst tensor ${r.worst || '-'}: ${r.worst_rel.toExponential(2)}), weights moved ${r.moved.toFixed(3)}`);
+    t.true(r.moved > 1e-3, 'the steps changed the weights');
+    t.true(r.rel < 1e-5, `relative error ${r.rel}`);
+  });
+}
+
+test.serial('fit reports progress on the main thread without blocking it (10 ms timer p99 lag < 20 ms)', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const model = new ResNet({ depth: 20, seed: 2, device: 'cpu' });
+  const events: FitProgress[] = [];
+  const lags: number[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lags.push(now - last - 10);
+    last = now;
+  }, 10);
+  const h = await new Trainer(model, { iterations: 30 }).fit(data, { reportEvery: 5, onProgress: (e) => events.push(e) });
+  clearInterval(timer);
+  lags.sort((a, b) => a - b);
+  const p99 = lags[Math.floor(lags.length * 0.99)];
+  t.log(`timer ticks ${lags.length}, lag p99 ${p99.toFixed(2)} ms, max ${lags[lags.length - 1].toFixed(2)} ms`);
+  t.true(lags.length > 100);
+  t.true(p99 < 20, `p99 lag ${p99} ms`);
+  const train = events.filter((e) => e.kind === 'train');
+  t.deepEqual(train.map((e) => e.iteration), [5, 10, 15, 20, 25, 30]);
+  for (const e of train) {
+    if (e.kind !== 'train') continue;
+    t.true(Number.isFinite(e.loss) && e.loss > 0 && e.trainError >= 0 && e.trainError <= 100 && e.imagesPerSecond > 0);
+    t.is(e.iterations, 30);
+    t.is(e.lr, 0.1);
+  }
+  t.is(h.stopped, 'completed');
+  t.is(h.train.length, 6);
+  t.is(h.normalization.kind, 'pixel');
+  t.is(model.meta.normalization && (model.meta.normalization as { kind: string }).kind, 'pixel');
+});
+
+test('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % test error', async (t) => {
+  const dir = cifarDir(t);
+  if (!dir) {
+    t.log('skipped: needs real CIFAR-10 (set CIFAR10_DIR)');
+    t.pass();
+    return;
+  }
+  const train = await Cifar10.load(dir, { split: 'train' });
+  const testSet = await Cifar10.load(dir, { split: 'test' });
+  const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
+  const evals: number[] = [];
+  const h = await new Trainer(model, { iterations: 300, seed: 0 }).fit(train, {
+    eval: testSet, evalEvery: 150, reportEvery: 50,
+    onProgress: (e) => { if (e.kind === 'eval') evals.push(e.error); },
+  });
+  t.log(`train points ${h.train.map((p) => `${p.iteration}:${p.loss.toFixed(2)}/${p.trainError.toFixed(1)}%`).join(' ')}`);
+  t.log(`test error at 150, 300: ${evals.map((e) => e.toFixed(2)).join(', ')} %; ${(h.seconds).toFixed(1)} s`);
+  t.deepEqual(h.eval.map((e) => e.iteration), [150, 300]);
+  t.true(h.eval[1].error < 70, `test error ${h.eval[1].error}`);
+  const again = await model.evaluate(testSet);
+  t.is(again.error, h.eval[1].error); // evaluate() uses the normalization the model was trained with
+});
+
+test('resume: 2k iterations straight equal 1k + resumed 1k (weights and momentum, max |Δ| ≤ 1e-6)', async (t) => {
+  if (!havePythonTorch(t)) return;
+  const data = await smallSet(t);
+  const opts = { batchSize: 16, seed: 7, milestones: [600, 1500], lr: 0.05 };
+  const a = tmpDir();
+  const b = tmpDir();
+  const straight = new ResNet({ depth: 8, seed: 3, device: 'cpu' });
+  await new Trainer(straight, { ...opts, iterations: 2000 }).fit(data, { checkpoint: { dir: a }, reportEvery: 100 });
+  const first = new ResNet({ depth: 8, seed: 3, device: 'cpu' });
+  const h1 = await new Trainer(first, { ...opts, iterations: 1000 }).fit(data, { checkpoint: { dir: b }, reportEvery: 100 });
+  t.is(h1.iterations, 1000);
+  first.dispose();
+  const second = new ResNet({ depth: 8, seed: 99, device: 'cpu' }); // other initial weights: all come from the file
+  const h2 = await new Trainer(second, { ...opts, iterations: 2000 }).fit(data, {
+    checkpoint: { dir: b, resume: true }, reportEvery: 100,
+  });
+  t.is(h2.startIteration, 1000);
+  t.is(h2.iterations, 2000);
+  t.is(h2.train.length, 20, 'the history runs on from the checkpoint');
+  const diff = maxWeightDiff(path.join(a, 'checkpoint.pt'), path.join(b, 'checkpoint.pt'));
+  t.log(`max |Δ| ${diff}`);
+  t.true(diff <= 1e-6, `max |Δweight| ${diff}`);
+});
+
+// Small data for the long resume tests: the last 2,000 training images (the holdout split).
+async function smallSet(t: ExecutionContext): Promise<Cifar10> {
+  const dir = cifarDir(t) ?? fakeCifarDir();
+  return (await Cifar10.load(dir, { split: 'train', holdout: 2000 })).validation!;
+}
+
+test('abort: stops within an iteration, writes a checkpoint, resolves; resuming ends where a straight run does', async (t) => {
+  if (!havePythonTorch(t)) return;
+  const data = await smallSet(t);
+  const opts = { batchSize: 16, seed: 3, iterations: 300, milestones: [150] };
+  const a = tmpDir();
+  const b = tmpDir();
+  await new Trainer(new ResNet({ depth: 8, seed: 1, device: 'cpu' }), opts).fit(data, { checkpoint: { dir: a } });
+  const ac = new AbortController();
+  const stopAt = 40 + Math.floor(Math.random() * 200);
+  let abortedAt = -1;
+  const model = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+  const h = await new Trainer(model, opts).fit(data, {
+    checkpoint: { dir: b }, signal: ac.signal, reportEvery: 1,
+    onProgress: (e) => {
+      if (e.kind === 'train' && e.iteration >= stopAt && abortedAt < 0) {
+        abortedAt = e.iteration;
+        ac.abort();
+      }
+    },
+  });
+  t.is(h.stopped, 'aborted');
+  t.true(h.iterations >= abortedAt && h.iterations < 300, `stopped at ${h.iterations}, abort asked at ${abortedAt}`);
+  t.log(`abort asked after iteration ${abortedAt}, stopped after ${h.iterations}`);
+  t.is(h.checkpoint, path.join(b, 'checkpoint.pt'));
+  const resumed = await new Trainer(new ResNet({ depth: 8, device: 'cpu' }), opts).fit(data, { checkpoint: { dir: b, resume: true } });
+  t.is(resumed.startIteration, h.iterations);
+  t.is(resumed.stopped, 'completed');
+  t.true(maxWeightDiff(path.join(a, 'checkpoint.pt'), path.join(b, 'checkpoint.pt')) <= 1e-6);
+});
+
+test('an already-aborted signal resolves at once with the starting state', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const h = await new Trainer(new ResNet({ depth: 8, device: 'cpu' }), { iterations: 1000, batchSize: 8 })
+    .fit(data, { signal: AbortSignal.abort() });
+  t.is(h.stopped, 'aborted');
+  t.is(h.iterations, 0);
+});
+
+test('a NaN loss stops training with a clear error and keeps the last good checkpoint', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const dir = tmpDir();
+  const model = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+  // A good checkpoint at iteration 2, then an absurd learning rate from the milestone on (gamma 1e30).
+  const trainer = new Trainer(model, { iterations: 50, batchSize: 16, lr: 0.1, milestones: [3], gamma: 1e30 });
+  const saved: number[] = [];
+  const err = await t.throwsAsync(trainer.fit(data, {
+    checkpoint: { dir, every: 2 }, onProgress: (e) => { if (e.kind === 'checkpoint') saved.push(e.iteration); },
+  }));
+  t.regex(err!.message, /Training stopped at iteration \d+: the loss is (NaN|infinite)/);
+  t.regex(err!.message, /last good checkpoint is kept at .*checkpoint\.pt/);
+  t.log(err!.message);
+  const failedAt = Number(/iteration (\d+)/.exec(err!.message)![1]);
+  t.true(saved.length > 0 && saved[saved.length - 1] < failedAt);
+  const kept = await ResNet.load(path.join(dir, 'checkpoint.pt'), { device: 'cpu' });
+  t.is(kept.meta.iteration, saved[saved.length - 1]);
+  t.deepEqual(fs.readdirSync(dir), ['checkpoint.pt'], 'no temporary files left');
+});
+
+test('warm-up and milestones set the learning rate of each iteration', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const h = await new Trainer(new ResNet({ depth: 8, device: 'cpu' }), {
+    iterations: 40, batchSize: 8, milestones: [30], warmup: { lr: 0.01, iterations: 20 },
+  }).fit(data, { reportEvery: 10 });
+  // A report at iteration k shows the lr of step k (0-based k-1).
+  t.deepEqual(h.train.map((p) => p.lr), [0.01, 0.01, 0.1, 0.010000000000000002]);
+});
+
+test('bad trainer options are errors naming what was expected and received', (t) => {
+  const model = new ResNet({ depth: 8, device: 'cpu' });
+  t.throws(() => new Trainer(model, { lr: -0.1 }), { instanceOf: RangeError, message: /lr to be a positive finite number but received -0.1/ });
+  t.throws(() => new Trainer(model, { milestones: [48000, 32000] }), { instanceOf: RangeError, message: /increasing order but received \[48000, 32000\]/ });
+  t.throws(() => new Trainer(model, { batchSize: 0 }), { instanceOf: RangeError, message: /batchSize between 1 and 50000 but received 0/ });
+  t.throws(() => new Trainer(model, { momentum: 1 }), { instanceOf: RangeError, message: /momentum in \[0, 1\)/ });
+  t.throws(() => new Trainer(model, { iterations: 1.5 }), { instanceOf: RangeError, message: /iterations to be an integer/ });
+  t.throws(() => new Trainer(model, { warmup: { lr: 0.01 } }), { instanceOf: TypeError, message: /warmup to set iterations or untilError/ });
+  t.throws(() => new Trainer(model, { lrr: 0.1 } as never), { instanceOf: TypeError, message: /Unknown option 'lrr'/ });
+  t.throws(() => new Trainer({} as never), { instanceOf: TypeError, message: /Expected a ResNet/ });
+  t.throws(() => new Trainer(model, { normalization: 'median' as never }), { message: /normalization/ });
+});
+
+test('fit rejects bad fit options, too-large batches and resuming from another model', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const model = new ResNet({ depth: 8, device: 'cpu' });
+  await t.throwsAsync(new Trainer(model).fit({} as never), { message: /Expected a Cifar10 training set/ });
+  await t.throwsAsync(new Trainer(model, { iterations: 1 }).fit(data, { evalEvery: 0 }), { message: /evalEvery >= 1 but received 0/ });
+  await t.throwsAsync(new Trainer(model, { iterations: 1 }).fit(data, { checkpoint: { dir: '' } }), { message: /checkpoint.dir to be a non-empty string/ });
+  await t.throwsAsync(new Trainer(model, { batchSize: 20000 }).fit(data), { message: /batchSize <= the training set's 10000 images but received 20000/ });
+  // A checkpoint of ResNet-20 cannot be resumed into ResNet-8; the file is left as it was.
+  const dir = tmpDir();
+  const other = new ResNet({ depth: 20, device: 'cpu' });
+  await new Trainer(other, { iterations: 1, batchSize: 8 }).fit(data, { checkpoint: { dir } });
+  const file = path.join(dir, 'checkpoint.pt');
+  const before = fs.readFileSync(file);
+  const err = await t.throwsAsync(new Trainer(model, { iterations: 2, batchSize: 8 }).fit(data, { checkpoint: { dir, resume: true } }));
+  t.regex(err!.message, /Cannot resume from .*checkpoint\.pt: it holds ResNet-20 \(shortcut A, 10 classes\) but this model is ResNet-8/);
+  t.deepEqual(fs.readFileSync(file), before);
+  // Another seed or batch size cannot continue a run exactly: say so.
+  const err2 = await t.throwsAsync(new Trainer(other, { iterations: 2, batchSize: 16 }).fit(data, { checkpoint: { dir, resume: true } }));
+  t.regex(err2!.message, /trained with seed 0, batch size 8 .* but this fit has seed 0, batch size 16/);
+  // One model, one fit at a time.
+  let started!: () => void;
+  const isRunning = new Promise<void>((r) => { started = r; });
+  const running = new Trainer(model, { iterations: 20, batchSize: 8 }).fit(data, { reportEvery: 1, onProgress: () => started() });
+  await isRunning;
+  await t.throwsAsync(new Trainer(model, { iterations: 1, batchSize: 8 }).fit(data), { message: /already being trained/ });
+  await running;
+});
+
+test('a throwing onProgress stops the fit and fit rejects with that error', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const err = await t.throwsAsync(new Trainer(new ResNet({ depth: 8, device: 'cpu' }), { iterations: 500, batchSize: 8 })
+    .fit(data, { reportEvery: 1, onProgress: () => { throw new Error('user callback failed'); } }));
+  t.is(err!.message, 'user callback failed');
+});
