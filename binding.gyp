@@ -10,6 +10,7 @@
         "native/info.cc",
         "native/model.cc",
         "native/resnet.cc",
+        "native/torchscript.cc",
         "native/trainer.cc",
         "native/unpickler.cc"
       ],

@@ -7,3 +7,5 @@ export type { Info } from './info';
 export type { MetaValue } from './native';
 export { Trainer } from './trainer';
 export type { TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint } from './trainer';
+export { loadTorchScript, TorchScriptModel } from './torchscript';
+export type { TorchScriptOptions } from './torchscript';

@@ -139,7 +139,21 @@ export interface NativeFitHandle {
   abort(): void;
 }
 
+export interface NativeScriptModule {
+  predict(input: Float32Array, n: number): Promise<Float32Array>;
+  evaluate(data: NativeDataset, batchSize: number, mean: Float32Array, std: Float32Array): Promise<NativeEvaluation>;
+  numClasses(): number;
+  device(): string;
+  dispose(): void;
+  disposed(): boolean;
+}
+
+export interface NativeScriptModuleConstructor {
+  load(path: string, device: string): Promise<NativeScriptModule>;
+}
+
 export interface NativeAddon {
+  ScriptModule: NativeScriptModuleConstructor;
   /** Trains on a native thread; events arrive on the main thread without blocking it. */
   fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;

@@ -4,6 +4,7 @@
 #include "addon.h"
 #include "dataset.h"
 #include "model.h"
+#include "torchscript.h"
 #include "trainer.h"
 
 namespace resnet_cifar {
@@ -14,7 +15,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->model_ctor = Napi::Persistent(model);
   Napi::Function dataset = DatasetWrap::Define(env);
   data->dataset_ctor = Napi::Persistent(dataset);
+  Napi::Function script = ScriptWrap::Define(env);
+  data->script_ctor = Napi::Persistent(script);
   env.SetInstanceData<AddonData>(data);
+  exports.Set("ScriptModule", script);
   exports.Set("Dataset", dataset);
   exports.Set("Model", model);
   exports.Set("fit", Napi::Function::New<Fit>(env, "fit"));

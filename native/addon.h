@@ -8,6 +8,7 @@ namespace resnet_cifar {
 struct AddonData {
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference dataset_ctor;
+  Napi::FunctionReference script_ctor;
 };
 
 Napi::Value Info(const Napi::CallbackInfo& info);

@@ -128,22 +128,36 @@ Napi::Value ModelWrap::Meta(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value { return FromIValue(info.Env(), Live(info)->meta); });
 }
 
+torch::Tensor InputImages(const Napi::CallbackInfo& info, const char* what) {
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
+    throw TypeErrorEx(std::string(what) + " expects (Float32Array, n)");
+  }
+  auto arr = info[0].As<Napi::Float32Array>();
+  const double nd = info[1].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(nd) || nd != std::floor(nd) || nd < 1 || nd > 1e9) {
+    throw RangeErrorEx(std::string(what) + ": n must be a positive integer");
+  }
+  const int64_t n = static_cast<int64_t>(nd);
+  if (static_cast<int64_t>(arr.ElementLength()) != n * kImage) {
+    throw RangeErrorEx("Expected input of length n*3*32*32 = " + std::to_string(n * kImage) +
+                       " but received " + std::to_string(arr.ElementLength()));
+  }
+  // Copy now: the caller may reuse the buffer while the forward pass runs.
+  return torch::from_blob(arr.Data(), {n, 3, 32, 32}, torch::kFloat).clone();
+}
+
+Napi::Value LogitsToJs(Napi::Env env, const std::vector<float>& v) {
+  auto r = Napi::Float32Array::New(env, v.size());
+  std::memcpy(r.Data(), v.data(), v.size() * sizeof(float));
+  return r;
+}
+
 // predict(Float32Array input NCHW, n) -> Promise<Float32Array n x numClasses>
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    if (info.Length() < 2 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
-      throw TypeErrorEx("predict expects (Float32Array, n)");
-    }
-    auto arr = info[0].As<Napi::Float32Array>();
-    const int64_t n = info[1].As<Napi::Number>().Int64Value();
-    if (n < 1 || static_cast<int64_t>(arr.ElementLength()) != n * kImage) {
-      throw RangeErrorEx("Expected input of length n*3*32*32 = " + std::to_string(n * kImage) +
-                         " but received " + std::to_string(arr.ElementLength()));
-    }
-    // Copy now: the caller may reuse the buffer while the forward pass runs.
-    auto input = torch::from_blob(arr.Data(), {n, 3, 32, 32}, torch::kFloat).clone();
+    auto input = InputImages(info, "predict");
     auto out = std::make_shared<std::vector<float>>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:predict",
@@ -154,11 +168,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           auto logits = s->net->forward(input.to(s->device)).to(torch::kCPU).contiguous();
           out->assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
         },
-        [out](Napi::Env env) -> Napi::Value {
-          auto r = Napi::Float32Array::New(env, out->size());
-          std::memcpy(r.Data(), out->data(), out->size() * sizeof(float));
-          return r;
-        });
+        [out](Napi::Env env) -> Napi::Value { return LogitsToJs(env, *out); });
   });
 }
 

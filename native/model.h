@@ -50,6 +50,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<ModelState> state_;
 };
 
+// (Float32Array NCHW, n) arguments of predict, checked and copied.
+torch::Tensor InputImages(const Napi::CallbackInfo& info, const char* what);
+Napi::Value LogitsToJs(Napi::Env env, const std::vector<float>& v);
+
 // Checkpoint meta for a save: what the model carries (e.g. its training normalization) without the fixed
 // format/config keys, then `extra` on top.
 c10::impl::GenericDict MergedMeta(const c10::impl::GenericDict& stored, const c10::impl::GenericDict& extra);

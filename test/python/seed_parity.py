@@ -4,6 +4,8 @@ plus an option-B variant, run on the same inputs as resnet-cifar.
   export: build a seed model with perturbed BN statistics, save its state_dict, write its eval-mode logits
   sgd:    from a resnet-cifar checkpoint, run PyTorch SGD (momentum 0.9, weight decay 1e-4, train-mode BN) on the
           given batches, then compare with the checkpoint resnet-cifar wrote after the same steps
+  torchscript: train the seed's model (convs with bias) for --steps SGD steps on test_batch.bin of --eval-dir,
+          save it with torch.jit.script and torch.jit.trace into --out, print its test error
   check:  read a resnet-cifar checkpoint with torch.load(weights_only=True), load it into a bias-free seed
           model (strict), write its eval-mode logits
 Inputs and logits are raw little-endian float32 files.
@@ -26,6 +28,7 @@ class Block(nn.Module):  # the seed's ResNetCifarBlock, with bias and shortcut a
         self.bn1 = nn.BatchNorm2d(output_nc)
         self.conv2 = nn.Conv2d(output_nc, output_nc, kernel_size=3, stride=1, padding=1, bias=bias)
         self.bn2 = nn.BatchNorm2d(output_nc)
+        self.shortcut = nn.Identity()  # (no state; lets torch.jit.script compile the 'B' branch)
         if shortcut == 'B' and self.expand:
             self.shortcut = nn.Sequential(nn.Conv2d(input_nc, output_nc, 1, stride=2, bias=bias), nn.BatchNorm2d(output_nc))
 
@@ -61,13 +64,17 @@ class ResNetCifar(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
+MEAN = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)
+STD = torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1)
+
+
 def read_input(path, n):
     return torch.from_numpy(np.fromfile(path, dtype='<f4').reshape(n, 3, 32, 32).copy())
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('cmd', choices=['export', 'check', 'names', 'sgd'])
+    ap.add_argument('cmd', choices=['export', 'check', 'names', 'sgd', 'torchscript'])
     ap.add_argument('--depth', type=int, default=20)
     ap.add_argument('--shortcut', default='A')
     ap.add_argument('--bias', type=int, default=0)
@@ -77,6 +84,8 @@ def main():
     ap.add_argument('--logits')
     ap.add_argument('--eval-dir')
     ap.add_argument('--after')
+    ap.add_argument('--out')
+    ap.add_argument('--steps', type=int, default=30)
     ap.add_argument('--batches')  # comma-separated prefixes: PREFIX.x (float32 NCHW) and PREFIX.y (int32)
     ap.add_argument('--lr', type=float, default=0.1)
     ap.add_argument('--channels-last', type=int, default=0)
@@ -121,6 +130,28 @@ def main():
         moved = sum((t.double() - ck['state_dict'][k].double()).norm().item() ** 2
                     for k, t in theirs.items() if t.is_floating_point()) ** 0.5
         print(json.dumps({'rel': (num / den) ** 0.5, 'worst': worst[0], 'worst_rel': worst[1], 'moved': moved}))
+        return
+    if a.cmd == 'torchscript':
+        torch.manual_seed(2)
+        d = np.fromfile(f'{a.eval_dir}/test_batch.bin', np.uint8).reshape(-1, 3073)
+        x = (torch.from_numpy(d[:, 1:].reshape(-1, 3, 32, 32).copy()).float().div_(255) - MEAN) / STD
+        y = torch.from_numpy(d[:, 0].astype(np.int64))
+        m = ResNetCifar((a.depth - 2) // 6, True, a.shortcut)
+        opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        m.train()
+        for i in range(a.steps):
+            idx = torch.randint(0, len(y), (64,))
+            opt.zero_grad()
+            F.cross_entropy(m(x[idx]), y[idx]).backward()
+            opt.step()
+        m.eval()
+        torch.jit.script(m).save(f'{a.out}/scripted.pt')
+        torch.jit.trace(m, torch.randn(2, 3, 32, 32)).save(f'{a.out}/traced.pt')
+        with torch.no_grad():
+            wrong = sum((m(x[i:i + 1000]).argmax(1) != y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
+            m(x[:4]).numpy().astype('<f4').tofile(f'{a.out}/logits4.f32')
+        x[:4].numpy().astype('<f4').tofile(f'{a.out}/input4.f32')
+        print(json.dumps({'error': 100.0 * wrong / len(y)}))
         return
     if a.cmd == 'export':
         torch.manual_seed(1)

@@ -1,0 +1,91 @@
+// TorchScript models exported by PyTorch (torch.jit.script or torch.jit.trace), evaluated like a ResNet.
+import { native, type NativeScriptModule } from './native';
+import { Cifar10 } from './cifar10';
+import {
+  CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, checkNormalization, summarizeEvaluation,
+  type DeviceSpec, type Evaluation, type Normalization,
+} from './resnet';
+import * as v from './validate';
+
+export interface TorchScriptOptions {
+  /** Default 'auto'. */
+  device?: DeviceSpec;
+  /**
+   * How evaluate() normalizes images (pixels / 255) before the module: by default the standard CIFAR-10 per-channel
+   * mean (0.4914, 0.4822, 0.4465) and std (0.2470, 0.2435, 0.2616), as torchvision-style training scripts use.
+   */
+  normalize?: Normalization;
+}
+
+export class TorchScriptModel {
+  #native: NativeScriptModule | undefined;
+  /** The normalization evaluate() applies. */
+  readonly normalization: Normalization;
+
+  private constructor(m: NativeScriptModule, normalization: Normalization) {
+    this.#native = m;
+    this.normalization = normalization;
+  }
+
+  /** @internal */
+  static async load(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
+    v.nonEmptyString('path', path);
+    const o = v.checkKeys('loadTorchScript', options, ['device', 'normalize']);
+    const device = v.device('device', o.device ?? 'auto');
+    const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
+    checkNormalization(normalization);
+    return new TorchScriptModel(await native().ScriptModule.load(path, device), normalization);
+  }
+
+  get #live(): NativeScriptModule {
+    if (!this.#native || this.#native.disposed()) throw new Error('This TorchScript model has been disposed');
+    return this.#native;
+  }
+
+  /** Classes the module outputs (from a probe at load time). */
+  get numClasses(): number {
+    return this.#live.numClasses();
+  }
+
+  get device(): string {
+    return this.#live.device();
+  }
+
+  get disposed(): boolean {
+    return !this.#native || this.#native.disposed();
+  }
+
+  /** Logits for n already-normalized NCHW float32 images, without gradients, off the main thread. */
+  async predict(input: Float32Array, n?: number): Promise<Float32Array> {
+    const m = this.#live;
+    if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
+    const count = n ?? input.length / IMAGE_SIZE;
+    if (n !== undefined) v.integer('n', n, 1);
+    if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
+      throw new RangeError(`Expected input of length n×3×32×32 (a positive multiple of ${IMAGE_SIZE}) but received ${input.length}`);
+    }
+    return m.predict(input, count);
+  }
+
+  /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
+  async evaluate(data: Cifar10, options: { batchSize?: number } = {}): Promise<Evaluation> {
+    const m = this.#live;
+    if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
+    const o = v.checkKeys('evaluate', options, ['batchSize']);
+    const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
+    if (m.numClasses() !== data.classes.length) {
+      throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);
+    }
+    const norm = checkNormalization(this.normalization);
+    return summarizeEvaluation(await m.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std), data.classes);
+  }
+
+  dispose(): void {
+    this.#native?.dispose();
+  }
+}
+
+/** Loads a scripted or traced module saved by PyTorch's torch.jit.save. */
+export function loadTorchScript(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
+  return TorchScriptModel.load(path, options);
+}
