@@ -9,3 +9,5 @@ export { Trainer } from './trainer';
 export type { TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint } from './trainer';
 export { loadTorchScript, TorchScriptModel } from './torchscript';
 export type { TorchScriptOptions } from './torchscript';
+export { CIFAR10_URL, CIFAR10_MD5, defaultCacheDir } from './download';
+export type { DownloadOptions, DownloadProgress } from './download';

@@ -60,7 +60,8 @@ export interface NativeDataset {
 }
 
 export interface NativeDatasetConstructor {
-  loadBatches(paths: string[]): Promise<NativeDataset>;
+  /** CIFAR-10 binary batch files: paths, or bytes in memory named for error messages. */
+  loadBatches(sources: (string | { name: string; data: Uint8Array })[]): Promise<NativeDataset>;
 }
 
 export interface NativeModelConstructor {

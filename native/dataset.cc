@@ -210,28 +210,48 @@ Napi::Value DatasetWrap::PixelMean(const Napi::CallbackInfo& info) {
       });
 }
 
-// loadBatches(paths: string[]) -> Promise<Dataset>: CIFAR-10 binary batch files, 10,000 records each.
+// loadBatches(sources: (string | { name: string, data: Uint8Array })[]) -> Promise<Dataset>: CIFAR-10 binary
+// batch files (paths, or bytes already in memory, e.g. from the .tar.gz), 10,000 records each.
 Napi::Value DatasetWrap::LoadBatches(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsArray()) throw TypeErrorEx("loadBatches expects an array of paths");
+    const char* usage = "loadBatches expects an array of paths or { name, data: Uint8Array } objects";
+    if (info.Length() < 1 || !info[0].IsArray()) throw TypeErrorEx(usage);
     auto arr = info[0].As<Napi::Array>();
     std::vector<std::string> paths;
+    auto buffers = std::make_shared<std::vector<std::vector<char>>>();
     for (uint32_t i = 0; i < arr.Length(); ++i) {
-      if (!arr.Get(i).IsString()) throw TypeErrorEx("loadBatches expects an array of paths");
-      paths.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+      auto e = arr.Get(i);
+      if (e.IsString()) {
+        paths.push_back(e.As<Napi::String>().Utf8Value());
+        buffers->emplace_back();
+        continue;
+      }
+      if (!e.IsObject()) throw TypeErrorEx(usage);
+      auto o = e.As<Napi::Object>();
+      auto name = o.Get("name"), data = o.Get("data");
+      if (!name.IsString() || !data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw TypeErrorEx(usage);
+      }
+      auto bytes = data.As<Napi::Uint8Array>();
+      paths.push_back(name.As<Napi::String>().Utf8Value());
+      // Copied here: the worker thread must not touch JS memory.
+      buffers->emplace_back(reinterpret_cast<const char*>(bytes.Data()),
+                            reinterpret_cast<const char*>(bytes.Data()) + bytes.ByteLength());
     }
+    std::vector<bool> in_memory;
+    for (uint32_t i = 0; i < arr.Length(); ++i) in_memory.push_back(!arr.Get(i).IsString());
     if (paths.empty()) throw RangeErrorEx("loadBatches needs at least one file");
     auto state = std::make_shared<DatasetState>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:loadBatches",
-        [paths, state]() {
+        [paths, buffers, in_memory, state]() {
           const int64_t n = kPerFile * static_cast<int64_t>(paths.size());
           auto images = torch::empty({n, 3, 32, 32}, torch::kUInt8);
           auto labels = torch::empty({n}, torch::kLong);
           uint8_t* px = images.data_ptr<uint8_t>();
           int64_t* lb = labels.data_ptr<int64_t>();
           for (size_t f = 0; f < paths.size(); ++f) {
-            std::vector<char> data = ReadFile(paths[f]);
+            std::vector<char> data = in_memory[f] ? std::move((*buffers)[f]) : ReadFile(paths[f]);
             const int64_t expected = kPerFile * kRecord;
             if (static_cast<int64_t>(data.size()) != expected) {
               throw std::runtime_error(paths[f] + " has " + std::to_string(data.size()) + " bytes, expected " +
