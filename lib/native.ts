@@ -91,6 +91,8 @@ export interface NativeFitOptions {
   resume: boolean;
   channelsLast: boolean;
   stepOnly: boolean;
+  /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
+  genericBatch?: boolean;
   normalization: 'pixel' | 'channel';
   /** 3 or 3072 values of pixels / 255. */
   mean: Float32Array;

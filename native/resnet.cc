@@ -51,7 +51,7 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
     if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
     if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
   }
-  return (y + s).relu_();
+  return y.add_(s).relu_();  // in place: BN saves its input, not its output
 }
 
 static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t stride, Shortcut sc) {

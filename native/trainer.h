@@ -32,6 +32,7 @@ struct TrainConfig {
   bool resume = false;
   bool channels_last = true;
   bool step_only = false;            // benchmark: one fixed batch, no data work
+  bool generic_batch = false;        // CPU too: the torch-ops batch path CUDA uses (tests compare the two)
   std::string norm_kind;             // 'pixel' | 'channel'
   Normalization norm;
   c10::impl::GenericDict extra_meta{c10::StringType::get(), c10::AnyType::get()};

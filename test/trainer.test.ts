@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, type FitProgress } from '../lib/index';
+import { native } from '../lib/native';
 import { anyCifarDir, cifarDir, fakeCifarDir, havePythonTorch, maxWeightDiff, py, tmpDir } from './helpers';
 
 const MEAN = [0.4914, 0.4822, 0.4465];
@@ -44,6 +45,26 @@ test('trainingBatch: each image is the zero-padded, randomly cropped and flipped
   t.deepEqual(again.input, b.input);
   const next = await trainer.trainingBatch(data, 4);
   t.notDeepEqual(next.index, b.index);
+});
+
+test('the fused CPU batch kernel and the torch-ops path used on CUDA give identical batches', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const mean = await data.pixelMean();
+  for (const [normalization, m, std] of [['pixel', mean, [1, 1, 1]], ['channel', MEAN, STD]] as const) {
+    for (const channelsLast of [true, false]) {
+      const o = {
+        iterations: 10, batchSize: 100, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [], gamma: 0.1,
+        warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 8, reportEvery: 1, evalEvery: 0,
+        evalBatchSize: 100, checkpointDir: '', checkpointEvery: 0, resume: false, channelsLast, stepOnly: false,
+        normalization, mean: Float32Array.from(m), std: Float32Array.from(std),
+      } as const;
+      const fused = native().trainingBatch(data.nativeDataset, { ...o, milestones: [] }, 7);
+      const generic = native().trainingBatch(data.nativeDataset, { ...o, milestones: [], genericBatch: true }, 7);
+      t.deepEqual(fused.index, generic.index);
+      t.deepEqual(fused.labels, generic.labels);
+      t.true(Buffer.from(fused.input.buffer).equals(Buffer.from(generic.input.buffer)), `${normalization} ${channelsLast}`);
+    }
+  }
 });
 
 test('data order: one epoch visits every image once, the next epoch in another order', async (t) => {
