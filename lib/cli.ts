@@ -1,0 +1,551 @@
+// The resnet-cifar command line: info, train, eval, predict, reproduce. User errors print one line (no stack)
+// and exit non-zero; --json gives machine-readable output on stdout.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Cifar10 } from './cifar10';
+import { defaultCacheDir } from './download';
+import { info } from './info';
+import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
+import { loadTorchScript } from './torchscript';
+import { readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
+import { writeAtomic, writeCurves, type CurvePoint } from './plots';
+import type { FitProgress } from './trainer';
+import * as v from './validate';
+
+export class UsageError extends Error {}
+
+type Opts = NonNullable<ParseArgsConfig['options']>;
+const COMMON: Opts = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } };
+const DATA: Opts = { data: { type: 'string' }, download: { type: 'boolean' } };
+
+const HELP: Record<string, string> = {
+  main: `resnet-cifar — the CIFAR-10 ResNets of He et al. (2016) on libtorch, from Node.js
+
+Usage: resnet-cifar <command> [options]     (from a checkout: npm run cli -- <command> …)
+
+Commands:
+  info        libtorch, CUDA, threads and where data is looked for
+  train       train one network, writing a run folder (config, metrics, checkpoint, curves, final result)
+  eval        test error, per-class errors and confusion matrix of a checkpoint or TorchScript file
+  predict     class and probability for PNG/JPEG images
+  reproduce   the paper's CIFAR-10 table and Figure 6: every depth × seed (× plain) as its own run
+
+Run 'resnet-cifar <command> --help' for its options. Every command takes --json.`,
+  info: `Usage: resnet-cifar info [--json]
+
+Prints the libtorch in use (version, path, CUDA), CUDA devices, threads, the addon build and where CIFAR-10 is
+looked for (--data, CIFAR10_DIR, the download cache).`,
+  train: `Usage: resnet-cifar train [options]
+
+  --depth N              6n+2: 20, 32, 44, 56, 110, … (default 20)
+  --shortcut A|B|plain   identity + zero-padding (A, default), 1x1 projections (B) or no shortcuts
+  --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache)
+  --download             fetch CIFAR-10 into the cache if it is not found
+  --iterations N         default 64000 (the paper)
+  --milestones a,b       lr ÷10 at these iterations (default 32000,48000; scaled with --iterations: 50 %, 75 %)
+  --lr X                 default 0.1
+  --batch-size N         default 128
+  --seed N               data order, augmentation and initialisation (default 0)
+  --holdout N            train on the first 50000-N images, evaluate on the last N (the paper's 45k/5k: 5000)
+  --normalization pixel|channel   per-pixel mean (paper, default) or per-channel mean/std
+  --warmup-lr X --warmup-iterations N | --warmup-until-error PCT   (ResNet-110: 0.01 until 80 % / ~400 it)
+  --eval-every N         evaluate every N iterations (default iterations/20)
+  --checkpoint-every N   default 1000
+  --device auto|cpu|cuda[:i]      default auto
+  --out DIR              run folder (default runs/resnet<depth>[-<shortcut>]-seed<seed>)
+  --resume               continue the run in --out from its checkpoint
+  --json                 one JSON line per event instead of a progress bar / log lines
+
+Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
+Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
+  eval: `Usage: resnet-cifar eval (--checkpoint FILE | --torchscript FILE [--mean a,b,c --std a,b,c]) [--data …] [--json]
+
+Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix. Checkpoints use the
+normalization stored in them; TorchScript files default to the standard per-channel mean/std.
+  --batch-size N   default 500        --device auto|cpu|cuda[:i]`,
+  predict: `Usage: resnet-cifar predict (--checkpoint FILE | --torchscript FILE) IMAGE… [--top K] [--json]
+
+Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed).`,
+  reproduce: `Usage: resnet-cifar reproduce --out DIR [options]
+
+  --depths 20,32,44,56   depths to train (default 20,32,44,56)
+  --seeds N              runs per network (default 5)
+  --plain                also train the plain (no shortcut) nets, for Figure 6
+  --iterations N         per run (default 64000; milestones at 50 % and 75 %)
+  --data, --download, --device, --batch-size, --lr as for train
+
+Each (depth, shortcut, seed) trains in its own folder under DIR/runs; finished runs are skipped and interrupted
+ones resumed, so the same command continues after Ctrl-C or a crash. Writes DIR/table.md (mean ± std test error
+beside the paper's and the seed's) and DIR/figure6.svg (+ .png): plain nets left, ResNets right, thin lines
+training error, bold lines test error.`,
+};
+
+const PAPER: Record<number, number> = { 20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43 };
+const SEED_ARTICLE: Record<number, number> = { 20: 8.59, 32: 7.73, 44: 7.54, 56: 7.88 };
+
+function parse(cmd: string, argv: string[], options: Opts, positionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/^Unknown option/, 'unknown option');
+    throw new UsageError(`${cmd}: ${msg}`);
+  }
+}
+
+function int(name: string, s: string | undefined, def: number, min = 0): number {
+  if (s === undefined) return def;
+  if (!/^\d+$/.test(s)) throw new UsageError(`--${name} expects an integer, got '${s}'`);
+  const n = Number(s);
+  if (n < min) throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+function num(name: string, s: string | undefined, def: number): number {
+  if (s === undefined) return def;
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got '${s}'`);
+  return n;
+}
+
+function list(name: string, s: string | undefined, def: number[], length?: number): number[] {
+  if (s === undefined) return def;
+  const xs = s.split(',').map((x) => x.trim());
+  if (xs.some((x) => x === '' || !Number.isFinite(Number(x))) || (length !== undefined && xs.length !== length)) {
+    throw new UsageError(`--${name} expects ${length ?? 'a list of'} comma-separated numbers, got '${s}'`);
+  }
+  return xs.map(Number);
+}
+
+function depthArg(s: string | undefined, def: number): number {
+  const d = int('depth', s, def, 1);
+  try {
+    return checkDepth(d);
+  } catch {
+    throw new UsageError(`--depth must be 6n+2 (20, 32, 44, 56, 110, …), got ${d}`);
+  }
+}
+
+function shortcutArg(s: string | undefined): Shortcut {
+  const x = s ?? 'A';
+  if (x !== 'A' && x !== 'B' && x !== 'plain') throw new UsageError(`--shortcut must be A, B or plain, got '${x}'`);
+  return x;
+}
+
+function deviceArg(s: string | undefined): DeviceSpec {
+  const x = s ?? 'auto';
+  if (!v.DEVICE_PATTERN.test(x)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got '${x}'`);
+  return x as DeviceSpec;
+}
+
+async function dataArg(values: { data?: string | boolean; download?: string | boolean }, json: boolean): Promise<string> {
+  const source = typeof values.data === 'string' ? values.data : undefined;
+  if (source !== undefined && !fs.existsSync(source)) throw new UsageError(`--data ${source} does not exist`);
+  try {
+    return await Cifar10.locate({
+      source,
+      download: values.download ? {
+        onProgress: json || !process.stderr.isTTY ? undefined
+          : (p) => process.stderr.write(`\rdownloading CIFAR-10: ${(p.received / 2 ** 20).toFixed(1)}${p.total ? ` / ${(p.total / 2 ** 20).toFixed(1)}` : ''} MiB`),
+      } : false,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+
+function duration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+/** A one-line progress bar on a TTY, plain log lines otherwise, or JSON lines. */
+function progressPrinter(json: boolean, label: string): { onProgress: (e: FitProgress) => void; end: () => void } {
+  const tty = !json && process.stderr.isTTY === true;
+  let last = '';
+  let lastTest = '';
+  const clear = () => {
+    if (tty && last) process.stderr.write('\r' + ' '.repeat(last.length) + '\r');
+  };
+  return {
+    onProgress: (e) => {
+      if (json) {
+        out(JSON.stringify(e.kind === 'eval' ? { kind: 'eval', iteration: e.iteration, error: e.error, loss: e.loss } : e));
+        return;
+      }
+      if (e.kind === 'eval') {
+        lastTest = ` | eval ${e.error.toFixed(2)} %`;
+        clear();
+        (tty ? process.stderr : process.stdout).write(`${label} eval at ${e.iteration}: error ${e.error.toFixed(2)} %, loss ${e.loss.toFixed(3)}\n`);
+        return;
+      }
+      if (e.kind === 'checkpoint') return;
+      const text = `it ${e.iteration}/${e.iterations} lr ${e.lr.toPrecision(2)} loss ${e.loss.toFixed(3)} ` +
+        `train err ${e.trainError.toFixed(1)} % ${e.imagesPerSecond.toFixed(0)} img/s ETA ${duration(e.eta)}`;
+      if (tty) {
+        const width = 24;
+        const done = Math.round((width * e.iteration) / e.iterations);
+        const line = `${label} [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${text}${lastTest}`;
+        const cols = process.stderr.columns || 160;
+        clear();
+        last = line.slice(0, cols - 1);
+        process.stderr.write(last);
+      } else {
+        out(`${label} ${text}`);
+      }
+    },
+    end: () => {
+      if (tty && last) process.stderr.write('\n');
+      last = '';
+    },
+  };
+}
+
+function stopSignal(): { signal: AbortSignal; dispose: () => void; stopped: () => boolean } {
+  const ac = new AbortController();
+  const onSig = () => {
+    if (ac.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    process.stderr.write('\nstopping after the current iteration (a checkpoint is written; run again with --resume)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  return {
+    signal: ac.signal,
+    stopped: () => ac.signal.aborted,
+    dispose: () => {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function cmdInfo(argv: string[]): Promise<number> {
+  const { values } = parse('info', argv, {});
+  if (values.help) return help('info');
+  const i = info();
+  const data = {
+    CIFAR10_DIR: process.env.CIFAR10_DIR ?? null,
+    cache: defaultCacheDir(),
+    cached: fs.existsSync(path.join(defaultCacheDir(), 'cifar-10-binary.tar.gz')),
+  };
+  if (values.json) {
+    out(JSON.stringify({ ...i, data }));
+    return 0;
+  }
+  out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
+  out(`CUDA       ${i.cuda.available ? `available, ${i.cuda.deviceCount} device(s), cuDNN ${i.cuda.cudnn ? 'yes' : 'no'}` : 'not available'}`);
+  out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS)`);
+  out(`addon      ${i.addon.build} build, ${i.addon.path}`);
+  out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
+  return 0;
+}
+
+function trainConfig(values: Record<string, string | boolean | undefined>, depth: number, shortcut: Shortcut, seed: number): RunConfig {
+  const s = (k: string) => values[k] as string | undefined;
+  const iterations = int('iterations', s('iterations'), 64_000, 1);
+  const milestones = list('milestones', s('milestones'),
+    iterations === 64_000 ? [32_000, 48_000] : [Math.round(iterations / 2), Math.round(iterations * 0.75)]);
+  const norm = s('normalization') ?? 'pixel';
+  if (norm !== 'pixel' && norm !== 'channel') throw new UsageError(`--normalization must be pixel or channel, got '${norm}'`);
+  const warmupLr = s('warmup-lr');
+  const warmup = warmupLr === undefined ? undefined : {
+    lr: num('warmup-lr', warmupLr, 0.01),
+    iterations: s('warmup-iterations') === undefined ? undefined : int('warmup-iterations', s('warmup-iterations'), 400, 1),
+    untilError: s('warmup-until-error') === undefined ? undefined : num('warmup-until-error', s('warmup-until-error'), 80),
+  };
+  if (warmupLr === undefined && (s('warmup-iterations') || s('warmup-until-error'))) {
+    throw new UsageError('--warmup-iterations / --warmup-until-error need --warmup-lr');
+  }
+  return {
+    depth, shortcut, seed, iterations, milestones,
+    lr: num('lr', s('lr'), 0.1),
+    batchSize: int('batch-size', s('batch-size'), 128, 1),
+    holdout: int('holdout', s('holdout'), 0),
+    device: deviceArg(s('device')),
+    evalEvery: int('eval-every', s('eval-every'), Math.max(1, Math.round(iterations / 20)), 1),
+    checkpointEvery: int('checkpoint-every', s('checkpoint-every'), 1000, 1),
+    normalization: norm,
+    warmup,
+  };
+}
+
+const TRAIN_OPTS: Opts = {
+  ...DATA,
+  depth: { type: 'string' }, shortcut: { type: 'string' }, iterations: { type: 'string' }, milestones: { type: 'string' },
+  lr: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, holdout: { type: 'string' },
+  device: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, normalization: { type: 'string' },
+  'warmup-lr': { type: 'string' }, 'warmup-iterations': { type: 'string' }, 'warmup-until-error': { type: 'string' },
+  'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+};
+
+function runName(depth: number, shortcut: Shortcut, seed: number): string {
+  return `resnet${depth}${shortcut === 'A' ? '' : `-${shortcut}`}-seed${seed}`;
+}
+
+async function cmdTrain(argv: string[]): Promise<number> {
+  const { values } = parse('train', argv, TRAIN_OPTS);
+  if (values.help) return help('train');
+  const json = values.json === true;
+  const depth = depthArg(values.depth as string | undefined, 20);
+  const shortcut = shortcutArg(values.shortcut as string | undefined);
+  const seed = int('seed', values.seed as string | undefined, 0);
+  const config = trainConfig(values, depth, shortcut, seed);
+  const data = await dataArg(values, json);
+  const dir = path.resolve((values.out as string | undefined) ?? path.join('runs', runName(depth, shortcut, seed)));
+  const stop = stopSignal();
+  const label = `ResNet-${depth}${shortcut === 'A' ? '' : ` ${shortcut}`}`;
+  const p = progressPrinter(json, label);
+  if (!json) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, data ${data} -> ${dir}`);
+  try {
+    const r = await trainRun({ data, out: dir, config, resume: values.resume === true, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
+    p.end();
+    if (!r.final) {
+      if (json) out(JSON.stringify({ kind: 'stopped', iteration: r.history.iterations, checkpoint: r.history.checkpoint }));
+      else out(`stopped at iteration ${r.history.iterations}; checkpoint ${r.history.checkpoint}; continue with --resume --out ${dir}`);
+      return 130;
+    }
+    if (json) out(JSON.stringify({ kind: 'final', ...r.final }));
+    else out(`done: test error ${r.final.testError.toFixed(2)} % after ${r.final.iterations} iterations; ${dir}/final.json`);
+    return 0;
+  } finally {
+    p.end();
+    stop.dispose();
+  }
+}
+
+function printEvaluation(r: Evaluation, classes: readonly string[], what: string): void {
+  out(`${what}: test error ${r.error.toFixed(2)} % (loss ${r.loss.toFixed(4)}) on ${r.count} images`);
+  out('');
+  out('class        images  error %');
+  for (const c of r.perClass) out(`${c.name.padEnd(12)} ${String(c.count).padStart(6)}  ${c.error.toFixed(2).padStart(7)}`);
+  out('');
+  out('confusion (rows: true class, columns: predicted)');
+  const short = classes.map((c) => c.slice(0, 5));
+  out(' '.repeat(12) + short.map((s) => s.padStart(6)).join(''));
+  r.confusion.forEach((row, i) => out(classes[i].padEnd(12) + row.map((x) => String(x).padStart(6)).join('')));
+}
+
+const MODEL_OPTS: Opts = {
+  checkpoint: { type: 'string' }, torchscript: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+  device: { type: 'string' },
+};
+
+async function loadModel(values: Record<string, string | boolean | undefined>, cmd: string) {
+  const ck = values.checkpoint as string | undefined;
+  const ts = values.torchscript as string | undefined;
+  if ((ck === undefined) === (ts === undefined)) throw new UsageError(`${cmd} needs exactly one of --checkpoint FILE or --torchscript FILE`);
+  const file = (ck ?? ts)!;
+  if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
+  const device = deviceArg(values.device as string | undefined);
+  if (ck) {
+    if (values.mean || values.std) throw new UsageError('--mean/--std apply to --torchscript (checkpoints store their normalization)');
+    const m = await ResNet.load(ck, { device });
+    return { name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${ck}`, model: m, dispose: () => m.dispose(), norm: m.meta.normalization };
+  }
+  const c = CIFAR10_CHANNEL_NORMALIZATION as { mean: number[]; std: number[] };
+  const mean = list('mean', values.mean as string | undefined, c.mean, 3);
+  const std = list('std', values.std as string | undefined, c.std, 3);
+  const m = await loadTorchScript(ts!, { device, normalize: { kind: 'channel', mean, std } });
+  return { name: `TorchScript ${ts}`, model: m, dispose: () => m.dispose(), norm: m.normalization };
+}
+
+async function cmdEval(argv: string[]): Promise<number> {
+  const { values } = parse('eval', argv, { ...DATA, ...MODEL_OPTS, 'batch-size': { type: 'string' } });
+  if (values.help) return help('eval');
+  const loaded = await loadModel(values, 'eval');
+  try {
+    const data = await dataArg(values, values.json === true);
+    const test = await Cifar10.load(data, { split: 'test' });
+    const r = await loaded.model.evaluate(test, { batchSize: int('batch-size', values['batch-size'] as string | undefined, 500, 1) });
+    if (values.json) out(JSON.stringify({ model: loaded.name, ...r }));
+    else printEvaluation(r, test.classes, loaded.name);
+    return 0;
+  } finally {
+    loaded.dispose();
+  }
+}
+
+async function cmdPredict(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('predict', argv, { ...MODEL_OPTS, top: { type: 'string' } }, true);
+  if (values.help) return help('predict');
+  if (positionals.length === 0) throw new UsageError('predict needs at least one image file (PNG or JPEG)');
+  for (const f of positionals) if (!fs.existsSync(f)) throw new UsageError(`${f} does not exist`);
+  const top = int('top', values.top as string | undefined, 1, 1);
+  const loaded = await loadModel(values, 'predict');
+  try {
+    const { decodeImages, normalizeImages } = await import('./images');
+    const pixels = await decodeImages(positionals);
+    const norm = (loaded.norm ?? CIFAR10_CHANNEL_NORMALIZATION) as never;
+    const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length);
+    const classes = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+    const k = logits.length / positionals.length;
+    const results = positionals.map((file, i) => {
+      const row = Array.from(logits.subarray(i * k, (i + 1) * k));
+      const mx = Math.max(...row);
+      const ex = row.map((x) => Math.exp(x - mx));
+      const sum = ex.reduce((a, b) => a + b, 0);
+      const ranked = ex.map((e, j) => ({ class: classes[j] ?? String(j), probability: e / sum })).sort((a, b) => b.probability - a.probability);
+      return { file, predictions: ranked.slice(0, top) };
+    });
+    if (values.json) out(JSON.stringify(results));
+    else for (const r of results) out(`${r.file}: ${r.predictions.map((p) => `${p.class} ${(100 * p.probability).toFixed(1)} %`).join(', ')}`);
+    return 0;
+  } finally {
+    loaded.dispose();
+  }
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
+/** table.md and figure6.svg from whatever runs under `dir` have finished (or progressed). */
+export async function writeReport(dir: string, depths: number[], shortcuts: Shortcut[], seeds: number): Promise<void> {
+  const rows: string[] = [
+    '| network | layers | runs | test error (%) mean ± std | paper | seed article |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  const points: CurvePoint[] = [];
+  for (const shortcut of shortcuts) {
+    for (const depth of depths) {
+      const finals: RunFinal[] = [];
+      const perIter = new Map<string, number[]>();
+      for (let s = 0; s < seeds; s++) {
+        const runDir = path.join(dir, 'runs', runName(depth, shortcut, s));
+        const f = readFinal(runDir);
+        if (f) finals.push(f);
+        for (const p of curvePoints(runDir)) {
+          const key = `${p.curve === 'train' ? 'train' : 'test'}|${p.iteration}`;
+          perIter.set(key, [...(perIter.get(key) ?? []), p.error]);
+        }
+      }
+      const net = shortcut === 'plain' ? 'plain' : shortcut === 'B' ? 'ResNet (B)' : 'ResNet';
+      for (const [key, errs] of perIter) {
+        const [curve, it] = key.split('|');
+        points.push({ iteration: Number(it), error: meanStd(errs).mean, curve, series: `${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth}`, panel: net });
+      }
+      const ms = finals.length ? meanStd(finals.map((f) => f.testError)) : undefined;
+      const paper = shortcut === 'A' ? PAPER[depth] : undefined;
+      const seedArticle = shortcut === 'A' ? SEED_ARTICLE[depth] : undefined;
+      rows.push(`| ${net}-${depth} | ${depth} | ${finals.length}/${seeds} | ${ms ? `${ms.mean.toFixed(2)} ± ${ms.std.toFixed(2)}` : '–'} | ` +
+        `${paper?.toFixed(2) ?? '–'} | ${seedArticle?.toFixed(2) ?? '–'} |`);
+    }
+  }
+  const any = readFinal(path.join(dir, 'runs', runName(depths[0], shortcuts[0], 0)));
+  const lines = [
+    '# CIFAR-10 test error, ours beside the paper\'s',
+    '',
+    ...rows,
+    '',
+    'Paper: He et al. 2016, Table 6 (best of 5 for 110: 6.43; mean 6.61 ± 0.16). Seed article: its own PyTorch',
+    'reproduction (mean of runs). Ours: mean ± sample std over the finished runs listed, each evaluated on the',
+    `10,000 test images after training${any ? ` for ${any.iterations} iterations on ${any.device} (libtorch ${any.libtorch})` : ''}.`,
+    '',
+  ];
+  writeAtomic(path.join(dir, 'table.md'), lines.join('\n'));
+  const panels = shortcuts.map((s) => (s === 'plain' ? 'plain' : s === 'B' ? 'ResNet (B)' : 'ResNet'));
+  if (points.length) {
+    await writeCurves(path.join(dir, 'figure6.svg'), points, { panels, title: 'CIFAR-10: training (thin) and test (bold) error', png: true });
+  }
+}
+
+async function cmdReproduce(argv: string[]): Promise<number> {
+  const { values } = parse('reproduce', argv, {
+    ...DATA, depths: { type: 'string' }, seeds: { type: 'string' }, plain: { type: 'boolean' },
+    iterations: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'batch-size': { type: 'string' },
+    lr: { type: 'string' }, 'eval-every': { type: 'string' },
+  });
+  if (values.help) return help('reproduce');
+  if (!values.out) throw new UsageError('reproduce needs --out DIR');
+  const json = values.json === true;
+  const depths = list('depths', values.depths as string | undefined, [20, 32, 44, 56]).map((d) => depthArg(String(d), 20));
+  const seeds = int('seeds', values.seeds as string | undefined, 5, 1);
+  const shortcuts: Shortcut[] = values.plain ? ['plain', 'A'] : ['A'];
+  const dir = path.resolve(values.out as string);
+  const data = await dataArg(values, json);
+  const stop = stopSignal();
+  let trained = 0;
+  let skipped = 0;
+  try {
+    for (const shortcut of shortcuts) {
+      for (const depth of depths) {
+        for (let seed = 0; seed < seeds; seed++) {
+          if (stop.stopped()) break;
+          const runDir = path.join(dir, 'runs', runName(depth, shortcut, seed));
+          const label = `${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth} seed ${seed}`;
+          if (readFinal(runDir)) {
+            skipped++;
+            if (json) out(JSON.stringify({ kind: 'skipped', run: runName(depth, shortcut, seed) }));
+            else out(`${label}: finished earlier, skipped`);
+            continue;
+          }
+          const config = trainConfig(values, depth, shortcut, seed);
+          const resume = fs.existsSync(path.join(runDir, 'checkpoint.pt'));
+          if (!json) out(`${label}: ${resume ? 'resuming' : 'training'} (${config.iterations} iterations) -> ${runDir}`);
+          const p = progressPrinter(json, label);
+          const r = await trainRun({ data, out: runDir, config, resume, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
+          p.end();
+          if (r.final) {
+            trained++;
+            if (json) out(JSON.stringify({ kind: 'final', run: runName(depth, shortcut, seed), testError: r.final.testError }));
+            else out(`${label}: test error ${r.final.testError.toFixed(2)} %`);
+          }
+          await writeReport(dir, depths, shortcuts, seeds);
+        }
+      }
+    }
+    await writeReport(dir, depths, shortcuts, seeds);
+    if (json) out(JSON.stringify({ kind: 'done', trained, skipped, table: path.join(dir, 'table.md'), figure: path.join(dir, 'figure6.svg') }));
+    else {
+      out(`${trained} run(s) trained, ${skipped} found finished; ${path.join(dir, 'table.md')}, ${path.join(dir, 'figure6.svg')}`);
+      out(fs.readFileSync(path.join(dir, 'table.md'), 'utf8'));
+    }
+    return stop.stopped() ? 130 : 0;
+  } finally {
+    stop.dispose();
+  }
+}
+
+function help(cmd: string): number {
+  out(HELP[cmd]);
+  return 0;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  info: cmdInfo, train: cmdTrain, eval: cmdEval, predict: cmdPredict, reproduce: cmdReproduce,
+};
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') return help('main');
+  if (cmd === '--version') {
+    out(require('../package.json').version);
+    return 0;
+  }
+  const run = COMMANDS[cmd];
+  try {
+    if (!run) throw new UsageError(`unknown command '${cmd}' (expected one of: ${Object.keys(COMMANDS).join(', ')})`);
+    return await run(rest);
+  } catch (e) {
+    const err = e as Error;
+    const usage = err instanceof UsageError;
+    process.stderr.write(`resnet-cifar: ${err.message}${usage ? `\nRun 'resnet-cifar ${run ? cmd + ' ' : ''}--help' for usage.` : ''}\n`);
+    if (process.env.RESNET_CIFAR_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
+    return usage ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}
