@@ -10,10 +10,13 @@ import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, type DeviceSpec, typ
 import { loadTorchScript } from './torchscript';
 import { readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
+import { decodeImages, normalizeImages } from './images';
 import type { FitProgress } from './trainer';
 import * as v from './validate';
 
 export class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 type Opts = NonNullable<ParseArgsConfig['options']>;
 const COMMON: Opts = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } };
@@ -50,7 +53,7 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
   --holdout N            train on the first 50000-N images, evaluate on the last N (the paper's 45k/5k: 5000)
   --normalization pixel|channel   per-pixel mean (paper, default) or per-channel mean/std
   --warmup-lr X --warmup-iterations N | --warmup-until-error PCT   (ResNet-110: 0.01 until 80 % / ~400 it)
-  --eval-every N         evaluate every N iterations (default iterations/20)
+  --eval-every N         evaluate every N iterations (default iterations/20, at least 50) and at the end
   --checkpoint-every N   default 1000
   --device auto|cpu|cuda[:i]      default auto
   --out DIR              run folder (default runs/resnet<depth>[-<shortcut>]-seed<seed>)
@@ -138,7 +141,7 @@ function deviceArg(s: string | undefined): DeviceSpec {
   return x as DeviceSpec;
 }
 
-async function dataArg(values: { data?: string | boolean; download?: string | boolean }, json: boolean): Promise<string> {
+async function dataArg(values: Values, json: boolean): Promise<string> {
   const source = typeof values.data === 'string' ? values.data : undefined;
   if (source !== undefined && !fs.existsSync(source)) throw new UsageError(`--data ${source} does not exist`);
   try {
@@ -248,7 +251,7 @@ async function cmdInfo(argv: string[]): Promise<number> {
   return 0;
 }
 
-function trainConfig(values: Record<string, string | boolean | undefined>, depth: number, shortcut: Shortcut, seed: number): RunConfig {
+function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: number): RunConfig {
   const s = (k: string) => values[k] as string | undefined;
   const iterations = int('iterations', s('iterations'), 64_000, 1);
   const milestones = list('milestones', s('milestones'),
@@ -270,7 +273,7 @@ function trainConfig(values: Record<string, string | boolean | undefined>, depth
     batchSize: int('batch-size', s('batch-size'), 128, 1),
     holdout: int('holdout', s('holdout'), 0),
     device: deviceArg(s('device')),
-    evalEvery: int('eval-every', s('eval-every'), Math.max(1, Math.round(iterations / 20)), 1),
+    evalEvery: int('eval-every', s('eval-every'), Math.max(50, Math.round(iterations / 20)), 1),
     checkpointEvery: int('checkpoint-every', s('checkpoint-every'), 1000, 1),
     normalization: norm,
     warmup,
@@ -338,7 +341,7 @@ const MODEL_OPTS: Opts = {
   device: { type: 'string' },
 };
 
-async function loadModel(values: Record<string, string | boolean | undefined>, cmd: string) {
+async function loadModel(values: Values, cmd: string) {
   const ck = values.checkpoint as string | undefined;
   const ts = values.torchscript as string | undefined;
   if ((ck === undefined) === (ts === undefined)) throw new UsageError(`${cmd} needs exactly one of --checkpoint FILE or --torchscript FILE`);
@@ -381,7 +384,6 @@ async function cmdPredict(argv: string[]): Promise<number> {
   const top = int('top', values.top as string | undefined, 1, 1);
   const loaded = await loadModel(values, 'predict');
   try {
-    const { decodeImages, normalizeImages } = await import('./images');
     const pixels = await decodeImages(positionals);
     const norm = (loaded.norm ?? CIFAR10_CHANNEL_NORMALIZATION) as never;
     const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length);
@@ -432,7 +434,7 @@ export async function writeReport(dir: string, depths: number[], shortcuts: Shor
       const net = shortcut === 'plain' ? 'plain' : shortcut === 'B' ? 'ResNet (B)' : 'ResNet';
       for (const [key, errs] of perIter) {
         const [curve, it] = key.split('|');
-        points.push({ iteration: Number(it), error: meanStd(errs).mean, curve, series: `${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth}`, panel: net });
+        points.push({ iteration: Number(it), error: meanStd(errs).mean, curve, series: `${depth}-layer`, panel: net });
       }
       const ms = finals.length ? meanStd(finals.map((f) => f.testError)) : undefined;
       const paper = shortcut === 'A' ? PAPER[depth] : undefined;
@@ -533,7 +535,7 @@ export async function main(argv: string[]): Promise<number> {
     out(require('../package.json').version);
     return 0;
   }
-  const run = COMMANDS[cmd];
+  const run = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (!run) throw new UsageError(`unknown command '${cmd}' (expected one of: ${Object.keys(COMMANDS).join(', ')})`);
     return await run(rest);
@@ -545,6 +547,12 @@ export async function main(argv: string[]): Promise<number> {
     return usage ? 2 : 1;
   }
 }
+
+// `resnet-cifar eval … | head`: a closed pipe ends the output quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

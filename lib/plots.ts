@@ -26,14 +26,18 @@ export interface CurvePoint {
 /** Vega-Lite spec of error curves: thin training error, bold test error, one colour per series, optional panels. */
 export function curvesSpec(points: CurvePoint[], options: { title?: string; panels?: string[]; width?: number } = {}): object {
   const data = points.map((p) => ({ ...p, series: p.series ?? p.curve, bold: p.curve === 'train' ? 'train' : 'test' }));
+  // Like the paper's Figure 6, the y axis fits the curves after the first 10 % of training (earlier points clip).
+  const last = Math.max(1, ...points.map((p) => p.iteration));
+  const later = points.filter((p) => p.iteration >= 0.1 * last).map((p) => p.error);
+  const ymax = Math.min(100, 10 * Math.ceil(Math.max(5, ...later) / 10));
   const layer = {
     mark: { type: 'line', interpolate: 'linear', clip: true },
     encoding: {
       x: { field: 'iteration', type: 'quantitative', title: 'iter.', axis: { format: '~s' } },
-      y: { field: 'error', type: 'quantitative', title: 'error (%)', scale: { domain: [0, 100], nice: false } },
+      y: { field: 'error', type: 'quantitative', title: 'error (%)', scale: { domain: [0, ymax], nice: false } },
       color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top-right', direction: 'vertical' } },
       strokeWidth: {
-        field: 'bold', type: 'nominal', title: null,
+        field: 'bold', type: 'ordinal', sort: ['train', 'test'], title: null,
         scale: { domain: ['train', 'test'], range: [0.8, 2.4] },
         legend: { orient: 'top-left', labelExpr: "datum.label == 'train' ? 'training error' : 'test error'" },
       },
@@ -58,8 +62,9 @@ export function curvesSpec(points: CurvePoint[], options: { title?: string; pane
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: object): Promise<string> {
   const vg = vega();
-  const compiled = vegaLite().compile(spec as never).spec;
-  const view = new vg.View(vg.parse(compiled), { renderer: 'none' });
+  const logger = vg.logger(vg.Error); // warnings about the spec are ours to fix, not the user's to read
+  const compiled = vegaLite().compile(spec as never, { logger } as never).spec;
+  const view = new vg.View(vg.parse(compiled), { renderer: 'none', logger } as never);
   try {
     return await view.toSVG();
   } finally {

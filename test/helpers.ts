@@ -82,7 +82,7 @@ export function readF32(file: string): Float32Array {
 }
 
 /**
- * A CIFAR-10-shaped folder (test_batch.bin and data_batch_1.bin, 10,000 records each) of generated images whose
+ * A CIFAR-10-shaped folder (test_batch.bin and data_batch_1..5.bin, 10,000 records each) of generated images whose
  * mean colour depends on the label, for tests that need a dataset where CIFAR10_DIR is absent.
  */
 export function fakeCifarDir(): string {
@@ -100,6 +100,7 @@ export function fakeCifarDir(): string {
   }
   fs.writeFileSync(path.join(dir, 'test_batch.bin'), buf);
   fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), buf);
+  for (let i = 2; i <= 5; i++) fs.symlinkSync('data_batch_1.bin', path.join(dir, `data_batch_${i}.bin`));
   return dir;
 }
 
