@@ -8,7 +8,7 @@ import { defaultCacheDir } from './download';
 import { info } from './info';
 import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
 import { loadTorchScript } from './torchscript';
-import { readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
+import { RunError, readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { decodeImages, normalizeImages } from './images';
 import type { FitProgress } from './trainer';
@@ -76,7 +76,7 @@ Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x
   --seeds N              runs per network (default 5)
   --plain                also train the plain (no shortcut) nets, for Figure 6
   --iterations N         per run (default 64000; milestones at 50 % and 75 %)
-  --data, --download, --device, --batch-size, --lr as for train
+  --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every as for train
 
 Each (depth, shortcut, seed) trains in its own folder under DIR/runs; finished runs are skipped and interrupted
 ones resumed, so the same command continues after Ctrl-C or a crash. Writes DIR/table.md (mean ± std test error
@@ -465,7 +465,7 @@ async function cmdReproduce(argv: string[]): Promise<number> {
   const { values } = parse('reproduce', argv, {
     ...DATA, depths: { type: 'string' }, seeds: { type: 'string' }, plain: { type: 'boolean' },
     iterations: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'batch-size': { type: 'string' },
-    lr: { type: 'string' }, 'eval-every': { type: 'string' },
+    lr: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
   });
   if (values.help) return help('reproduce');
   if (!values.out) throw new UsageError('reproduce needs --out DIR');
@@ -544,7 +544,7 @@ export async function main(argv: string[]): Promise<number> {
     const usage = err instanceof UsageError;
     process.stderr.write(`resnet-cifar: ${err.message}${usage ? `\nRun 'resnet-cifar ${run ? cmd + ' ' : ''}--help' for usage.` : ''}\n`);
     if (process.env.RESNET_CIFAR_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
-    return usage ? 2 : 1;
+    return usage || err instanceof RunError ? 2 : 1;
   }
 }
 

@@ -1,0 +1,218 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { info } from '../lib/index';
+import { ROOT, anyCifarDir, tmpDir } from './helpers';
+
+const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
+
+interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (kill: (s: NodeJS.Signals) => void, out: () => string) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    onStart?.((s) => child.kill(s), () => stdout);
+  });
+}
+
+const noStack = (t: { false: (v: boolean, m?: string) => void }, r: Result) => t.false(/\n\s+at /.test(r.stderr), r.stderr);
+
+test('--help on every command; --version', async (t) => {
+  const main = await cli(['--help']);
+  t.is(main.code, 0);
+  t.regex(main.stdout, /Commands:[\s\S]*reproduce/);
+  for (const cmd of ['info', 'train', 'eval', 'predict', 'reproduce']) {
+    const r = await cli([cmd, '--help']);
+    t.is(r.code, 0, cmd);
+    t.regex(r.stdout, new RegExp(`Usage: resnet-cifar ${cmd}`));
+  }
+  const v = await cli(['--version']);
+  t.is(v.stdout.trim(), require('../package.json').version);
+});
+
+test('user errors: one clear line, a non-zero exit, no stack trace', async (t) => {
+  const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+    [['frobnicate'], /unknown command 'frobnicate' \(expected one of: info, train, eval, predict, reproduce\)/],
+    [['train', '--bogus'], /train: unknown option '--bogus'/],
+    [['train', '--depth', '21'], /--depth must be 6n\+2 \(20, 32, 44, 56, 110, …\), got 21/],
+    [['train', '--depth', 'x'], /--depth expects an integer, got 'x'/],
+    [['train', '--shortcut', 'C'], /--shortcut must be A, B or plain, got 'C'/],
+    [['train', '--milestones', '1,,2'], /--milestones expects a list of comma-separated numbers/],
+    [['train', '--device', 'tpu'], /--device must be auto, cpu, cuda or cuda:N, got 'tpu'/],
+    [['train', '--data', '/no/such/dir'], /--data \/no\/such\/dir does not exist/],
+    [['train', '--iterations', '5'], /No CIFAR-10 data: pass the cifar-10-batches-bin folder/, { CIFAR10_DIR: '', RESNET_CIFAR_CACHE: tmpDir() }],
+    [['eval'], /eval needs exactly one of --checkpoint FILE or --torchscript FILE/],
+    [['eval', '--checkpoint', '/no/file.pt'], /\/no\/file\.pt does not exist/],
+    [['predict', '--checkpoint', 'x.pt'], /predict needs at least one image file/],
+    [['reproduce', '--depths', '20'], /reproduce needs --out DIR/],
+    [['eval', '--torchscript', BIN, '--mean', '1,2'], /--mean expects 3 comma-separated numbers, got '1,2'/],
+  ];
+  for (const [args, re, env] of cases) {
+    const r = await cli(args, env);
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, re);
+    t.regex(r.stderr, /^resnet-cifar: /);
+    noStack(t, r);
+  }
+  // Not a usage error but still a clean message: a file that is no checkpoint.
+  const r = await cli(['eval', '--checkpoint', BIN, '--data', anyCifarDir(t)]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /resnet-cifar: .*resnet-cifar\.js/);
+  noStack(t, r);
+});
+
+test('info --json reports the libtorch in use', async (t) => {
+  const r = await cli(['info', '--json']);
+  t.is(r.code, 0);
+  const j = JSON.parse(r.stdout);
+  t.is(j.libtorch.version, info().libtorch.version);
+  t.is(typeof j.cuda.available, 'boolean');
+  t.true('cache' in j.data);
+  const plain = await cli(['info']);
+  t.regex(plain.stdout, /^libtorch\s+\d+\.\d+/m);
+});
+
+test('train writes config, metrics, checkpoint, curves and final result; eval of the checkpoint agrees', async (t) => {
+  const data = anyCifarDir(t);
+  const out = path.join(tmpDir(), 'run');
+  const r = await cli(['train', '--depth', '8', '--iterations', '30', '--batch-size', '16', '--eval-every', '15',
+    '--checkpoint-every', '10', '--data', data, '--out', out]);
+  t.is(r.code, 0, r.stderr);
+  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.pt', 'curves.svg', 'final.json']) t.true(fs.existsSync(path.join(out, f)), f);
+  t.regex(r.stdout, /it 30\/30 .*img\/s/);
+  const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8'));
+  t.is(final.iterations, 30);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  t.like(cfg, { depth: 8, shortcut: 'A', iterations: 30, batchSize: 16, milestones: [15, 23] });
+  const metrics = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(metrics.filter((m) => m.kind === 'train').map((m) => m.iteration), [10, 20, 30]);
+  t.deepEqual(metrics.filter((m) => m.kind === 'eval').map((m) => m.iteration), [15, 30]);
+  const svg = fs.readFileSync(path.join(out, 'curves.svg'), 'utf8');
+  t.regex(svg, /^<svg/);
+  t.regex(svg, /training error/);
+  t.regex(svg, /test error/);
+  t.true((svg.match(/<path[^>]*stroke-width="0\.8"/g) ?? []).length >= 1, 'a thin training-error line');
+  t.true((svg.match(/<path[^>]*stroke-width="2\.4"/g) ?? []).length >= 1, 'a bold test-error line');
+  const ev = await cli(['eval', '--checkpoint', path.join(out, 'checkpoint.pt'), '--data', data, '--json']);
+  t.is(ev.code, 0, ev.stderr);
+  t.is(JSON.parse(ev.stdout).error, final.testError);
+  const table = await cli(['eval', '--checkpoint', path.join(out, 'checkpoint.pt'), '--data', data]);
+  t.regex(table.stdout, /test error \d+\.\d\d %[\s\S]*class\s+images\s+error %[\s\S]*confusion/);
+  // The run folder is not overwritten by accident, and --resume refuses other settings.
+  const again = await cli(['train', '--depth', '8', '--iterations', '30', '--data', data, '--out', out]);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /already holds a run .*--resume/);
+  const other = await cli(['train', '--depth', '8', '--iterations', '40', '--batch-size', '16', '--seed', '3', '--data', data, '--out', out, '--resume']);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /Cannot resume .*: it was started with seed 0, not 3/);
+});
+
+test('train --json prints one JSON object per line', async (t) => {
+  const out = path.join(tmpDir(), 'run');
+  const r = await cli(['train', '--depth', '8', '--iterations', '100', '--batch-size', '8', '--eval-every', '100', '--data', anyCifarDir(t), '--out', out, '--json']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(lines.map((l) => l.kind), ['train', 'train', 'eval', 'checkpoint', 'final']);
+  t.is(lines[4].iterations, 100);
+});
+
+test('Ctrl-C stops train with a checkpoint (exit 130); --resume finishes the run', async (t) => {
+  const data = anyCifarDir(t);
+  const out = path.join(tmpDir(), 'run');
+  const args = ['train', '--depth', '8', '--iterations', '3000', '--batch-size', '8', '--eval-every', '3000', '--data', data, '--out', out];
+  const r = await cli(args, {}, (kill, stdout) => {
+    const timer = setInterval(() => {
+      if (/it \d+\/3000/.test(stdout())) {
+        clearInterval(timer);
+        kill('SIGINT');
+      }
+    }, 50);
+  });
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stdout, /stopped at iteration (\d+); checkpoint .*--resume/);
+  t.false(fs.existsSync(path.join(out, 'final.json')));
+  const stoppedAt = Number(/stopped at iteration (\d+)/.exec(r.stdout)![1]);
+  const resumed = await cli(['train', '--depth', '8', '--iterations', String(stoppedAt + 40), '--batch-size', '8',
+    '--eval-every', '3000', '--data', data, '--out', out, '--resume']);
+  t.is(resumed.code, 0, resumed.stderr);
+  const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8'));
+  t.is(final.iterations, stoppedAt + 40);
+});
+
+test('predict classifies PNG and JPEG files', async (t) => {
+  const data = anyCifarDir(t);
+  const dir = tmpDir();
+  const ckpt = path.join(dir, 'r8.pt');
+  const { ResNet } = await import('../lib/index');
+  await new ResNet({ depth: 8, device: 'cpu', seed: 1 }).save(ckpt);
+  const raw = fs.readFileSync(path.join(data, 'test_batch.bin')).subarray(1, 3073);
+  const hwc = Buffer.alloc(3072);
+  for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = raw[c * 1024 + p];
+  const sharp = require('sharp');
+  await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, 'a.png'));
+  await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).resize(96, 80).jpeg().toFile(path.join(dir, 'b.jpg'));
+  const r = await cli(['predict', '--checkpoint', ckpt, path.join(dir, 'a.png'), path.join(dir, 'b.jpg'), '--top', '3', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  t.is(res.length, 2);
+  for (const x of res) {
+    t.is(x.predictions.length, 3);
+    t.true(x.predictions[0].probability >= x.predictions[1].probability && x.predictions[0].probability <= 1);
+  }
+  fs.writeFileSync(path.join(dir, 'c.png'), 'not an image');
+  const bad = await cli(['predict', '--checkpoint', ckpt, path.join(dir, 'c.png')]);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /Cannot decode .*c\.png as an image/);
+  noStack(t, bad);
+});
+
+test('reproduce: every run in its own folder, table.md and figure6.svg; a second call trains nothing; a killed call resumes', async (t) => {
+  const data = anyCifarDir(t);
+  const out = tmpDir();
+  const args = ['reproduce', '--depths', '8', '--seeds', '1', '--plain', '--iterations', '20', '--batch-size', '16', '--eval-every', '10', '--data', data, '--out', out, '--json'];
+  const r = await cli(args);
+  t.is(r.code, 0, r.stderr);
+  const done = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  t.like(done, { kind: 'done', trained: 2, skipped: 0 });
+  const table = fs.readFileSync(path.join(out, 'table.md'), 'utf8');
+  t.regex(table, /\| plain-8 \| 8 \| 1\/1 \| \d+\.\d\d ± 0\.00 \|/);
+  t.regex(table, /\| ResNet-8 \| 8 \| 1\/1 \|/);
+  const svg = fs.readFileSync(path.join(out, 'figure6.svg'), 'utf8');
+  t.regex(svg, />plain</);
+  t.regex(svg, />ResNet</);
+  t.true(fs.existsSync(path.join(out, 'figure6.png')));
+  const again = await cli(args);
+  t.like(JSON.parse(again.stdout.trim().split('\n').pop()!), { kind: 'done', trained: 0, skipped: 2 });
+
+  // Killed (SIGKILL) mid-run after a checkpoint: the next call resumes that run instead of restarting it.
+  const out2 = tmpDir();
+  const runDir = path.join(out2, 'runs', 'resnet8-seed0');
+  const long = ['reproduce', '--depths', '8', '--seeds', '1', '--iterations', '400', '--batch-size', '8', '--eval-every', '400',
+    '--checkpoint-every', '20', '--data', data, '--out', out2];
+  const killed = await cli(long, {}, (kill) => {
+    const timer = setInterval(() => {
+      if (fs.existsSync(path.join(runDir, 'checkpoint.pt'))) {
+        clearInterval(timer);
+        kill('SIGKILL');
+      }
+    }, 20);
+  });
+  t.is(killed.signal, 'SIGKILL');
+  const second = await cli(long);
+  t.is(second.code, 0, second.stderr);
+  t.regex(second.stdout, /ResNet-8 seed 0: resuming/);
+  const metrics = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const its = metrics.filter((m) => m.kind === 'train').map((m) => m.iteration);
+  t.deepEqual(its, [...its].sort((a, b) => a - b));
+  t.is(new Set(its).size, its.length, 'no iteration logged twice');
+  t.is(its[its.length - 1], 400);
+  const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+  t.true(cfg.resumedFrom > 0);
+});
