@@ -12,7 +12,8 @@
         "native/resnet.cc",
         "native/torchscript.cc",
         "native/trainer.cc",
-        "native/unpickler.cc"
+        "native/unpickler.cc",
+        "native/zipcheck.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

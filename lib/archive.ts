@@ -99,8 +99,8 @@ export async function readTarGz(file: string, want: (name: string) => boolean): 
           state = 'header';
         }
       }
-      pending = pending.subarray(off);
-      if (state === 'end') break;
+      // After the end-of-archive blocks keep reading: only the end of the gzip stream checks its CRC-32.
+      pending = state === 'end' ? Buffer.alloc(0) : pending.subarray(off);
     }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions, type NativeTrainingBatch,
+  native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions, type NativeTrainRecord, type NativeTrainingBatch,
 } from './native';
 import { Cifar10 } from './cifar10';
 import { ResNet, checkNormalization, summarizeEvaluation, type Evaluation, type Normalization } from './resnet';
@@ -103,14 +103,8 @@ export interface FitOptions {
   stepOnly?: boolean;
 }
 
-export interface TrainPoint {
-  iteration: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  trainError: number;
-  imagesPerSecond: number;
-}
+/** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
+export type TrainPoint = NativeTrainRecord;
 
 export interface EvalPoint {
   iteration: number;

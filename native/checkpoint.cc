@@ -1,6 +1,8 @@
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,14 +57,37 @@ std::vector<char> ReadFile(const std::string& path) {
   return data;
 }
 
+void RemoveStaleTemps(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+}
+
 void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes) {
   std::random_device rd;
   const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("Cannot write " + path + ": " + std::strerror(errno));
+  // Fault injection for the crash-safety tests: RESNET_CIFAR_WRITE_DELAY_MS pauses half-way through each write,
+  // so that a kill lands inside it.
+  static const long delay_ms = [] {
+    const char* e = std::getenv("RESNET_CIFAR_WRITE_DELAY_MS");
+    return e ? std::strtol(e, nullptr, 10) : 0L;
+  }();
   size_t off = 0;
   while (off < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+    const size_t chunk = delay_ms > 0 && off == 0 ? bytes.size() / 2 : bytes.size() - off;
+    if (delay_ms > 0 && off > 0 && off == bytes.size() / 2) ::usleep(static_cast<useconds_t>(delay_ms) * 1000);
+    ssize_t w = ::write(fd, bytes.data() + off, chunk);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       std::string err = std::strerror(errno);

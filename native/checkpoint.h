@@ -14,6 +14,13 @@ std::vector<char> ReadFile(const std::string& path);
 // Writes to a temporary file beside `path`, fsyncs, renames over `path`: readers see the old or the new file.
 void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes);
 
+// Checks every member of a zip archive (torch.save / torch.jit.save) against its stored CRC-32; an error naming
+// the file and the damaged member otherwise.
+void VerifyZip(const std::vector<char>& bytes, const std::string& path);
+
+// Deletes `path.tmp-PID-*` files that a process killed mid-write (PID no longer running) left beside `path`.
+void RemoveStaleTemps(const std::string& path);
+
 // torch.load-compatible pickle of any file torch.save wrote (and of ours); errors name the file.
 c10::IValue LoadPickle(const std::string& path);
 

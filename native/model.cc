@@ -153,22 +153,41 @@ Napi::Value LogitsToJs(Napi::Env env, const std::vector<float>& v) {
   return r;
 }
 
-// predict(Float32Array input NCHW, n) -> Promise<Float32Array n x numClasses>
+Napi::Value RunPredict(const Napi::CallbackInfo& info, const char* name,
+                       std::function<torch::Tensor(const torch::Tensor&)> forward) {
+  auto input = InputImages(info, "predict");
+  auto out = std::make_shared<std::vector<float>>();
+  return TaskWorker::Run(
+      info.Env(), name,
+      [forward, input, out]() {
+        torch::NoGradGuard no_grad;
+        auto logits = forward(input).to(torch::kCPU).to(torch::kFloat).contiguous();
+        out->assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+      },
+      [out](Napi::Env env) -> Napi::Value { return LogitsToJs(env, *out); });
+}
+
+Napi::Value RunEvaluate(const Napi::CallbackInfo& info, const char* name,
+                        std::function<EvalResult(const DatasetState&, int64_t, const Normalization&)> evaluate) {
+  auto data = DatasetWrap::StateOf(info[0]);
+  const int64_t batch = ArgInt(info, 1, "evaluate: batchSize");
+  if (batch < 1) throw RangeErrorEx("evaluate: batchSize must be >= 1");
+  Normalization norm = ParseNormalization(info[2], info[3], "evaluate");
+  auto out = std::make_shared<EvalResult>();
+  return TaskWorker::Run(
+      info.Env(), name, [evaluate, data, batch, norm, out]() { *out = evaluate(*data, batch, norm); },
+      [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
+}
+
+// predict(Float32Array input NCHW, n) -> Promise<Float32Array n x numClasses>, in the model's current BN mode.
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto input = InputImages(info, "predict");
-    auto out = std::make_shared<std::vector<float>>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:predict",
-        [s, input, out]() {
-          std::lock_guard<std::mutex> lock(s->mu);
-          torch::NoGradGuard no_grad;
-          s->net->train(s->training.load());
-          auto logits = s->net->forward(input.to(s->device)).to(torch::kCPU).contiguous();
-          out->assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
-        },
-        [out](Napi::Env env) -> Napi::Value { return LogitsToJs(env, *out); });
+    return RunPredict(info, "resnet-cifar:predict", [s](const torch::Tensor& x) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->net->train(s->training.load());
+      return s->net->forward(x.to(s->device));
+    });
   });
 }
 
@@ -236,28 +255,21 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto data = DatasetWrap::StateOf(info[0]);
-    const int64_t batch = ArgInt(info, 1, "evaluate: batchSize");
-    if (batch < 1) throw RangeErrorEx("evaluate: batchSize must be >= 1");
-    Normalization norm = ParseNormalization(info[2], info[3], "evaluate");
-    const int64_t classes = s->net->options.num_classes();
-    auto out = std::make_shared<EvalResult>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:evaluate",
-        [s, data, batch, norm, classes, out]() {
-          std::lock_guard<std::mutex> lock(s->mu);
-          s->net->eval();
-          auto net = s->net;
-          try {
-            *out = EvaluateWith([&](const torch::Tensor& x) { return net->forward(x); }, s->device, data->images,
-                                data->labels, batch, norm, classes);
-          } catch (...) {
-            s->net->train(s->training.load());
-            throw;
-          }
-          s->net->train(s->training.load());
-        },
-        [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
+    return RunEvaluate(info, "resnet-cifar:evaluate", [s](const DatasetState& data, int64_t batch, const Normalization& norm) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      auto net = s->net;
+      net->eval();
+      EvalResult r;
+      try {
+        r = EvaluateWith([&](const torch::Tensor& x) { return net->forward(x); }, s->device, data.images, data.labels,
+                         batch, norm, net->options.num_classes());
+      } catch (...) {
+        net->train(s->training.load());
+        throw;
+      }
+      net->train(s->training.load());
+      return r;
+    });
   });
 }
 

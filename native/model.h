@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "dataset.h"
 #include "resnet.h"
 
 namespace resnet_cifar {
@@ -53,6 +54,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 // (Float32Array NCHW, n) arguments of predict, checked and copied.
 torch::Tensor InputImages(const Napi::CallbackInfo& info, const char* what);
 Napi::Value LogitsToJs(Napi::Env env, const std::vector<float>& v);
+// The asynchronous halves of predict and evaluate shared by models and TorchScript modules: arguments checked
+// here, `forward` / `evaluate` run on a worker thread (they take their own locks).
+Napi::Value RunPredict(const Napi::CallbackInfo& info, const char* name,
+                       std::function<torch::Tensor(const torch::Tensor&)> forward);
+Napi::Value RunEvaluate(const Napi::CallbackInfo& info, const char* name,
+                        std::function<EvalResult(const DatasetState&, int64_t, const Normalization&)> evaluate);
 
 // Checkpoint meta for a save: what the model carries (e.g. its training normalization) without the fixed
 // format/config keys, then `extra` on top.

@@ -63,11 +63,14 @@ static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t s
 
 ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
   const int64_t depth = options.depth();
-  if (depth < 8 || (depth - 2) % 6 != 0) {
+  if (depth < 8 || (depth - 2) % 6 != 0 || depth > 60002) {
     throw std::invalid_argument("Expected depth of the form 6n+2 (20, 32, 44, ...) but received " +
                                 std::to_string(depth));
   }
-  if (options.num_classes() < 1) throw std::invalid_argument("num_classes must be >= 1");
+  if (options.num_classes() < 1 || options.num_classes() > 1000000) {
+    throw std::invalid_argument("Expected num_classes between 1 and 1000000 but received " +
+                                std::to_string(options.num_classes()));
+  }
   const int64_t n = (depth - 2) / 6;
   conv = register_module("conv", Conv(3, 16, 3, 1));
   bn = register_module("bn", torch::nn::BatchNorm2d(16));

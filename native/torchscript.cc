@@ -1,5 +1,6 @@
 #include "torchscript.h"
 
+#include <cstring>
 #include <sstream>
 
 #include "addon.h"
@@ -48,17 +49,10 @@ static torch::Tensor Forward(ScriptState& s, const torch::Tensor& x) {
 Napi::Value ScriptWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto input = InputImages(info, "predict");
-    auto out = std::make_shared<std::vector<float>>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:script-predict",
-        [s, input, out]() {
-          std::lock_guard<std::mutex> lock(s->mu);
-          torch::NoGradGuard no_grad;
-          auto logits = Forward(*s, input.to(s->device)).to(torch::kCPU).to(torch::kFloat).contiguous();
-          out->assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
-        },
-        [out](Napi::Env env) -> Napi::Value { return LogitsToJs(env, *out); });
+    return RunPredict(info, "resnet-cifar:script-predict", [s](const torch::Tensor& x) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      return Forward(*s, x.to(s->device));
+    });
   });
 }
 
@@ -66,19 +60,11 @@ Napi::Value ScriptWrap::Predict(const Napi::CallbackInfo& info) {
 Napi::Value ScriptWrap::Evaluate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto data = DatasetWrap::StateOf(info[0]);
-    const int64_t batch = ArgInt(info, 1, "evaluate: batchSize");
-    if (batch < 1) throw RangeErrorEx("evaluate: batchSize must be >= 1");
-    Normalization norm = ParseNormalization(info[2], info[3], "evaluate");
-    auto out = std::make_shared<EvalResult>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:script-evaluate",
-        [s, data, batch, norm, out]() {
-          std::lock_guard<std::mutex> lock(s->mu);
-          *out = EvaluateWith([&](const torch::Tensor& x) { return Forward(*s, x); }, s->device, data->images,
-                              data->labels, batch, norm, s->num_classes);
-        },
-        [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
+    return RunEvaluate(info, "resnet-cifar:script-evaluate", [s](const DatasetState& data, int64_t batch, const Normalization& norm) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      return EvaluateWith([&](const torch::Tensor& x) { return Forward(*s, x); }, s->device, data.images, data.labels,
+                          batch, norm, s->num_classes);
+    });
   });
 }
 
@@ -108,6 +94,7 @@ Napi::Value ScriptWrap::Load(const Napi::CallbackInfo& info) {
         info.Env(), "resnet-cifar:script-load",
         [state, path]() {
           std::vector<char> bytes = ReadFile(path);
+          if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) VerifyZip(bytes, path);
           try {
             std::istringstream in(std::string(bytes.data(), bytes.size()));
             state->module = torch::jit::load(in, state->device);

@@ -635,6 +635,7 @@ void FitJob::Run() {
   const auto t0 = Clock::now();
   try {
     auto dev = model->device;
+    if (!cfg.checkpoint_dir.empty()) RemoveStaleTemps(CheckpointPath(cfg.checkpoint_dir));
     {
       std::lock_guard<std::mutex> lock(model->mu);
       if (cfg.resume) Resume();

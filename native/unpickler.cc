@@ -312,6 +312,7 @@ c10::IValue LoadPickle(const std::string& path) {
     throw std::runtime_error(path + " is not a file written by torch.save (no zip archive; the legacy "
                                     "pre-1.6 format is not read: re-save it with a current torch.save)");
   }
+  VerifyZip(data, path);
   try {
     caffe2::serialize::PyTorchStreamReader zip(
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(data.data(), static_cast<off_t>(data.size())));

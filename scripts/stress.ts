@@ -1,0 +1,131 @@
+// npm run test:stress -- [--fuzz-rounds 1000] [--kills 25] [--cycles 1000] [--data DIR]
+// The long reliability checks, one line per area with its figures; exits non-zero on any failure. Each area runs
+// in a child process, so a crash is counted (and reported) instead of ending the script.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(__dirname, '..');
+const { values: a } = parseArgs({
+  options: {
+    'fuzz-rounds': { type: 'string', default: '1000' },
+    kills: { type: 'string', default: '25' },
+    cycles: { type: 'string', default: '1000' },
+    data: { type: 'string' },
+  },
+});
+
+function fakeData(): string {
+  const helpers = require(path.join(ROOT, 'test/helpers.ts')) as { fakeCifarDir: () => string };
+  return helpers.fakeCifarDir();
+}
+const data = a.data ?? (process.env.CIFAR10_DIR && fs.existsSync(path.join(process.env.CIFAR10_DIR, 'test_batch.bin')) ? process.env.CIFAR10_DIR : fakeData());
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-stress-'));
+
+interface Child { code: number | null; signal: string | null; json: Record<string, unknown> | undefined; stderr: string; seconds: number }
+
+function child(code: string, args: string[] = []): Promise<Child> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['--import=tsx', ...args, '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
+    c.on('close', (exit, signal) => {
+      const last = out.trim().split('\n').pop();
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = last ? JSON.parse(last) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ code: exit, signal, json, stderr, seconds: (Date.now() - t0) / 1000 });
+    });
+  });
+}
+
+const req = (m: string) => `require(${JSON.stringify(path.join(ROOT, m))})`;
+let failures = 0;
+function line(area: string, ok: boolean, text: string, r?: Child): void {
+  if (!ok) failures++;
+  const crash = r?.signal ? ` CRASHED (${r.signal})` : '';
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${area.padEnd(13)} ${text}${crash}${r ? ` [${r.seconds.toFixed(0)} s]` : ''}`);
+  if (!ok && r?.stderr) console.log(r.stderr.split('\n').slice(-8).map((l) => `     ${l}`).join('\n'));
+}
+
+async function main() {
+  console.log(`resnet-cifar stress: data ${data}, scratch ${tmp}`);
+
+  const fz = await child(`
+    (async () => {
+      const { Cifar10 } = ${req('lib/index.ts')};
+      const { fuzz } = ${req('test/stress/fuzz.ts')};
+      const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
+      const dir = require('node:fs').mkdtempSync(${JSON.stringify(path.join(tmp, 'fuzz-'))});
+      const r = await fuzz(data, dir, ${Number(a['fuzz-rounds'])}, ${Date.now() % 1e9});
+      console.log(JSON.stringify(r));
+    })();`);
+  const f = fz.json as { cases: number; thrown: number; byType: Record<string, number>; problems: string[]; seed: number } | undefined;
+  line('fuzzing', fz.code === 0 && !!f && f.problems.length === 0,
+    f ? `${f.cases} cases (seed ${f.seed}), ${f.thrown} JS errors (${Object.entries(f.byType).map(([k, v]) => `${k} ${v}`).join(', ')}), ${f.problems.length} problems, crashes ${fz.signal ? 1 : 0}` : 'no result', fz);
+
+  const bad = await child(`
+    const { spawnSync } = require('node:child_process');
+    const r = spawnSync(process.execPath, [require.resolve('ava/entrypoints/cli.mjs'), '--tap', 'test/badfiles.test.ts', 'test/concurrency.test.ts'], { encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: ${JSON.stringify(data)} } });
+    const ok = (r.stdout.match(/^ok /gm) || []).length, notOk = (r.stdout.match(/^not ok /gm) || []).length;
+    console.log(JSON.stringify({ ok, notOk, status: r.status, signal: r.signal }));`);
+  const b = bad.json as { ok: number; notOk: number; status: number } | undefined;
+  line('bad files +', !!b && b.notOk === 0 && b.ok > 0 && b.status === 0,
+    b ? `concurrency: ${b.ok} checks passed, ${b.notOk} failed (damaged batches, archives, checkpoints, TorchScript; two trainers, predict while training, dispose while pending, exit while training)` : 'no result', bad);
+
+  const cr = await child(`
+    (async () => {
+      const { crashSafety } = ${req('test/stress/crash.ts')};
+      const r = await crashSafety(${JSON.stringify(data)}, require('node:fs').mkdtempSync(${JSON.stringify(path.join(tmp, 'crash-'))}), ${Number(a.kills)}, 1200);
+      console.log(JSON.stringify(r));
+    })().catch((e) => { console.error(e.message); process.exit(1); });`);
+  const c = cr.json as { kills: number; killedMidWrite: number; checkpointsLoaded: number; maxAbsDiff: number } | undefined;
+  line('crash safety', cr.code === 0 && !!c && c.kills >= Math.min(20, Number(a.kills)) && c.maxAbsDiff === 0,
+    c ? `${c.kills} SIGKILLs survived (${c.killedMidWrite} during a checkpoint write), ${c.checkpointsLoaded} checkpoints loaded, resumed run max |Δlogit| ${c.maxAbsDiff}` : 'no result', cr);
+
+  const lk = await child(`
+    (async () => {
+      const { Cifar10 } = ${req('lib/index.ts')};
+      const { cycles, collected } = ${req('test/stress/leak.ts')};
+      const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
+      const c = await cycles(data, ${Number(a.cycles)});
+      const g = await collected(200);
+      console.log(JSON.stringify({ ...c, gcModels: g.models, gcGrowth: g.growthMiB }));
+    })();`);
+  const l = lk.json as { cycles: number; growthMiB: number; baseMiB: number; gcModels: number; gcGrowth: number } | undefined;
+  line('leaks', lk.code === 0 && !!l && l.growthMiB < 50 && l.gcGrowth < 200,
+    l ? `${l.cycles} create/predict/train/dispose cycles: RSS growth ${l.growthMiB.toFixed(1)} MiB after cycle 50 (base ${l.baseMiB.toFixed(0)} MiB); ${l.gcModels} ResNet-56 dropped without dispose: growth ${l.gcGrowth.toFixed(1)} MiB (680 MiB if leaked)` : 'no result', lk);
+
+  const lag = await child(`
+    (async () => {
+      const { Cifar10, ResNet, Trainer } = ${req('lib/index.ts')};
+      const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'train' }).catch(() => Cifar10.load(${JSON.stringify(data)}, { split: 'test' }));
+      const m = new ResNet({ depth: 20, device: 'cpu' });
+      const lags = []; let last = performance.now();
+      const timer = setInterval(() => { const now = performance.now(); lags.push(now - last - 10); last = now; }, 10);
+      const h = await new Trainer(m, { iterations: 150 }).fit(data, { reportEvery: 10, onProgress: () => {} });
+      clearInterval(timer);
+      lags.sort((x, y) => x - y);
+      console.log(JSON.stringify({ ticks: lags.length, p99: lags[Math.floor(lags.length * 0.99)], max: lags[lags.length - 1], ips: 150 * 128 / h.seconds }));
+    })();`);
+  const g = lag.json as { ticks: number; p99: number; max: number; ips: number } | undefined;
+  line('event loop', lag.code === 0 && !!g && g.p99 < 20,
+    g ? `10 ms timer during ResNet-20 training at ${g.ips.toFixed(0)} img/s: ${g.ticks} ticks, lag p99 ${g.p99.toFixed(2)} ms, max ${g.max.toFixed(1)} ms` : 'no result', lag);
+
+  fs.rmSync(tmp, { recursive: true, force: true });
+  console.log(failures ? `${failures} area(s) failed` : 'all areas passed');
+  process.exitCode = failures ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
