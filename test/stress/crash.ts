@@ -31,7 +31,7 @@ function childScript(data: string, dir: string, iterations: number): string {
 function run(script: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // Slow checkpoint writes (fault injection) so that many kills land inside one.
-    const env = { ...process.env, RESNET_CIFAR_WRITE_DELAY_MS: '15' };
+    const env = { ...process.env, RESNET_CIFAR_WRITE_DELAY_MS: '40' };
     const c = spawn(process.execPath, ['--import=tsx', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
