@@ -1,4 +1,4 @@
-// npm run test:stress -- [--fuzz-rounds 1000] [--kills 25] [--cycles 1000] [--data DIR]
+// npm run test:stress -- [--fuzz-rounds 300] [--kills 25] [--cycles 1000] [--data DIR]
 // The long reliability checks, one line per area with its figures; exits non-zero on any failure. Each area runs
 // in a child process, so a crash is counted (and reported) instead of ending the script.
 import { spawn } from 'node:child_process';
@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 const ROOT = path.resolve(__dirname, '..');
 const { values: a } = parseArgs({
   options: {
-    'fuzz-rounds': { type: 'string', default: '1000' },
+    'fuzz-rounds': { type: 'string', default: '300' },
     kills: { type: 'string', default: '25' },
     cycles: { type: 'string', default: '1000' },
     data: { type: 'string' },
