@@ -56,7 +56,7 @@ test('bad checkpoint files are clear errors that name the file', async (t) => {
   const bytes = fs.readFileSync(good);
   const cut = path.join(dir, 'cut.pt');
   fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  await t.throwsAsync(() => ResNet.load(cut), { message: new RegExp(`^${cut} is not a file torch.load can read`) });
+  await t.throwsAsync(() => ResNet.load(cut), { message: `${cut} is corrupted: no zip directory at the end (the file was damaged or cut short)` });
   // A zip that is not ours: a state dict without meta.
   const m = new ResNet({ depth: 20 });
   await t.throwsAsync(() => m.loadStateDict(text), { message: /is not a file written by torch.save/ });
