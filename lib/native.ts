@@ -160,6 +160,8 @@ export interface NativeAddon {
   /** Trains on a native thread; events arrive on the main thread without blocking it. */
   fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;
+  /** Aborts every running fit and joins its thread (checkpoints are written); used on process exit. */
+  stopAllFits(): void;
   /** The augmented, normalized batch a fit with these options trains on at `iteration` (NCHW, CPU). */
   trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number): NativeTrainingBatch;
   Model: NativeModelConstructor;

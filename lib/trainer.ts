@@ -151,6 +151,17 @@ interface ResolvedOptions {
   channelsLast: boolean;
 }
 
+let exitHook = false;
+/**
+ * process.exit() while a fit runs would let exit() destroy libtorch's static state under the training thread:
+ * on Node's 'exit' event (before that), every fit is stopped, with its checkpoint written.
+ */
+function stopOnExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => native().stopAllFits());
+}
+
 export class Trainer {
   readonly model: ResNet;
   readonly options: Readonly<ResolvedOptions>;
@@ -264,6 +275,7 @@ export class Trainer {
           handle?.abort();
         }
       };
+      stopOnExit();
       handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, this.#nativeOptions(norm, {
         reportEvery,
         evalEvery,

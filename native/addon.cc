@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Dataset", dataset);
   exports.Set("Model", model);
   exports.Set("fit", Napi::Function::New<Fit>(env, "fit"));
+  exports.Set("stopAllFits", Napi::Function::New<StopAllFits>(env, "stopAllFits"));
   exports.Set("trainingBatch", Napi::Function::New<TrainingBatch>(env, "trainingBatch"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));

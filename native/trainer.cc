@@ -8,7 +8,9 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -337,6 +339,7 @@ struct FitJob {
   std::thread thread;
   Napi::ThreadSafeFunction tsfn;
   std::mutex tsfn_mu;  // guards tsfn use against its finalizer (env teardown)
+  std::mutex join_mu;  // the finalizer and the exit handler may both try to join the thread
   bool finalizing = false;
   Napi::Promise::Deferred deferred;
   Napi::FunctionReference on_event;
@@ -833,6 +836,51 @@ Napi::Value TrainingBatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// Every running fit, for the exit handler below.
+static std::mutex g_jobs_mu;
+static std::vector<std::weak_ptr<FitJob>> g_jobs;
+
+// process.exit() (or exit() from anywhere) while a fit runs: exit() destroys libtorch's static objects (oneDNN's
+// primitive tables among them) while the training thread may still use them. lib/ calls stopAllFits from
+// process.on('exit'), before exit() begins; the atexit registration is a fallback for exits that bypass Node's
+// 'exit' event (statics first used after it was registered are destroyed before it runs, hence not enough alone).
+// Each fit is aborted (and writes its checkpoint) and its thread joined, with the thread-safe function left
+// alone because Node's side of it is being torn down.
+static void StopFitsAtExit() {
+  std::vector<std::shared_ptr<FitJob>> jobs;
+  {
+    std::lock_guard<std::mutex> l(g_jobs_mu);
+    for (auto& w : g_jobs) {
+      if (auto j = w.lock()) jobs.push_back(j);
+    }
+  }
+  for (auto& j : jobs) {
+    {
+      std::lock_guard<std::mutex> l(j->tsfn_mu);
+      j->finalizing = true;
+    }
+    j->abort = true;
+  }
+  for (auto& j : jobs) {
+    std::lock_guard<std::mutex> jl(j->join_mu);
+    if (j->thread.joinable() && j->thread.get_id() != std::this_thread::get_id()) j->thread.join();
+  }
+}
+
+Napi::Value StopAllFits(const Napi::CallbackInfo& info) {
+  StopFitsAtExit();
+  return info.Env().Undefined();
+}
+
+static void Register(const std::shared_ptr<FitJob>& job) {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit(StopFitsAtExit); });
+  std::lock_guard<std::mutex> l(g_jobs_mu);
+  g_jobs.erase(std::remove_if(g_jobs.begin(), g_jobs.end(), [](const std::weak_ptr<FitJob>& w) { return w.expired(); }),
+               g_jobs.end());
+  g_jobs.push_back(job);
+}
+
 Napi::Value Fit(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -869,7 +917,10 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
               j->finalizing = true;
             }
             j->abort = true;  // env teardown: stop within one iteration (a checkpoint is still written)
-            if (j->thread.joinable()) j->thread.join();
+            {
+              std::lock_guard<std::mutex> jl(j->join_mu);
+              if (j->thread.joinable()) j->thread.join();
+            }
             if (env == nullptr) return;
             try {
               Napi::HandleScope scope(env);
@@ -907,6 +958,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
       model->fitting = false;
       throw;
     }
+    Register(job);
     job->thread = std::thread([job] {
       job->Run();
       std::lock_guard<std::mutex> l(job->tsfn_mu);

@@ -40,6 +40,8 @@ struct TrainConfig {
 
 // fit(model, train, eval | null, options, onEvent) -> { promise, abort() }
 Napi::Value Fit(const Napi::CallbackInfo& info);
+// stopAllFits(): aborts every running fit and waits for its thread (process exit; synchronous).
+Napi::Value StopAllFits(const Napi::CallbackInfo& info);
 // trainingBatch(dataset, options, iteration): the augmented batch a fit would train on at that iteration.
 Napi::Value TrainingBatch(const Napi::CallbackInfo& info);
 

@@ -8,6 +8,11 @@
 
 #include "checkpoint.h"
 
+// miniz's raw-deflate decoder, which libtorch carries and exports; weak, so a libtorch without it still links
+// (compressed members then go unchecked, as they do in libtorch itself).
+extern "C" size_t tinfl_decompress_mem_to_mem(void* out, size_t out_len, const void* src, size_t src_len, int flags)
+    __attribute__((weak));
+
 namespace resnet_cifar {
 
 static uint32_t Crc32(const unsigned char* p, size_t n) {
@@ -85,11 +90,20 @@ void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
       }
       e += 4 + len;
     }
-    if (method != 0) throw bad("member '" + name + "' is compressed (torch.save never compresses)");
+    if (method != 0 && method != 8) throw bad("member '" + name + "' uses an unknown compression method");
     if (local + 30 > n || U32(b + local) != 0x04034b50u) throw bad("member '" + name + "' has no local header");
     const size_t data = local + 30 + U16(b + local + 26) + U16(b + local + 28);
-    if (data > n || csize > n - data || csize != usize) throw bad("member '" + name + "' is cut short");
-    if (Crc32(b + data, csize) != crc) throw bad("checksum mismatch in member '" + name + "'");
+    if (data > n || csize > n - data || (method == 0 && csize != usize)) throw bad("member '" + name + "' is cut short");
+    if (method == 0) {
+      if (Crc32(b + data, csize) != crc) throw bad("checksum mismatch in member '" + name + "'");
+    } else if (tinfl_decompress_mem_to_mem != nullptr) {
+      // Deflated members (torch.jit.save compresses code and constants): inflate, then check.
+      if (usize > (uint64_t{1} << 32)) throw bad("member '" + name + "' claims an implausible size");
+      std::vector<unsigned char> plain(static_cast<size_t>(usize) + 1);
+      const size_t got = tinfl_decompress_mem_to_mem(plain.data(), plain.size(), b + data, csize, 0);
+      if (got == static_cast<size_t>(-1) || got != usize) throw bad("member '" + name + "' does not inflate");
+      if (Crc32(plain.data(), got) != crc) throw bad("checksum mismatch in member '" + name + "'");
+    }
     p += 46 + name_len + extra_len + comment_len;
   }
 }
