@@ -1,4 +1,4 @@
-// npm run test:stress -- [--fuzz-rounds 300] [--kills 25] [--cycles 1000] [--data DIR]
+// npm run test:stress -- [--fuzz-rounds 300] [--kills 25] [--cycles 1000] [--data DIR] [--areas fuzz,files,crash,leaks,lag]
 // The long reliability checks, one line per area with its figures; exits non-zero on any failure. Each area runs
 // in a child process, so a crash is counted (and reported) instead of ending the script.
 import { spawn } from 'node:child_process';
@@ -14,8 +14,10 @@ const { values: a } = parseArgs({
     kills: { type: 'string', default: '25' },
     cycles: { type: 'string', default: '1000' },
     data: { type: 'string' },
+    areas: { type: 'string', default: 'fuzz,files,crash,leaks,lag' },
   },
 });
+const areas = new Set(a.areas!.split(','));
 
 function fakeData(): string {
   const helpers = require(path.join(ROOT, 'test/helpers.ts')) as { fakeCifarDir: () => string };
@@ -59,6 +61,7 @@ function line(area: string, ok: boolean, text: string, r?: Child): void {
 async function main() {
   console.log(`resnet-cifar stress: data ${data}, scratch ${tmp}`);
 
+  if (areas.has('fuzz')) {
   const fz = await child(`
     (async () => {
       const { Cifar10 } = ${req('lib/index.ts')};
@@ -71,16 +74,21 @@ async function main() {
   const f = fz.json as { cases: number; thrown: number; byType: Record<string, number>; problems: string[]; seed: number } | undefined;
   line('fuzzing', fz.code === 0 && !!f && f.problems.length === 0,
     f ? `${f.cases} cases (seed ${f.seed}), ${f.thrown} JS errors (${Object.entries(f.byType).map(([k, v]) => `${k} ${v}`).join(', ')}), ${f.problems.length} problems, crashes ${fz.signal ? 1 : 0}` : 'no result', fz);
+  }
 
+  if (areas.has('files')) {
   const bad = await child(`
     const { spawnSync } = require('node:child_process');
-    const r = spawnSync(process.execPath, [require.resolve('ava/entrypoints/cli.mjs'), '--tap', 'test/badfiles.test.ts', 'test/concurrency.test.ts'], { encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: ${JSON.stringify(data)} } });
-    const ok = (r.stdout.match(/^ok /gm) || []).length, notOk = (r.stdout.match(/^not ok /gm) || []).length;
+    const r = spawnSync(process.execPath, [${JSON.stringify(path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'))}, 'test/badfiles.test.ts', 'test/concurrency.test.ts'], { encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: ${JSON.stringify(data)} } });
+    const out = r.stdout + r.stderr;
+    const ok = (out.match(/^\\s*✔/gm) || []).length, notOk = (out.match(/^\\s*✘/gm) || []).length;
     console.log(JSON.stringify({ ok, notOk, status: r.status, signal: r.signal }));`);
   const b = bad.json as { ok: number; notOk: number; status: number } | undefined;
   line('bad files +', !!b && b.notOk === 0 && b.ok > 0 && b.status === 0,
     b ? `concurrency: ${b.ok} checks passed, ${b.notOk} failed (damaged batches, archives, checkpoints, TorchScript; two trainers, predict while training, dispose while pending, exit while training)` : 'no result', bad);
+  }
 
+  if (areas.has('crash')) {
   const cr = await child(`
     (async () => {
       const { crashSafety } = ${req('test/stress/crash.ts')};
@@ -90,7 +98,9 @@ async function main() {
   const c = cr.json as { kills: number; killedMidWrite: number; checkpointsLoaded: number; maxAbsDiff: number } | undefined;
   line('crash safety', cr.code === 0 && !!c && c.kills >= Math.min(20, Number(a.kills)) && c.maxAbsDiff === 0,
     c ? `${c.kills} SIGKILLs survived (${c.killedMidWrite} during a checkpoint write), ${c.checkpointsLoaded} checkpoints loaded, resumed run max |Δlogit| ${c.maxAbsDiff}` : 'no result', cr);
+  }
 
+  if (areas.has('leaks')) {
   const lk = await child(`
     (async () => {
       const { Cifar10 } = ${req('lib/index.ts')};
@@ -103,7 +113,9 @@ async function main() {
   const l = lk.json as { cycles: number; growthMiB: number; baseMiB: number; gcModels: number; gcGrowth: number } | undefined;
   line('leaks', lk.code === 0 && !!l && l.growthMiB < 50 && l.gcGrowth < 200,
     l ? `${l.cycles} create/predict/train/dispose cycles: RSS growth ${l.growthMiB.toFixed(1)} MiB after cycle 50 (base ${l.baseMiB.toFixed(0)} MiB); ${l.gcModels} ResNet-56 dropped without dispose: growth ${l.gcGrowth.toFixed(1)} MiB (680 MiB if leaked)` : 'no result', lk);
+  }
 
+  if (areas.has('lag')) {
   const lag = await child(`
     (async () => {
       const { Cifar10, ResNet, Trainer } = ${req('lib/index.ts')};
@@ -119,6 +131,7 @@ async function main() {
   const g = lag.json as { ticks: number; p99: number; max: number; ips: number } | undefined;
   line('event loop', lag.code === 0 && !!g && g.p99 < 20,
     g ? `10 ms timer during ResNet-20 training at ${g.ips.toFixed(0)} img/s: ${g.ticks} ticks, lag p99 ${g.p99.toFixed(2)} ms, max ${g.max.toFixed(1)} ms` : 'no result', lag);
+  }
 
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log(failures ? `${failures} area(s) failed` : 'all areas passed');
