@@ -101,22 +101,33 @@ class TaskWorker : public Napi::AsyncWorker {
   Done done_;
 };
 
-// Native objects made from C++ (Model.load, Dataset.loadBatches) are constructed through their JS class with the
-// shared state passed as an External; these two helpers are the two ends of that hand-over.
+// Native objects made from C++ (Model.load, Dataset.loadBatches, …) are constructed through their JS class, which
+// adopts the shared state handed over here. The constructor runs synchronously inside New(), on this thread, so
+// the hand-over is a thread-local pointer: no External is created, hence nothing that only a garbage collection
+// would free (valgrind counted such blocks as lost at exit).
+template <class State>
+inline thread_local std::shared_ptr<State>* adopting_state = nullptr;
+
 template <class State>
 Napi::Object NewWrapped(Napi::Env env, const Napi::FunctionReference& ctor, std::shared_ptr<State> state) {
-  auto* holder = new std::shared_ptr<State>(std::move(state));
-  auto ext = Napi::External<std::shared_ptr<State>>::New(env, holder,
-                                                         [](Napi::Env, std::shared_ptr<State>* p) { delete p; });
-  return ctor.New({ext});
+  (void)env;
+  adopting_state<State> = &state;
+  try {
+    Napi::Object o = ctor.New({});
+    adopting_state<State> = nullptr;
+    return o;
+  } catch (...) {
+    adopting_state<State> = nullptr;
+    throw;
+  }
 }
 
 template <class State>
 std::shared_ptr<State> AdoptedState(const Napi::CallbackInfo& info) {
-  if (info.Length() == 1 && info[0].IsExternal()) {
-    return *info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
-  }
-  return nullptr;
+  (void)info;
+  std::shared_ptr<State>* p = adopting_state<State>;
+  adopting_state<State> = nullptr;
+  return p ? *p : nullptr;
 }
 
 // "auto" | "cpu" | "cuda" | "cuda:N" -> a device that exists here; throws a clear error otherwise.
