@@ -105,6 +105,21 @@ export const IMAGE_SIZE = 3 * 32 * 32;
 export const PAPER_DEPTHS = [20, 32, 44, 56, 110, 1202] as const;
 const SHORTCUTS = ['A', 'B', 'plain'] as const;
 
+/** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
+export function checkImages(input: unknown, n?: number): number {
+  if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
+  const count = n ?? input.length / IMAGE_SIZE;
+  if (n !== undefined) v.integer('n', n, 1);
+  if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
+    throw new RangeError(
+      n === undefined
+        ? `Expected input length to be a positive multiple of 3×32×32 = ${IMAGE_SIZE} but received ${input.length}`
+        : `Expected input of length n×3×32×32 = ${count * IMAGE_SIZE} for n = ${count} but received ${input.length}`,
+    );
+  }
+  return count;
+}
+
 export function checkDepth(depth: unknown): number {
   if (typeof depth !== 'number') throw v.expected('depth of the form 6n+2 (20, 32, 44, …)', depth);
   if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0 || depth > 60002) {
@@ -196,18 +211,9 @@ export class ResNet {
    */
   async predict(input: Float32Array, n?: number): Promise<Float32Array> {
     const model = this.nativeModel;
-    if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
-    const count = n ?? input.length / IMAGE_SIZE;
-    if (n !== undefined) v.integer('n', n, 1);
-    if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
-      throw new RangeError(
-        n === undefined
-          ? `Expected input length to be a positive multiple of 3×32×32 = ${IMAGE_SIZE} but received ${input.length}`
-          : `Expected input of length n×3×32×32 = ${count * IMAGE_SIZE} for n = ${count} but received ${input.length}`,
-      );
-    }
-    return model.predict(input, count);
+    return model.predict(input, checkImages(input, n));
   }
+
 
   /** Writes a checkpoint atomically; Python reads it with torch.load(path, weights_only=True). */
   async save(path: string, options: SaveOptions = {}): Promise<void> {

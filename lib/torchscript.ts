@@ -2,7 +2,7 @@
 import { native, type NativeScriptModule } from './native';
 import { Cifar10 } from './cifar10';
 import {
-  CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, checkNormalization, summarizeEvaluation,
+  CIFAR10_CHANNEL_NORMALIZATION, checkImages, checkNormalization, summarizeEvaluation,
   type DeviceSpec, type Evaluation, type Normalization,
 } from './resnet';
 import * as v from './validate';
@@ -58,14 +58,9 @@ export class TorchScriptModel {
   /** Logits for n already-normalized NCHW float32 images, without gradients, off the main thread. */
   async predict(input: Float32Array, n?: number): Promise<Float32Array> {
     const m = this.#live;
-    if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
-    const count = n ?? input.length / IMAGE_SIZE;
-    if (n !== undefined) v.integer('n', n, 1);
-    if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
-      throw new RangeError(`Expected input of length n×3×32×32 (a positive multiple of ${IMAGE_SIZE}) but received ${input.length}`);
-    }
-    return m.predict(input, count);
+    return m.predict(input, checkImages(input, n));
   }
+
 
   /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
   async evaluate(data: Cifar10, options: { batchSize?: number } = {}): Promise<Evaluation> {

@@ -747,6 +747,14 @@ void FitJob::Run() {
   model->fitting = false;
 }
 
+template <class T, class A>
+static A TensorToJs(Napi::Env env, const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU).contiguous();
+  auto a = A::New(env, c.numel());
+  std::memcpy(a.Data(), c.data_ptr<T>(), c.numel() * sizeof(T));
+  return a;
+}
+
 static Napi::Object EvalToJs(Napi::Env env, const EvalRecord& r) {
   auto o = Napi::Object::New(env);
   o.Set("iteration", r.iteration);
@@ -766,12 +774,6 @@ static Napi::Object TrainToJs(Napi::Env env, const TrainRecord& r) {
   return o;
 }
 
-static Napi::Float32Array FloatsToJs(Napi::Env env, const torch::Tensor& t) {
-  auto c = t.to(torch::kCPU).to(torch::kFloat).contiguous();
-  auto a = Napi::Float32Array::New(env, c.numel());
-  std::memcpy(a.Data(), c.data_ptr<float>(), c.numel() * sizeof(float));
-  return a;
-}
 
 void FitJob::Deliver(Napi::Env env, Napi::Function callback, Event* e) {
   std::unique_ptr<Event> owned(e);
@@ -803,13 +805,6 @@ void FitJob::Deliver(Napi::Env env, Napi::Function callback, Event* e) {
   }
 }
 
-template <class T, class A>
-static A TensorToJs(Napi::Env env, const torch::Tensor& t) {
-  auto c = t.to(torch::kCPU).contiguous();
-  auto a = A::New(env, c.numel());
-  std::memcpy(a.Data(), c.data_ptr<T>(), c.numel() * sizeof(T));
-  return a;
-}
 
 // trainingBatch(dataset, options, iteration) -> { input, labels, index, dy, dx, flip }: exactly the batch a fit
 // with these options trains on at `iteration` (CPU), for inspection and tests.
@@ -945,8 +940,8 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
               r.Set("eval", ev);
               auto n = Napi::Object::New(env);
               n.Set("kind", j->cfg.norm_kind);
-              n.Set("mean", FloatsToJs(env, j->cfg.norm.mean));
-              n.Set("std", FloatsToJs(env, j->cfg.norm.std));
+              n.Set("mean", TensorToJs<float, Napi::Float32Array>(env, j->cfg.norm.mean.to(torch::kFloat)));
+              n.Set("std", TensorToJs<float, Napi::Float32Array>(env, j->cfg.norm.std.to(torch::kFloat)));
               r.Set("normalization", n);
               j->deferred.Resolve(r);
             } catch (...) {
