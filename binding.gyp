@@ -7,6 +7,7 @@
         "native/addon.cc",
         "native/checkpoint.cc",
         "native/dataset.cc",
+        "native/fused_bn.cc",
         "native/info.cc",
         "native/model.cc",
         "native/resnet.cc",

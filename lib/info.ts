@@ -14,6 +14,8 @@ export interface Info {
   cuda: { available: boolean; deviceCount: number; cudnn: boolean };
   threads: number;
   interopThreads: number;
+  /** The fused train-mode BatchNorm + ReLU CPU kernels: 'openmp' (on libtorch's threads) or 'single-thread'. */
+  fusedKernels: 'openmp' | 'single-thread';
   /** The .node file in use and which build produced it. */
   addon: { path: string; build: 'cmake-js' | 'node-gyp' };
 }
@@ -31,6 +33,7 @@ export function info(): Info {
     cuda: { available: n.cudaAvailable, deviceCount: n.cudaDeviceCount, cudnn: n.cudnnAvailable },
     threads: n.threads,
     interopThreads: n.interopThreads,
+    fusedKernels: n.fusedKernels,
     addon: { path: n.libraries.addon, build: n.build },
   };
 }

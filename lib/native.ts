@@ -10,6 +10,8 @@ export interface NativeLibtorchInfo {
   cudnnAvailable: boolean;
   threads: number;
   interopThreads: number;
+  /** How the fused BatchNorm + ReLU kernels run: on libtorch's OpenMP threads, or single-threaded. */
+  fusedKernels: 'openmp' | 'single-thread';
   libraries: { c10: string; torch_cpu: string; addon: string };
   build: 'cmake-js' | 'node-gyp';
 }
@@ -90,6 +92,8 @@ export interface NativeFitOptions {
   checkpointEvery: number;
   resume: boolean;
   channelsLast: boolean;
+  /** Fused train-mode BatchNorm + ReLU kernels on the CPU (default true). */
+  fusedBatchNorm?: boolean;
   stepOnly: boolean;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
@@ -168,6 +172,16 @@ export interface NativeAddon {
   Dataset: NativeDatasetConstructor;
   info(): NativeLibtorchInfo;
   setNumThreads(threads: number): void;
+  /**
+   * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused
+   * CPU kernels (fused true) or libtorch's BatchNorm2d and relu; running statistics start at 0 / 1, momentum 0.1.
+   */
+  batchNormRelu(
+    args: { x: Float32Array; shape: [number, number, number, number]; weight: Float32Array; bias: Float32Array;
+      grad: Float32Array; residual?: Float32Array },
+    fused: boolean,
+  ): { out: Float32Array; gradInput: Float32Array; gradWeight: Float32Array; gradBias: Float32Array;
+    gradResidual?: Float32Array; runningMean: Float32Array; runningVar: Float32Array };
 }
 
 let addon: NativeAddon | undefined;

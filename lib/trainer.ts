@@ -43,6 +43,12 @@ export interface TrainerOptions {
   normalization?: 'pixel' | 'channel' | Normalization;
   /** NHWC activations, faster on CPU (oneDNN) and on recent GPUs (default true). */
   channelsLast?: boolean;
+  /**
+   * On the CPU with channelsLast, run train-mode BatchNorm + ReLU (+ the shortcut add) as one fused kernel
+   * (default true): fewer passes over memory, and closer to a float64 computation than PyTorch's float32 kernels,
+   * but not bit-identical to PyTorch. false runs libtorch's own kernels, which match PyTorch 2.13 bit for bit.
+   */
+  fusedBatchNorm?: boolean;
 }
 
 export interface CheckpointOptions {
@@ -127,7 +133,7 @@ export interface History {
 }
 
 const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast'];
+  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly'];
 
@@ -149,6 +155,7 @@ interface ResolvedOptions {
   warmup: { lr: number; iterations: number; untilError: number } | undefined;
   normalization: 'pixel' | 'channel' | Normalization;
   channelsLast: boolean;
+  fusedBatchNorm: boolean;
 }
 
 let exitHook = false;
@@ -203,6 +210,8 @@ export class Trainer {
     if (norm !== 'pixel' && norm !== 'channel') checkNormalization(norm);
     const channelsLast = o.channelsLast ?? true;
     if (typeof channelsLast !== 'boolean') throw v.expected('channelsLast to be a boolean', channelsLast);
+    const fusedBatchNorm = o.fusedBatchNorm ?? true;
+    if (typeof fusedBatchNorm !== 'boolean') throw v.expected('fusedBatchNorm to be a boolean', fusedBatchNorm);
     this.model = model;
     this.options = Object.freeze({
       iterations,
@@ -216,6 +225,7 @@ export class Trainer {
       warmup,
       normalization: norm as ResolvedOptions['normalization'],
       channelsLast,
+      fusedBatchNorm,
     });
   }
 
@@ -347,6 +357,7 @@ export class Trainer {
       checkpointEvery: 0,
       resume: false,
       channelsLast: opts.channelsLast,
+      fusedBatchNorm: opts.fusedBatchNorm,
       stepOnly: false,
       normalization: norm.kind,
       mean: norm.mean,

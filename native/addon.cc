@@ -3,6 +3,7 @@
 
 #include "addon.h"
 #include "dataset.h"
+#include "fused_bn.h"
 #include "model.h"
 #include "torchscript.h"
 #include "trainer.h"
@@ -26,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("trainingBatch", Napi::Function::New<TrainingBatch>(env, "trainingBatch"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("batchNormRelu", Napi::Function::New<BatchNormRelu>(env, "batchNormRelu"));
   return exports;
 }
 

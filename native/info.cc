@@ -4,6 +4,7 @@
 
 #include "addon.h"
 #include "common.h"
+#include "fused_bn.h"
 
 namespace resnet_cifar {
 
@@ -28,6 +29,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("cudnnAvailable", torch::cuda::cudnn_is_available());
     o.Set("threads", static_cast<double>(at::get_num_threads()));
     o.Set("interopThreads", static_cast<double>(at::get_num_interop_threads()));
+    o.Set("fusedKernels", FusedKernelThreading());
     auto libs = Napi::Object::New(env);
     libs.Set("c10", LibraryOf(reinterpret_cast<const void*>(&c10::GetAllocator)));
     libs.Set("torch_cpu", LibraryOf(reinterpret_cast<const void*>(&at::get_num_threads)));

@@ -1,5 +1,7 @@
 #include "resnet.h"
 
+#include "fused_bn.h"
+
 #include <stdexcept>
 
 namespace resnet_cifar {
@@ -41,8 +43,11 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stri
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-  auto y = bn2(conv2(bn1(conv1(x)).relu_()));
-  if (kind == Shortcut::Plain) return y.relu_();
+  auto h = conv1(x);
+  h = fused_bn && FusedBnApplies(h, bn1) ? FusedBnRelu(h, bn1) : bn1(h).relu_();
+  auto z = conv2(h);
+  const bool fused = fused_bn && FusedBnApplies(z, bn2);
+  if (kind == Shortcut::Plain) return fused ? FusedBnRelu(z, bn2) : bn2(z).relu_();
   torch::Tensor s = x;
   if (projection) {
     s = projection->forward(x);
@@ -51,7 +56,8 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
     if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
     if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
   }
-  return y.add_(s).relu_();  // in place: BN saves its input, not its output
+  if (fused) return FusedBnRelu(z, bn2, s);
+  return bn2(z).add_(s).relu_();  // in place: BN saves its input, not its output
 }
 
 static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t stride, Shortcut sc) {
@@ -81,7 +87,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = bn(conv(x)).relu_();
+  x = conv(x);
+  x = fused_bn && FusedBnApplies(x, bn) ? FusedBnRelu(x, bn) : bn(x).relu_();
   x = block3->forward(block2->forward(block1->forward(x)));
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   return fc(x);
@@ -100,6 +107,13 @@ std::vector<std::pair<std::string, std::string>> ResNetImpl::ConvBnPairs() const
     }
   }
   return out;
+}
+
+void ResNetImpl::SetFusedBatchNorm(bool on) {
+  fused_bn = on;
+  for (const auto& seq : {block1, block2, block3}) {
+    for (size_t i = 0; i < seq->size(); ++i) seq->ptr<BasicBlockImpl>(i)->fused_bn = on;
+  }
 }
 
 int64_t ResNetImpl::ParameterCount() const {

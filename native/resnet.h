@@ -32,6 +32,7 @@ struct BasicBlockImpl : torch::nn::Module {
   torch::nn::Sequential projection{nullptr};  // option B where the shape changes: "shortcut.0" conv, "shortcut.1" bn
   Shortcut kind;
   int64_t in_planes, planes, stride;
+  bool fused_bn = false;  // train-mode BN + ReLU through fused_bn.h where it applies (set by ResNetImpl)
 };
 TORCH_MODULE(BasicBlock);
 
@@ -42,12 +43,19 @@ struct ResNetImpl : torch::nn::Module {
   // (conv, bn) name pairs: each conv is followed by this BN (used to fold a conv bias into BN statistics).
   std::vector<std::pair<std::string, std::string>> ConvBnPairs() const;
   int64_t ParameterCount() const;
+  // Train-mode BatchNorm + ReLU (+ residual) through the fused CPU kernels of fused_bn.h where they apply (the
+  // trainer turns this on for a fit); off, libtorch's own BatchNorm2d and relu run.
+  void SetFusedBatchNorm(bool on);
+  bool FusedBatchNorm() const { return fused_bn; }
 
   ResNetOptions options;
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   torch::nn::Sequential block1{nullptr}, block2{nullptr}, block3{nullptr};
   torch::nn::Linear fc{nullptr};
+
+ private:
+  bool fused_bn = false;
 };
 TORCH_MODULE(ResNet);
 

@@ -112,6 +112,7 @@ static TrainConfig ParseConfig(const Napi::Object& o) {
   c.channels_last = Bool(o, "channelsLast");
   c.step_only = Bool(o, "stepOnly");
   if (o.Has("genericBatch")) c.generic_batch = Bool(o, "genericBatch");
+  if (o.Has("fusedBatchNorm")) c.fused_bn = Bool(o, "fusedBatchNorm");
   auto dir = Field(o, "checkpointDir");
   if (!dir.IsString()) throw TypeErrorEx("fit option checkpointDir must be a string");
   c.checkpoint_dir = dir.As<Napi::String>().Utf8Value();
@@ -643,6 +644,7 @@ void FitJob::Run() {
       std::lock_guard<std::mutex> lock(model->mu);
       if (cfg.resume) Resume();
       if (cfg.channels_last) SetLayout(true);
+      model->net->SetFusedBatchNorm(cfg.fused_bn);
     }
     // The data goes to the training device once; batches are cut and augmented there.
     BatchMaker maker(train->images.to(dev), train->labels.to(dev), cfg, dev);
@@ -725,6 +727,7 @@ void FitJob::Run() {
     std::lock_guard<std::mutex> lock(model->mu);
     if (stopped != "nan") WriteCheckpoint();
     if (cfg.channels_last) SetLayout(false);
+    model->net->SetFusedBatchNorm(false);
     model->net->train(model->training.load());
     if (stopped != "nan") {
       // The model now carries the normalization it was trained with (used by evaluate and save).
@@ -741,6 +744,7 @@ void FitJob::Run() {
   if (!error.empty()) {
     std::lock_guard<std::mutex> lock(model->mu);
     if (cfg.channels_last) SetLayout(false);
+    model->net->SetFusedBatchNorm(false);
     model->net->train(model->training.load());
   }
   seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -31,6 +31,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;      // 0: only at the end / on abort
   bool resume = false;
   bool channels_last = true;
+  bool fused_bn = true;  // fused train-mode BN + ReLU kernels on the CPU (fused_bn.h)
   bool step_only = false;            // benchmark: one fixed batch, no data work
   bool generic_batch = false;        // CPU too: the torch-ops batch path CUDA uses (tests compare the two)
   std::string norm_kind;             // 'pixel' | 'channel'

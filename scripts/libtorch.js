@@ -71,6 +71,9 @@ function describe(cmakeDir, source) {
   let version = readVersion(cmakeDir, root);
   const libs = fs.existsSync(libDir) ? fs.readdirSync(libDir) : [];
   const cuda = libs.some((f) => /^libtorch_cuda.*\.so/.test(f) || /^libc10_cuda\.so/.test(f));
+  // The OpenMP runtime libtorch ships (libgomp.so.1 in wheels, libgomp-<hash>.so.1 in zips): native/fused_bn.cc
+  // is compiled with -fopenmp and linked to this one, never to a second runtime.
+  const gomp = libs.filter((f) => /^libgomp.*\.so/.test(f)).sort()[0];
   return {
     source,
     root,
@@ -80,6 +83,7 @@ function describe(cmakeDir, source) {
     version,
     cuda,
     cxx11abi: abi ? abi[1] : null,
+    openmp: gomp ? path.join(libDir, gomp) : null,
   };
 }
 
@@ -191,9 +195,12 @@ function main(argv) {
   } else if (argv[0] === '--gyp') {
     const out = {
       include: t.includeDirs,
-      libs: ['-L' + t.libDir, '-ltorch', '-ltorch_cpu', '-lc10', ...(t.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])],
+      libs: ['-L' + t.libDir, '-ltorch', '-ltorch_cpu', '-lc10', ...(t.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []),
+        ...(t.openmp ? [t.openmp] : [])],
       ldflags: ['-Wl,-rpath,' + t.libDir, '-Wl,--no-as-needed'],
-      cflags: t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi],
+      // gyp has no per-file flags: -fopenmp for every source (only fused_bn.cc has OpenMP code); link flags stay
+      // without it, so the only OpenMP runtime linked is libtorch's (libs).
+      cflags: [...(t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi]), ...(t.openmp ? ['-fopenmp'] : [])],
       defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : [])],
     }[argv[1]];
     if (!out) {

@@ -84,14 +84,20 @@ test('data order: one epoch visits every image once, the next epoch in another o
   t.notDeepEqual(e1.index, e0.index);
 });
 
-for (const channelsLast of [true, false]) {
-  test(`two SGD steps (momentum, weight decay, train-mode BN) match PyTorch 2.13 from the same weights and batches (${channelsLast ? 'channels-last' : 'contiguous'})`, async (t) => {
+// libtorch's kernels (fusedBatchNorm: false, and the contiguous layout where the fused kernels never apply) are
+// PyTorch's own: the result must match PyTorch 2.13 float32. The fused BatchNorm + ReLU kernels sum in another
+// order, and one ReLU mask element flipped by float32 rounding moves a gradient by ~1e-3 of its norm, so no float32
+// implementation but PyTorch's own lands within 1e-5 of it; those are held against PyTorch run in float64 instead,
+// next to PyTorch float32's own distance from it (the fused kernels alone: test/fused.test.ts).
+for (const [channelsLast, fusedBatchNorm] of [[true, false], [false, true], [true, true]]) {
+  const variant = `${channelsLast ? 'channels-last' : 'contiguous'}${channelsLast ? (fusedBatchNorm ? ', fused BN + ReLU kernels' : ', libtorch kernels') : ''}`;
+  test(`two SGD steps (momentum, weight decay, train-mode BN) match PyTorch 2.13 from the same weights and batches (${variant})`, async (t) => {
     if (!havePythonTorch(t)) return;
     const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
     const dir = tmpDir();
     const model = new ResNet({ depth: 20, seed: 11, device: 'cpu' });
     await model.save(path.join(dir, 'before.pt'));
-    const trainer = new Trainer(model, { iterations: 2, seed: 5, milestones: [], channelsLast });
+    const trainer = new Trainer(model, { iterations: 2, seed: 5, milestones: [], channelsLast, fusedBatchNorm });
     const prefixes: string[] = [];
     for (let it = 0; it < 2; it++) {
       const b = await trainer.trainingBatch(data, it);
@@ -105,9 +111,14 @@ for (const channelsLast of [true, false]) {
     await model.save(path.join(dir, 'after.pt'));
     const r = JSON.parse(py(['sgd', '--ckpt', path.join(dir, 'before.pt'), '--after', path.join(dir, 'after.pt'),
       '--batches', prefixes.join(','), '--channels-last', channelsLast ? '1' : '0']));
-    t.log(`relative error ${r.rel.toExponential(2)} (worst tensor ${r.worst || '-'}: ${r.worst_rel.toExponential(2)}), weights moved ${r.moved.toFixed(3)}`);
+    t.log(`vs PyTorch float32: relative error ${r.rel.toExponential(2)} (worst tensor ${r.worst || '-'}: ${r.worst_rel.toExponential(2)}), weights moved ${r.moved.toFixed(3)}`);
+    t.log(`vs PyTorch float64: ours ${r.rel64.toExponential(2)} (worst ${r.worst64}: ${r.worst64_rel.toExponential(2)}), PyTorch float32 ${r.torch_rel64.toExponential(2)}`);
     t.true(r.moved > 1e-3, 'the steps changed the weights');
-    t.true(r.rel < 1e-5, `relative error ${r.rel}`);
+    if (channelsLast && fusedBatchNorm) {
+      t.true(r.rel64 < 2 * r.torch_rel64 && r.rel64 < 1e-3, `relative error vs float64 ${r.rel64}, PyTorch float32's ${r.torch_rel64}`);
+    } else {
+      t.true(r.rel < 1e-5, `relative error ${r.rel}`);
+    }
   });
 }
 

@@ -103,33 +103,47 @@ def main():
         m = ResNetCifar((meta['depth'] - 2) // 6, False, meta['shortcut'], meta['num_classes'])
         m.load_state_dict(ck['state_dict'], strict=True)
         fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-        m = m.to(memory_format=fmt)
-        m.train()
-        opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
-        for prefix in a.batches.split(','):
-            y = torch.from_numpy(np.fromfile(prefix + '.y', dtype='<i4').astype(np.int64))
-            x = read_input(prefix + '.x', len(y)).contiguous(memory_format=fmt)
-            opt.zero_grad()
-            F.cross_entropy(m(x), y).backward()
-            opt.step()
+        start = {k: v.clone() for k, v in m.state_dict().items()}
+
+        def train(dtype):  # the same SGD steps from the same weights, computed in dtype
+            m.load_state_dict(start)
+            net = m.to(dtype=dtype, memory_format=fmt)
+            net.train()
+            opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
+            for prefix in a.batches.split(','):
+                y = torch.from_numpy(np.fromfile(prefix + '.y', dtype='<i4').astype(np.int64))
+                x = read_input(prefix + '.x', len(y)).to(dtype).contiguous(memory_format=fmt)
+                opt.zero_grad()
+                F.cross_entropy(net(x), y).backward()
+                opt.step()
+            return {k: v.clone() for k, v in net.state_dict().items()}
+
+        def compare(ours, theirs):  # overall relative error and the worst tensor
+            assert set(ours) == set(theirs), (sorted(set(ours) ^ set(theirs)))
+            num = den = 0.0
+            worst = ('', 0.0)
+            for k, t in theirs.items():
+                if not t.is_floating_point():
+                    assert torch.equal(ours[k], t), k
+                    continue
+                d = (ours[k].double() - t.double()).norm().item()
+                num += d * d
+                den += t.double().norm().item() ** 2
+                r = d / max(t.double().norm().item(), 1e-12)
+                if r > worst[1]:
+                    worst = (k, r)
+            return (num / den) ** 0.5, worst
+
+        theirs = train(torch.float32)
+        exact = train(torch.float64)  # float64: the reference both float32 results are measured against
         ours = torch.load(a.after, weights_only=True)['state_dict']
-        theirs = m.state_dict()
-        assert set(ours) == set(theirs), (sorted(set(ours) ^ set(theirs)))
-        num = den = 0.0
-        worst = ('', 0.0)
-        for k, t in theirs.items():
-            if not t.is_floating_point():
-                assert torch.equal(ours[k], t), k
-                continue
-            d = (ours[k].double() - t.double()).norm().item()
-            num += d * d
-            den += t.double().norm().item() ** 2
-            r = d / max(t.double().norm().item(), 1e-12)
-            if r > worst[1]:
-                worst = (k, r)
+        rel, worst = compare(ours, theirs)
+        rel64, worst64 = compare(ours, exact)
+        torch_rel64, _ = compare(theirs, exact)
         moved = sum((t.double() - ck['state_dict'][k].double()).norm().item() ** 2
                     for k, t in theirs.items() if t.is_floating_point()) ** 0.5
-        print(json.dumps({'rel': (num / den) ** 0.5, 'worst': worst[0], 'worst_rel': worst[1], 'moved': moved}))
+        print(json.dumps({'rel': rel, 'worst': worst[0], 'worst_rel': worst[1], 'moved': moved,
+                          'rel64': rel64, 'worst64': worst64[0], 'worst64_rel': worst64[1], 'torch_rel64': torch_rel64}))
         return
     if a.cmd == 'torchscript':
         torch.manual_seed(2)

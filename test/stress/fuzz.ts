@@ -115,6 +115,11 @@ export async function fuzz(data: Cifar10, dir: string, rounds: number, seed: num
     ['native trainingBatch', () => native().trainingBatch(data.nativeDataset, options() as never, weird() as never)],
     ['native ScriptModule.load', () => native().ScriptModule.load(weird() as never, weird() as never)],
     ['native setNumThreads', () => native().setNumThreads(weird() as never)],
+    ['native batchNormRelu', () => native().batchNormRelu(weird() as never, weird() as never)],
+    ['native batchNormRelu fields', () => native().batchNormRelu({
+      x: weird(), shape: r() < 0.5 ? [weird(), 16, weird(), 2] : weird(), weight: weird(), bias: weird(), grad: weird(),
+      residual: r() < 0.5 ? undefined : weird(),
+    } as never, r() < 0.5)],
   ];
   const tally: Tally = { cases: 0, thrown: 0, ok: 0, byType: {} };
   const problems: string[] = [];
