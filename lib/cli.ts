@@ -245,7 +245,7 @@ async function cmdInfo(argv: string[]): Promise<number> {
   }
   out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
   out(`CUDA       ${i.cuda.available ? `available, ${i.cuda.deviceCount} device(s), cuDNN ${i.cuda.cudnn ? 'yes' : 'no'}` : 'not available'}`);
-  out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS)`);
+  out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS); fused BN + ReLU kernels: ${i.fusedKernels}`);
   out(`addon      ${i.addon.build} build, ${i.addon.path}`);
   out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
   return 0;
