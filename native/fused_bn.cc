@@ -48,12 +48,12 @@ struct Chan {
 typedef float V16 __attribute__((vector_size(64)));
 typedef float V16u __attribute__((vector_size(64), aligned(4)));
 RC_INLINE V16 Ld(const float* p) { return *reinterpret_cast<const V16u*>(p); }
-RC_INLINE void St(float* p, V16 v) { *reinterpret_cast<V16u*>(p) = v; }
-RC_INLINE V16 Relu(V16 y) {  // max(y, 0) keeping NaN, as torch.relu
+RC_INLINE void St(float* p, const V16& v) { *reinterpret_cast<V16u*>(p) = v; }
+RC_INLINE V16 Relu(const V16& y) {  // max(y, 0) keeping NaN, as torch.relu
   const V16 zero = {};
   return y < zero ? zero : y;
 }
-RC_INLINE V16 Pass(V16 gate, V16 dy) {  // dy where gate > 0, else 0
+RC_INLINE V16 Pass(const V16& gate, const V16& dy) {  // dy where gate > 0, else 0
   const V16 zero = {};
   return gate > zero ? dy : zero;
 }
