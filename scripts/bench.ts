@@ -61,12 +61,25 @@ async function main() {
   console.log(`peer: ${path.relative(process.cwd(), a.peer)} on PyTorch ${torchPy}; ours: libtorch ${lt.version} (${lt.path})`);
   const train = await Cifar10.load(dataDir, { split: 'train' });
   const rows: { peerStep: number; oursStep: number; peerE2E: number; oursE2E: number }[] = [];
+  const peerE2EArgs = ['train', '--epochs', String(e2eSteps / Math.ceil(50000 / BATCH)), '--workers', '1', '--data', dataDir];
   for (let r = 0; r < Number(a.rounds); r++) {
-    const peerStep = peer(['bench', '--steps', String(steps)]).images_per_s;
-    const ours = await oursStep(train);
-    const peerE2E = peer(['train', '--epochs', String(e2eSteps / Math.ceil(50000 / BATCH)), '--workers', '1', '--data', dataDir]).images_per_s;
-    const oursE2E = await oursEndToEnd(train);
-    rows.push({ peerStep, oursStep: ours, peerE2E, oursE2E });
+    // Each pair runs back to back, the order alternating by round, so a machine that slows down or speeds up
+    // over minutes moves both sides of a ratio alike.
+    const row = { peerStep: 0, oursStep: 0, peerE2E: 0, oursE2E: 0 };
+    if (r % 2 === 0) {
+      row.peerStep = peer(['bench', '--steps', String(steps)]).images_per_s;
+      row.oursStep = await oursStep(train);
+      row.peerE2E = peer(peerE2EArgs).images_per_s;
+      row.oursE2E = await oursEndToEnd(train);
+    } else {
+      row.oursStep = await oursStep(train);
+      row.peerStep = peer(['bench', '--steps', String(steps)]).images_per_s;
+      row.oursE2E = await oursEndToEnd(train);
+      row.peerE2E = peer(peerE2EArgs).images_per_s;
+    }
+    rows.push(row);
+    console.log(`round ${r + 1}: step ${row.peerStep.toFixed(0)} vs ${row.oursStep.toFixed(0)} (${(row.oursStep / row.peerStep).toFixed(2)}x), ` +
+      `end to end ${row.peerE2E.toFixed(0)} vs ${row.oursE2E.toFixed(0)} (${(row.oursE2E / row.peerE2E).toFixed(2)}x)`);
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const m = {
@@ -80,6 +93,9 @@ async function main() {
   console.log(`| model step only (fixed batch)    | ${f(m.peerStep)}    | ${f(m.oursStep)}    | ${(m.oursStep / m.peerStep).toFixed(2).padStart(9)}×  |`);
   console.log(`| end to end (data + augment + step) | ${f(m.peerE2E)}  | ${f(m.oursE2E)}    | ${(m.oursE2E / m.peerE2E).toFixed(2).padStart(9)}×  |`);
   console.log('');
+  const ratio = (f: (r: (typeof rows)[number]) => number) => median(rows.map(f)).toFixed(2);
+  console.log(`median of the per-round ratios (each from back-to-back runs): step ${ratio((r) => r.oursStep / r.peerStep)}x, ` +
+    `end to end ${ratio((r) => r.oursE2E / r.peerE2E)}x`);
   console.log(`ours end to end / ours step only: ${(m.oursE2E / m.oursStep).toFixed(3)} (1.0 = data work fully hidden)`);
   console.log(`step ${steps} timed steps after 3 warm-up; end to end ${e2eSteps} steps (peer: DataLoader, 1 worker); median of ${rows.length} round(s)`);
 }
