@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -131,6 +132,15 @@ std::shared_ptr<State> AdoptedState(const Napi::CallbackInfo& info) {
 }
 
 // "auto" | "cpu" | "cuda" | "cuda:N" -> a device that exists here; throws a clear error otherwise.
+// A copy of t's elements (on the CPU, in contiguous order) as a JS typed array A of element type T.
+template <class T, class A>
+A TensorToJs(Napi::Env env, const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU).contiguous();
+  auto a = A::New(env, c.numel());
+  std::memcpy(a.Data(), c.data_ptr<T>(), c.numel() * sizeof(T));
+  return a;
+}
+
 torch::Device ResolveDevice(const std::string& spec);
 std::string DeviceName(const torch::Device& d);
 

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -434,13 +433,6 @@ static torch::Tensor Floats(const Napi::Object& o, const char* key, int64_t nume
   return torch::from_blob(a.Data(), {numel}, torch::kFloat).clone();
 }
 
-static Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
-  auto c = t.contiguous();  // NCHW order for 4-d tensors
-  auto a = Napi::Float32Array::New(env, c.numel());
-  std::memcpy(a.Data(), c.data_ptr<float>(), c.numel() * sizeof(float));
-  return a;
-}
-
 Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -487,13 +479,13 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
       out.backward(dy);
     }
     auto r = Napi::Object::New(env);
-    r.Set("out", ToJs(env, out.detach()));
-    r.Set("gradInput", ToJs(env, x.grad()));
-    r.Set("gradWeight", ToJs(env, bn->weight.grad()));
-    r.Set("gradBias", ToJs(env, bn->bias.grad()));
-    if (res.defined()) r.Set("gradResidual", ToJs(env, res.grad()));
-    r.Set("runningMean", ToJs(env, bn->running_mean));
-    r.Set("runningVar", ToJs(env, bn->running_var));
+    r.Set("out", TensorToJs<float, Napi::Float32Array>(env, out.detach()));
+    r.Set("gradInput", TensorToJs<float, Napi::Float32Array>(env, x.grad()));
+    r.Set("gradWeight", TensorToJs<float, Napi::Float32Array>(env, bn->weight.grad()));
+    r.Set("gradBias", TensorToJs<float, Napi::Float32Array>(env, bn->bias.grad()));
+    if (res.defined()) r.Set("gradResidual", TensorToJs<float, Napi::Float32Array>(env, res.grad()));
+    r.Set("runningMean", TensorToJs<float, Napi::Float32Array>(env, bn->running_mean));
+    r.Set("runningVar", TensorToJs<float, Napi::Float32Array>(env, bn->running_var));
     return r;
   });
 }

@@ -751,14 +751,6 @@ void FitJob::Run() {
   model->fitting = false;
 }
 
-template <class T, class A>
-static A TensorToJs(Napi::Env env, const torch::Tensor& t) {
-  auto c = t.to(torch::kCPU).contiguous();
-  auto a = A::New(env, c.numel());
-  std::memcpy(a.Data(), c.data_ptr<T>(), c.numel() * sizeof(T));
-  return a;
-}
-
 static Napi::Object EvalToJs(Napi::Env env, const EvalRecord& r) {
   auto o = Napi::Object::New(env);
   o.Set("iteration", r.iteration);
