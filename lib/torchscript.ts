@@ -34,7 +34,13 @@ export class TorchScriptModel {
     const device = v.device('device', o.device ?? 'auto');
     const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
     checkNormalization(normalization);
-    return new TorchScriptModel(await native().ScriptModule.load(path, device), normalization);
+    // libtorch's own errors (e.g. a script that fails to compile after a flipped byte in a member name, which no
+    // CRC covers) do not say which file: every error names it.
+    const loaded = await native().ScriptModule.load(path, device).catch((e: Error) => {
+      if (e instanceof Error && !e.message.includes(path)) e.message = `Cannot load TorchScript file ${path}: ${e.message}`;
+      throw e;
+    });
+    return new TorchScriptModel(loaded, normalization);
   }
 
   get #live(): NativeScriptModule {
