@@ -20,7 +20,8 @@ export const CIFAR10_FILE_BYTES = 10_000 * CIFAR10_RECORD_BYTES;
 const TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 const TEST_FILES = ['test_batch.bin'];
 const ARCHIVE_FOLDER = 'cifar-10-batches-bin';
-const DEFAULT_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+/** Class names of CIFAR-10 by label (what batches.meta.txt lists). */
+export const CIFAR10_CLASSES: readonly string[] = Object.freeze(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
 
 /** Finds the folder holding the batch files: `source` itself or its `cifar-10-batches-bin` child. */
 function batchesDir(source: string): string {
@@ -35,7 +36,7 @@ function parseClasses(text: string, where: string): string[] {
   return classes;
 }
 
-type Source = { files: (string | { name: string; data: Uint8Array })[]; classes: string[] };
+type Source = { files: (string | { name: string; data: Uint8Array })[]; classes: readonly string[] };
 
 async function folderSource(source: string, split: Split): Promise<Source> {
   const dir = batchesDir(source);
@@ -44,7 +45,7 @@ async function folderSource(source: string, split: Split): Promise<Source> {
     if (!fs.existsSync(f)) throw new Error(`CIFAR-10 file ${f} is missing (expected ${files.map((x) => path.basename(x)).join(', ')} in ${dir})`);
   }
   const meta = path.join(dir, 'batches.meta.txt');
-  const classes = fs.existsSync(meta) ? parseClasses(fs.readFileSync(meta, 'utf8'), meta) : DEFAULT_CLASSES;
+  const classes = fs.existsSync(meta) ? parseClasses(fs.readFileSync(meta, 'utf8'), meta) : CIFAR10_CLASSES;
   return { files, classes };
 }
 
@@ -66,7 +67,7 @@ async function archiveSource(file: string, split: Split): Promise<Source> {
     return { name: `${file}:${ARCHIVE_FOLDER}/${f}`, data };
   });
   const meta = byName.get('batches.meta.txt');
-  return { files, classes: meta ? parseClasses(meta.toString('utf8'), `${file}:${ARCHIVE_FOLDER}/batches.meta.txt`) : DEFAULT_CLASSES };
+  return { files, classes: meta ? parseClasses(meta.toString('utf8'), `${file}:${ARCHIVE_FOLDER}/batches.meta.txt`) : CIFAR10_CLASSES };
 }
 
 export class Cifar10 {
@@ -148,14 +149,15 @@ export class Cifar10 {
     return this.#data.images(start, count);
   }
 
-  /** Per-channel mean and std of pixels / 255. */
-  channelStats(): Promise<{ mean: number[]; std: number[] }> {
-    return this.#data.channelStats();
+  /** Per-channel mean and std of pixels / 255 (computed natively, once per dataset). */
+  async channelStats(): Promise<{ mean: number[]; std: number[] }> {
+    const n = await this.#data.statistics('channel');
+    return { mean: Array.from(n.mean), std: Array.from(n.std) };
   }
 
-  /** The paper's per-pixel mean (3×32×32 values of pixels / 255). */
-  pixelMean(): Promise<Float32Array> {
-    return this.#data.pixelMean();
+  /** The paper's per-pixel mean (3×32×32 values of pixels / 255; computed natively, once per dataset). */
+  async pixelMean(): Promise<Float32Array> {
+    return (await this.#data.statistics('pixel')).mean;
   }
 
   /** @internal */

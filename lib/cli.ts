@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Cifar10 } from './cifar10';
+import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
+import { CHECKPOINT_FILE } from './checkpoint';
 import { defaultCacheDir } from './download';
 import { info } from './info';
 import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
@@ -351,7 +352,7 @@ async function loadModel(values: Values, cmd: string) {
   if (ck) {
     if (values.mean || values.std) throw new UsageError('--mean/--std apply to --torchscript (checkpoints store their normalization)');
     const m = await ResNet.load(ck, { device });
-    return { name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${ck}`, model: m, dispose: () => m.dispose(), norm: m.meta.normalization };
+    return { name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${ck}`, model: m, dispose: () => m.dispose(), norm: m.normalization };
   }
   const c = CIFAR10_CHANNEL_NORMALIZATION as { mean: number[]; std: number[] };
   const mean = list('mean', values.mean as string | undefined, c.mean, 3);
@@ -387,14 +388,13 @@ async function cmdPredict(argv: string[]): Promise<number> {
     const pixels = await decodeImages(positionals);
     const norm = (loaded.norm ?? CIFAR10_CHANNEL_NORMALIZATION) as never;
     const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length);
-    const classes = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
     const k = logits.length / positionals.length;
     const results = positionals.map((file, i) => {
       const row = Array.from(logits.subarray(i * k, (i + 1) * k));
       const mx = Math.max(...row);
       const ex = row.map((x) => Math.exp(x - mx));
       const sum = ex.reduce((a, b) => a + b, 0);
-      const ranked = ex.map((e, j) => ({ class: classes[j] ?? String(j), probability: e / sum })).sort((a, b) => b.probability - a.probability);
+      const ranked = ex.map((e, j) => ({ class: CIFAR10_CLASSES[j] ?? String(j), probability: e / sum })).sort((a, b) => b.probability - a.probability);
       return { file, predictions: ranked.slice(0, top) };
     });
     if (values.json) out(JSON.stringify(results));
@@ -492,7 +492,7 @@ async function cmdReproduce(argv: string[]): Promise<number> {
             continue;
           }
           const config = trainConfig(values, depth, shortcut, seed);
-          const resume = fs.existsSync(path.join(runDir, 'checkpoint.pt'));
+          const resume = fs.existsSync(path.join(runDir, CHECKPOINT_FILE));
           if (!json) out(`${label}: ${resume ? 'resuming' : 'training'} (${config.iterations} iterations) -> ${runDir}`);
           const p = progressPrinter(json, label);
           const r = await trainRun({ data, out: runDir, config, resume, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });

@@ -1,5 +1,5 @@
 // PNG/JPEG (anything sharp decodes) -> 32x32 RGB, CHW uint8, and normalization for predict.
-import { checkNormalization, IMAGE_SIZE, type Normalization } from './resnet';
+import { IMAGE_SIZE, toNative, type Normalization } from './normalization';
 
 /** Decodes each file to 32×32 RGB (resized with sharp's default Lanczos filter where needed), CHW uint8. */
 export async function decodeImages(files: string[]): Promise<Uint8Array> {
@@ -19,9 +19,12 @@ export async function decodeImages(files: string[]): Promise<Uint8Array> {
   return out;
 }
 
-/** uint8 CHW images -> (pixels / 255 - mean) / std, NCHW float32. */
+/**
+ * uint8 CHW images -> (pixels / 255 - mean) / std, NCHW float32: the TypeScript definition of the formula
+ * (native/core/normalization.h holds the C++ one), for images that do not come from a Cifar10 dataset.
+ */
 export function normalizeImages(pixels: Uint8Array, normalization: Normalization): Float32Array {
-  const { mean, std } = checkNormalization(normalization);
+  const { mean, std } = toNative(normalization);
   const out = new Float32Array(pixels.length);
   const perPixel = mean.length === IMAGE_SIZE;
   for (let i = 0; i < pixels.length; i++) {

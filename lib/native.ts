@@ -1,6 +1,7 @@
 // The one file that loads the compiled addon and declares its whole surface. Everything else in lib/ goes
 // through `native()`; nothing here validates (lib/validate.ts does, before any call reaches C++).
 import * as path from 'node:path';
+import type { EvalPoint, TrainPoint, TrainingBatch } from './trainer';
 
 export interface NativeLibtorchInfo {
   version: string;
@@ -27,19 +28,30 @@ export interface NativeModelOptions {
 /** Plain data stored in checkpoint meta: what Python's torch.load(weights_only=True) reads back. */
 export type MetaValue = string | number | boolean | null | MetaValue[] | { [key: string]: MetaValue };
 
+/** The one native form of a normalization: pixel (3072 means, std 1) or channel (3 means, 3 stds), of pixels / 255. */
+export interface NativeNormalization {
+  kind: 'pixel' | 'channel';
+  mean: Float32Array;
+  std: Float32Array;
+}
+
 export interface NativeModel {
   parameterCount(): number;
   config(): { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
   device(): string;
   training(): boolean;
   setTraining(on: boolean): void;
+  /** The meta a checkpoint of this model holds: format keys, normalization, and the meta it was loaded with. */
   meta(): Record<string, MetaValue>;
+  /** What the model was trained with (its checkpoint's, or its last fit's); null for a new model. */
+  normalization(): NativeNormalization | null;
   /** NCHW float32 input of n images -> n x numClasses logits. */
   predict(input: Float32Array, n: number): Promise<Float32Array>;
-  save(path: string, meta?: Record<string, MetaValue>): Promise<void>;
+  /** normalization: stored instead of the model's own (null/undefined: the model's own, if any). */
+  save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null): Promise<void>;
   loadStateDict(path: string): Promise<void>;
-  /** mean: 3 or 3072 values (of pixels / 255); std: 3 values. */
-  evaluate(data: NativeDataset, batchSize: number, mean: Float32Array, std: Float32Array): Promise<NativeEvaluation>;
+  /** normalization null: the model's own (an error if it has none). */
+  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null): Promise<NativeEvaluation>;
   stateDictNames(): string[];
   dispose(): void;
   disposed(): boolean;
@@ -47,9 +59,15 @@ export interface NativeModel {
 
 export interface NativeEvaluation {
   count: number;
-  lossSum: number;
+  /** Mean cross-entropy. */
+  loss: number;
+  /** Top-1 error in percent. */
+  error: number;
   /** numClasses x numClasses, row = true class, column = predicted. */
   confusion: number[];
+  classCounts: number[];
+  /** Error (%) of each true class. */
+  classErrors: number[];
 }
 
 export interface NativeDataset {
@@ -57,8 +75,8 @@ export interface NativeDataset {
   labelCounts(classes: number): number[];
   slice(start: number, end: number): NativeDataset;
   images(start: number, count: number): { pixels: Uint8Array; labels: Uint8Array };
-  channelStats(): Promise<{ mean: number[]; std: number[] }>;
-  pixelMean(): Promise<Float32Array>;
+  /** The normalization of this kind these images define (computed once, then kept). */
+  statistics(kind: 'pixel' | 'channel'): Promise<NativeNormalization>;
 }
 
 export interface NativeDatasetConstructor {
@@ -87,8 +105,8 @@ export interface NativeFitOptions {
   reportEvery: number;
   evalEvery: number;
   evalBatchSize: number;
-  /** '' for none. */
-  checkpointDir: string;
+  /** The checkpoint file ('' for none). */
+  checkpointPath: string;
   checkpointEvery: number;
   resume: boolean;
   channelsLast: boolean;
@@ -97,24 +115,13 @@ export interface NativeFitOptions {
   stepOnly: boolean;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
-  normalization: 'pixel' | 'channel';
-  /** 3 or 3072 values of pixels / 255. */
-  mean: Float32Array;
-  std: Float32Array;
+  /** A kind (its statistics are computed from the training set, natively) or given statistics. */
+  normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
 }
 
-export interface NativeTrainRecord {
-  iteration: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  trainError: number;
-  imagesPerSecond: number;
-}
-
 export type NativeFitEvent =
-  | ({ kind: 'train'; elapsed: number } & NativeTrainRecord)
+  | ({ kind: 'train'; elapsed: number } & TrainPoint)
   | ({ kind: 'eval'; iteration: number } & NativeEvaluation)
   | { kind: 'checkpoint'; iteration: number; path: string };
 
@@ -124,21 +131,9 @@ export interface NativeFitResult {
   stopped: 'completed' | 'aborted';
   seconds: number;
   checkpoint: string | null;
-  train: NativeTrainRecord[];
-  eval: { iteration: number; error: number; loss: number }[];
-  normalization: { kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array };
-}
-
-export interface NativeTrainingBatch {
-  input: Float32Array;
-  labels: Int32Array;
-  /** Dataset index of each image. */
-  index: Int32Array;
-  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
-  dy: Int32Array;
-  dx: Int32Array;
-  /** 1 where the crop is flipped horizontally. */
-  flip: Uint8Array;
+  train: TrainPoint[];
+  eval: EvalPoint[];
+  normalization: NativeNormalization | null;
 }
 
 export interface NativeFitHandle {
@@ -146,9 +141,29 @@ export interface NativeFitHandle {
   abort(): void;
 }
 
+export interface NativeCheckpoint {
+  config: { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
+  meta: Record<string, MetaValue>;
+  normalization: NativeNormalization | null;
+  libtorch: string;
+  trainer: null | {
+    iteration: number;
+    iterations: number;
+    seed: number;
+    batchSize: number;
+    trainSize: number;
+    train: TrainPoint[];
+    eval: EvalPoint[];
+    /** With tensors: the momentum buffers by parameter name. */
+    momentum?: Record<string, Float32Array>;
+  };
+  /** With tensors: every parameter and buffer (as float32). */
+  stateDict?: Record<string, Float32Array>;
+}
+
 export interface NativeScriptModule {
   predict(input: Float32Array, n: number): Promise<Float32Array>;
-  evaluate(data: NativeDataset, batchSize: number, mean: Float32Array, std: Float32Array): Promise<NativeEvaluation>;
+  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization): Promise<NativeEvaluation>;
   numClasses(): number;
   device(): string;
   dispose(): void;
@@ -159,19 +174,33 @@ export interface NativeScriptModuleConstructor {
   load(path: string, device: string): Promise<NativeScriptModule>;
 }
 
+/** Bounds and names native code enforces, defined there once; lib/ checks options against them. */
+export interface NativeConstants {
+  minDepth: number;
+  maxDepth: number;
+  maxClasses: number;
+  checkpointFormat: string;
+  checkpointFormatVersion: number;
+  /** Meta keys the checkpoint format writes itself. */
+  reservedMetaKeys: string[];
+}
+
 export interface NativeAddon {
+  Model: NativeModelConstructor;
+  Dataset: NativeDatasetConstructor;
   ScriptModule: NativeScriptModuleConstructor;
-  /** Trains on a native thread; events arrive on the main thread without blocking it. */
+  /** Trains on a native thread; events arrive on the main thread without blocking it; the Promise settles last. */
   fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;
   /** Aborts every running fit and joins its thread (checkpoints are written); used on process exit. */
   stopAllFits(): void;
   /** The augmented, normalized batch a fit with these options trains on at `iteration` (NCHW, CPU). */
-  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number): NativeTrainingBatch;
-  Model: NativeModelConstructor;
-  Dataset: NativeDatasetConstructor;
+  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number): Promise<TrainingBatch>;
+  /** One of our checkpoint files; without tensors, no tensor data is read. */
+  readCheckpoint(path: string, tensors: boolean): Promise<NativeCheckpoint>;
   info(): NativeLibtorchInfo;
   setNumThreads(threads: number): void;
+  constants: NativeConstants;
   /**
    * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused
    * CPU kernels (fused true) or libtorch's BatchNorm2d and relu; running statistics start at 0 / 1, momentum 0.1.

@@ -2,21 +2,14 @@
 import { native, type MetaValue, type NativeEvaluation, type NativeModel } from './native';
 import * as v from './validate';
 import { Cifar10 } from './cifar10';
+import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
 
-/** How images (pixels / 255) are normalized before the network: per-channel mean/std, or the paper's per-pixel mean. */
-export type Normalization =
-  | { kind: 'channel'; mean: number[]; std: number[] }
-  | { kind: 'pixel'; mean: Float32Array | number[] };
-
-/** The usual CIFAR-10 training-set per-channel statistics. */
-export const CIFAR10_CHANNEL_NORMALIZATION: Normalization = {
-  kind: 'channel', mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616],
-};
+export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization };
 
 export interface EvaluateOptions {
   /** Images per forward pass (default 500). */
   batchSize?: number;
-  /** Default: the checkpoint's stored normalization, else CIFAR10_CHANNEL_NORMALIZATION. */
+  /** Default: the model's own (what it was trained with), else CIFAR10_CHANNEL_NORMALIZATION. */
   normalization?: Normalization;
 }
 
@@ -31,40 +24,16 @@ export interface Evaluation {
   confusion: number[][];
 }
 
-/** Error %, mean loss, per-class errors and the confusion matrix from the native counts. */
+/** The native evaluation with class names (error %, loss and per-class errors are computed natively). */
 export function summarizeEvaluation(r: NativeEvaluation, classNames: readonly string[]): Evaluation {
   const classes = classNames.length;
-  const confusion = Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes));
-  const correct = confusion.reduce((acc, row, i) => acc + row[i], 0);
   return {
-    error: (100 * (r.count - correct)) / r.count,
-    loss: r.lossSum / r.count,
+    error: r.error,
+    loss: r.loss,
     count: r.count,
-    perClass: confusion.map((row, i) => {
-      const count = row.reduce((a, b) => a + b, 0);
-      return { name: classNames[i], count, error: count ? (100 * (count - row[i])) / count : 0 };
-    }),
-    confusion,
+    perClass: classNames.map((name, i) => ({ name, count: r.classCounts[i], error: r.classErrors[i] })),
+    confusion: Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes)),
   };
-}
-
-export function checkNormalization(n: unknown): { mean: Float32Array; std: Float32Array } {
-  const what = "normalization { kind: 'channel', mean: [3], std: [3] } or { kind: 'pixel', mean: 3072 values }";
-  if (n === null || typeof n !== 'object') throw v.expected(what, n);
-  const o = n as Record<string, unknown>;
-  const nums = (x: unknown, len: number, name: string) => {
-    const ok = (Array.isArray(x) || x instanceof Float32Array) && x.length === len &&
-      Array.from(x as ArrayLike<number>).every((e) => typeof e === 'number' && Number.isFinite(e));
-    if (!ok) throw v.expected(`${name} to be ${len} finite numbers`, x, RangeError);
-    return Float32Array.from(x as ArrayLike<number>);
-  };
-  if (o.kind === 'channel') {
-    const std = nums(o.std, 3, 'normalization.std');
-    if (std.some((e) => e <= 0)) throw v.expected('normalization.std to be positive', Array.from(std), RangeError);
-    return { mean: nums(o.mean, 3, 'normalization.mean'), std };
-  }
-  if (o.kind === 'pixel') return { mean: nums(o.mean, IMAGE_SIZE, 'normalization.mean'), std: Float32Array.of(1, 1, 1) };
-  throw v.expected(what, n);
 }
 
 export type Shortcut = 'A' | 'B' | 'plain';
@@ -97,10 +66,10 @@ export interface LoadOptions {
 export interface SaveOptions {
   /** Extra plain data stored under checkpoint['meta'] (JSON-like values). */
   meta?: Record<string, MetaValue>;
+  /** The normalization stored with the weights (default: the model's own, if it has one), used by evaluate. */
+  normalization?: Normalization;
 }
 
-/** Pixels of one 3x32x32 image. */
-export const IMAGE_SIZE = 3 * 32 * 32;
 /** The depths of the paper's CIFAR-10 table. */
 export const PAPER_DEPTHS = [20, 32, 44, 56, 110, 1202] as const;
 const SHORTCUTS = ['A', 'B', 'plain'] as const;
@@ -121,9 +90,11 @@ export function checkImages(input: unknown, n?: number): number {
 }
 
 export function checkDepth(depth: unknown): number {
-  if (typeof depth !== 'number') throw v.expected('depth of the form 6n+2 (20, 32, 44, …)', depth);
-  if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0 || depth > 60002) {
-    throw v.expected('depth of the form 6n+2 (20, 32, 44, …)', depth, RangeError);
+  const { minDepth, maxDepth } = native().constants;
+  const what = `depth of the form 6n+2 (20, 32, 44, …) up to ${maxDepth}`;
+  if (typeof depth !== 'number') throw v.expected(what, depth);
+  if (!Number.isInteger(depth) || depth < minDepth || (depth - 2) % 6 !== 0 || depth > maxDepth) {
+    throw v.expected(what, depth, RangeError);
   }
   return depth;
 }
@@ -142,7 +113,7 @@ export class ResNet {
     const o = v.checkKeys('ResNet', options, ['depth', 'shortcut', 'numClasses', 'device', 'seed']);
     const depth = checkDepth(o.depth ?? 20);
     const shortcut = v.oneOf('shortcut', o.shortcut ?? 'A', SHORTCUTS);
-    const numClasses = v.integer('numClasses', o.numClasses ?? 10, 1, 1_000_000);
+    const numClasses = v.integer('numClasses', o.numClasses ?? 10, 1, native().constants.maxClasses);
     const device = v.device('device', o.device ?? 'auto');
     const seed = o.seed === undefined ? undefined : v.integer('seed', o.seed, 0);
     this.#native = new (native().Model)({ depth, shortcut, numClasses, device, seed });
@@ -181,9 +152,15 @@ export class ResNet {
     return this.nativeModel.config();
   }
 
-  /** The `meta` dict of the checkpoint this model was loaded from ({} for a new model). */
+  /** The `meta` dict a checkpoint of this model holds: format keys, normalization, and the meta it was loaded with. */
   get meta(): Record<string, MetaValue> {
     return this.nativeModel.meta();
+  }
+
+  /** The normalization the model was trained with (from its checkpoint or its last fit), or undefined. */
+  get normalization(): Normalization | undefined {
+    const n = this.nativeModel.normalization();
+    return n ? fromNative(n) : undefined;
   }
 
   /** Whether BN uses batch statistics (train mode). New and loaded models start in eval mode. */
@@ -219,11 +196,9 @@ export class ResNet {
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     const model = this.nativeModel;
     v.nonEmptyString('path', path);
-    const o = v.checkKeys('ResNet.save', options, ['meta']);
-    if (o.meta !== undefined && (o.meta === null || typeof o.meta !== 'object' || Array.isArray(o.meta))) {
-      throw v.expected('meta to be a plain object', o.meta);
-    }
-    return model.save(path, o.meta as Record<string, MetaValue> | undefined);
+    const o = v.checkKeys('ResNet.save', options, ['meta', 'normalization']);
+    const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
+    return model.save(path, meta, o.normalization === undefined ? null : toNative(o.normalization));
   }
 
   /**
@@ -242,13 +217,13 @@ export class ResNet {
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization']);
     const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
-    const stored = model.meta().normalization;
-    const norm = checkNormalization(o.normalization ?? stored ?? CIFAR10_CHANNEL_NORMALIZATION);
+    const norm = o.normalization !== undefined ? toNative(o.normalization)
+      : model.normalization() === null ? toNative(CIFAR10_CHANNEL_NORMALIZATION) : null; // null: the model's own
     const classes = data.classes.length;
     if (model.config().numClasses !== classes) {
       throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
     }
-    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std), data.classes);
+    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm), data.classes);
   }
 
   /** State dict keys, in module order (the seed's nets.py naming). */

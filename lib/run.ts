@@ -1,4 +1,4 @@
-// A training run folder: config.json, metrics.jsonl, checkpoint.pt, curves.svg, final.json. Used by the CLI's
+// A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json. Used by the CLI's
 // `train` and `reproduce`; a finished run has final.json, an interrupted one a checkpoint to resume from.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,6 +7,7 @@ import { ResNet, type DeviceSpec, type Evaluation, type Shortcut } from './resne
 import { Trainer, type FitProgress, type History } from './trainer';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { info } from './info';
+import { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
 
 export interface RunConfig {
   depth: number;
@@ -100,13 +101,13 @@ export interface RunResult {
 export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { out, config: c } = o;
   fs.mkdirSync(out, { recursive: true });
-  const ckpt = path.join(out, 'checkpoint.pt');
+  const ckpt = path.join(out, CHECKPOINT_FILE);
   const cfgFile = path.join(out, 'config.json');
   const title = `ResNet-${c.depth}${c.shortcut === 'plain' ? ' plain' : c.shortcut === 'B' ? ' (B)' : ''}, seed ${c.seed}`;
   let resumeFrom = 0;
   if (fs.existsSync(ckpt) || fs.existsSync(path.join(out, 'final.json'))) {
     if (!o.resume) {
-      throw new RunError(`${out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out`);
+      throw new RunError(`${out} already holds a run (${CHECKPOINT_FILE}); pass --resume to continue it or choose another --out`);
     }
     const old = fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Partial<RunConfig> : {};
     for (const k of RESUME_KEYS) {
@@ -114,11 +115,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
         throw new RunError(`Cannot resume ${out}: it was started with ${k} ${JSON.stringify(old[k])}, not ${JSON.stringify(c[k])}`);
       }
     }
-    if (fs.existsSync(ckpt)) {
-      const m = await ResNet.load(ckpt, { device: 'cpu' });
-      resumeFrom = Number(m.meta.iteration ?? 0);
-      m.dispose();
-    }
+    if (fs.existsSync(ckpt)) resumeFrom = (await readCheckpointMeta(ckpt)).trainer?.iteration ?? 0;
   }
   // metrics.jsonl keeps only what the checkpoint knows (lines logged after it were lost with the process).
   const metricsFile = path.join(out, 'metrics.jsonl');

@@ -1,10 +1,8 @@
 // TorchScript models exported by PyTorch (torch.jit.script or torch.jit.trace), evaluated like a ResNet.
 import { native, type NativeScriptModule } from './native';
 import { Cifar10 } from './cifar10';
-import {
-  CIFAR10_CHANNEL_NORMALIZATION, checkImages, checkNormalization, summarizeEvaluation,
-  type DeviceSpec, type Evaluation, type Normalization,
-} from './resnet';
+import { checkImages, summarizeEvaluation, type DeviceSpec, type Evaluation } from './resnet';
+import { CIFAR10_CHANNEL_NORMALIZATION, toNative, type Normalization } from './normalization';
 import * as v from './validate';
 
 export interface TorchScriptOptions {
@@ -33,7 +31,7 @@ export class TorchScriptModel {
     const o = v.checkKeys('loadTorchScript', options, ['device', 'normalize']);
     const device = v.device('device', o.device ?? 'auto');
     const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
-    checkNormalization(normalization);
+    toNative(normalization, 'normalize');
     // libtorch's own errors (e.g. a script that fails to compile after a flipped byte in a member name, which no
     // CRC covers) do not say which file: every error names it.
     const loaded = await native().ScriptModule.load(path, device).catch((e: Error) => {
@@ -77,8 +75,7 @@ export class TorchScriptModel {
     if (m.numClasses() !== data.classes.length) {
       throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);
     }
-    const norm = checkNormalization(this.normalization);
-    return summarizeEvaluation(await m.evaluate(data.nativeDataset, batchSize, norm.mean, norm.std), data.classes);
+    return summarizeEvaluation(await m.evaluate(data.nativeDataset, batchSize, toNative(this.normalization)), data.classes);
   }
 
   dispose(): void {

@@ -1,11 +1,11 @@
 // The paper's training recipe (He et al. 2016, section 4.2) as a Trainer whose loop runs in C++ on a native thread.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions, type NativeTrainRecord, type NativeTrainingBatch,
-} from './native';
+import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from './native';
 import { Cifar10 } from './cifar10';
-import { ResNet, checkNormalization, summarizeEvaluation, type Evaluation, type Normalization } from './resnet';
+import { CHECKPOINT_FILE } from './checkpoint';
+import { fromNative, toNative, type Normalization } from './normalization';
+import { ResNet, summarizeEvaluation, type Evaluation } from './resnet';
 import * as v from './validate';
 
 export interface WarmupOptions {
@@ -52,7 +52,7 @@ export interface TrainerOptions {
 }
 
 export interface CheckpointOptions {
-  /** Folder for checkpoint.pt (created if missing). */
+  /** Folder for the checkpoint file, CHECKPOINT_FILE (created if missing). */
   dir: string;
   /** Also write one every this many iterations (default: only at the end and on abort). */
   every?: number;
@@ -110,7 +110,28 @@ export interface FitOptions {
 }
 
 /** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
-export type TrainPoint = NativeTrainRecord;
+export interface TrainPoint {
+  iteration: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainError: number;
+  imagesPerSecond: number;
+}
+
+/** The batch a fit trains on at one iteration, NCHW, with how each image was drawn (native code builds it). */
+export interface TrainingBatch {
+  /** Normalized, augmented images (NCHW float32). */
+  input: Float32Array;
+  labels: Int32Array;
+  /** Dataset index of each image. */
+  index: Int32Array;
+  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
+  dy: Int32Array;
+  dx: Int32Array;
+  /** 1 where the crop is flipped horizontally. */
+  flip: Uint8Array;
+}
 
 export interface EvalPoint {
   iteration: number;
@@ -207,7 +228,7 @@ export class Trainer {
       };
     }
     const norm = o.normalization ?? 'pixel';
-    if (norm !== 'pixel' && norm !== 'channel') checkNormalization(norm);
+    if (norm !== 'pixel' && norm !== 'channel') toNative(norm);
     const channelsLast = o.channelsLast ?? true;
     if (typeof channelsLast !== 'boolean') throw v.expected('channelsLast to be a boolean', channelsLast);
     const fusedBatchNorm = o.fusedBatchNorm ?? true;
@@ -257,9 +278,7 @@ export class Trainer {
       if (c.resume !== undefined && typeof c.resume !== 'boolean') throw v.expected('checkpoint.resume to be a boolean', c.resume);
       resume = c.resume === true;
     }
-    if (o.meta !== undefined && (o.meta === null || typeof o.meta !== 'object' || Array.isArray(o.meta))) {
-      throw v.expected('meta to be a plain object', o.meta);
-    }
+    const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
     if (o.stepOnly !== undefined && typeof o.stepOnly !== 'boolean') throw v.expected('stepOnly to be a boolean', o.stepOnly);
     const model = this.model.nativeModel;
     const classes = train.classes.length;
@@ -272,7 +291,6 @@ export class Trainer {
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
     try {
-      const norm = await this.#normalization(train);
       if (checkpointDir) fs.mkdirSync(checkpointDir, { recursive: true });
       let callbackError: unknown;
       let handle: NativeFitHandle | undefined;
@@ -286,15 +304,15 @@ export class Trainer {
         }
       };
       stopOnExit();
-      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, this.#nativeOptions(norm, {
+      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, this.#nativeOptions({
         reportEvery,
         evalEvery,
         evalBatchSize,
-        checkpointDir,
+        checkpointPath: checkpointDir ? path.join(checkpointDir, CHECKPOINT_FILE) : '',
         checkpointEvery,
         resume,
         stepOnly: o.stepOnly === true,
-        meta: o.meta as Record<string, MetaValue> | undefined,
+        meta,
       }), onEvent);
       const abort = () => handle?.abort();
       if (signal?.aborted) abort();
@@ -310,9 +328,7 @@ export class Trainer {
           checkpoint: r.checkpoint,
           train: r.train,
           eval: r.eval,
-          normalization: r.normalization.kind === 'pixel'
-            ? { kind: 'pixel', mean: r.normalization.mean }
-            : { kind: 'channel', mean: Array.from(r.normalization.mean), std: Array.from(r.normalization.std) },
+          normalization: fromNative(r.normalization!),
         };
       } finally {
         signal?.removeEventListener('abort', abort);
@@ -326,17 +342,16 @@ export class Trainer {
    * The augmented, normalized batch that `fit(train)` trains on at `iteration` (0-based), with the dataset index,
    * crop offsets (into the 40×40 zero-padded image) and flip of each image.
    */
-  async trainingBatch(train: Cifar10, iteration: number): Promise<NativeTrainingBatch> {
+  async trainingBatch(train: Cifar10, iteration: number): Promise<TrainingBatch> {
     if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
     v.integer('iteration', iteration, 0);
-    const norm = await this.#normalization(train);
-    return native().trainingBatch(train.nativeDataset, this.#nativeOptions(norm, {}), iteration);
+    if (this.options.batchSize > train.length) {
+      throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
+    }
+    return native().trainingBatch(train.nativeDataset, this.#nativeOptions({}), iteration);
   }
 
-  #nativeOptions(
-    norm: { kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array },
-    fit: Partial<NativeFitOptions>,
-  ): NativeFitOptions {
+  #nativeOptions(fit: Partial<NativeFitOptions>): NativeFitOptions {
     const opts = this.options;
     return {
       iterations: opts.iterations,
@@ -353,28 +368,16 @@ export class Trainer {
       reportEvery: 10,
       evalEvery: 0,
       evalBatchSize: 500,
-      checkpointDir: '',
+      checkpointPath: '',
       checkpointEvery: 0,
       resume: false,
       channelsLast: opts.channelsLast,
       fusedBatchNorm: opts.fusedBatchNorm,
       stepOnly: false,
-      normalization: norm.kind,
-      mean: norm.mean,
-      std: norm.std,
+      // A kind is computed natively from the training set; explicit statistics go as they are.
+      normalization: typeof opts.normalization === 'string' ? opts.normalization : toNative(opts.normalization),
       ...fit,
     };
-  }
-
-  async #normalization(train: Cifar10): Promise<{ kind: 'pixel' | 'channel'; mean: Float32Array; std: Float32Array }> {
-    const n = this.options.normalization;
-    if (n === 'pixel') return { kind: 'pixel', mean: await train.pixelMean(), std: Float32Array.of(1, 1, 1) };
-    if (n === 'channel') {
-      const s = await train.channelStats();
-      return { kind: 'channel', mean: Float32Array.from(s.mean), std: Float32Array.from(s.std) };
-    }
-    const c = checkNormalization(n);
-    return { kind: n.kind, mean: c.mean, std: c.std };
   }
 
   #progress(e: NativeFitEvent, train: Cifar10): FitProgress {

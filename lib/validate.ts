@@ -1,4 +1,6 @@
-// Option checking for everything public: each error says what was expected and what was received.
+// Option checking for everything public: each error says what was expected and what was received. Native code
+// checks again only what keeps memory and types safe; the rules and the messages users see live here.
+import { native } from './native';
 
 /** A short, unambiguous rendering of a received value for error messages. */
 export function describe(v: unknown): string {
@@ -56,8 +58,49 @@ export function nonEmptyString(name: string, v: unknown): string {
 
 export const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d{1,4})?)$/;
 
+/**
+ * A device name that exists in this process: 'auto', 'cpu', or a CUDA device this build can use and this machine
+ * has.
+ */
 export function device(name: string, v: unknown): string {
   if (typeof v !== 'string') throw expected(`${name} to be 'auto', 'cpu', 'cuda' or 'cuda:N'`, v);
   if (!DEVICE_PATTERN.test(v)) throw expected(`${name} to be 'auto', 'cpu', 'cuda' or 'cuda:N'`, v, RangeError);
+  if (v.startsWith('cuda')) {
+    const i = native().info();
+    if (!i.cuda) {
+      throw new Error(`Device '${v}' requested, but this build links a CPU-only libtorch (${i.version}); ` +
+        'rebuild against a CUDA libtorch (LIBTORCH=...)');
+    }
+    if (i.cudaDeviceCount === 0) throw new Error(`Device '${v}' requested, but no CUDA device is visible`);
+    const index = v === 'cuda' ? 0 : Number(v.slice(5));
+    if (index >= i.cudaDeviceCount) {
+      throw new RangeError(`Device '${v}' requested, but only ${i.cudaDeviceCount} CUDA device(s) are visible`);
+    }
+  }
   return v;
+}
+
+/** A plain object of checkpoint meta, without the keys the checkpoint format writes itself. */
+export function meta(name: string, v: unknown): Record<string, unknown> | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) {
+    throw expected(`${name} to be a plain object`, v);
+  }
+  const reserved = native().constants.reservedMetaKeys;
+  for (const k of Object.keys(v)) {
+    if (reserved.includes(k)) {
+      throw new TypeError(`${name} cannot set '${k}': the checkpoint format writes it (reserved: ${reserved.join(', ')})`);
+    }
+  }
+  plainData(name, v, 0);
+  return v as Record<string, unknown>;
+}
+
+/** Numbers, strings, booleans, null and arrays / plain objects of them: what torch.load(weights_only=True) reads. */
+function plainData(path: string, v: unknown, depth: number): void {
+  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return;
+  const bad = typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || depth > 64 ||
+    (!Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null);
+  if (bad) throw expected(`${path} to hold plain data (numbers, strings, booleans, null, arrays, plain objects)`, v);
+  for (const [k, x] of Object.entries(v)) plainData(Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, x, depth + 1);
 }

@@ -14,16 +14,19 @@ const addon = require(process.env.RESNET_CIFAR_ADDON || path.join(__dirname, '..
   const small = data.slice(0, 64);
   const model = new addon.Model({ depth: 8, shortcut: 'A', numClasses: 10, device: 'cpu', seed: 1 });
   await model.predict(new Float32Array(2 * 3072), 2);
-  const mean = new Float32Array([0.5, 0.5, 0.5]);
-  const std = new Float32Array([0.25, 0.25, 0.25]);
+  const normalization = { kind: 'channel', mean: new Float32Array([0.5, 0.5, 0.5]), std: new Float32Array([0.25, 0.25, 0.25]) };
   const h = addon.fit(model, small, small, {
     iterations: 3, batchSize: 8, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [2], gamma: 0.1,
     warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 0, reportEvery: 1, evalEvery: 2, evalBatchSize: 32,
-    checkpointDir: dir, checkpointEvery: 2, resume: false, channelsLast: true, stepOnly: false,
-    normalization: 'channel', mean, std,
+    checkpointPath: path.join(dir, 'checkpoint.pt'), checkpointEvery: 2, resume: false, channelsLast: true, stepOnly: false,
+    normalization,
   }, () => {});
   await h.promise;
-  await model.evaluate(small, 32, mean, std);
+  await model.evaluate(small, 32, normalization);
+  await model.evaluate(small, 32, null);
+  await small.statistics('pixel');
+  await addon.readCheckpoint(path.join(dir, 'checkpoint.pt'), false);
+  await addon.readCheckpoint(path.join(dir, 'checkpoint.pt'), true);
   await model.save(path.join(dir, 'm.pt'));
   const loaded = await addon.Model.load(path.join(dir, 'm.pt'), 'cpu');
   await loaded.predict(new Float32Array(3072), 1);

@@ -14,7 +14,7 @@
 //
 // Usage: node scripts/libtorch.js            human summary
 //        node scripts/libtorch.js --json     the choice as JSON
-//        node scripts/libtorch.js --gyp include|libs|ldflags|cflags|defines   (for binding.gyp)
+//        node scripts/libtorch.js --gyp libs|ldflags|cflags|defines   (for binding.gyp)
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -194,17 +194,18 @@ function main(argv) {
     process.stdout.write(JSON.stringify(t, null, 2) + '\n');
   } else if (argv[0] === '--gyp') {
     const out = {
-      include: t.includeDirs,
       libs: ['-L' + t.libDir, '-ltorch', '-ltorch_cpu', '-lc10', ...(t.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []),
         ...(t.openmp ? [t.openmp] : [])],
       ldflags: ['-Wl,-rpath,' + t.libDir, '-Wl,--no-as-needed'],
+      // libtorch's headers as system headers (as CMake's imported target has them): their own warnings are not ours.
       // gyp has no per-file flags: -fopenmp for every source (only fused_bn.cc has OpenMP code); link flags stay
       // without it, so the only OpenMP runtime linked is libtorch's (libs).
-      cflags: [...(t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi]), ...(t.openmp ? ['-fopenmp'] : [])],
+      cflags: [...t.includeDirs.flatMap((d) => ['-isystem', d]),
+        ...(t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi]), ...(t.openmp ? ['-fopenmp'] : [])],
       defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : [])],
     }[argv[1]];
     if (!out) {
-      process.stderr.write(`--gyp expects one of include, libs, ldflags, cflags, defines; got ${argv[1]}\n`);
+      process.stderr.write(`--gyp expects one of libs, ldflags, cflags, defines; got ${argv[1]}\n`);
       process.exit(2);
     }
     process.stdout.write(out.join(' ') + '\n');

@@ -24,11 +24,37 @@ test('every torch library the addon links resolves into the one libtorch that wa
   t.is(info().libtorch.version, chosen.version);
 });
 
-test('binding.gyp builds exactly the sources CMake builds (native/*.cc)', (t) => {
+test('both builds compile what scripts/sources.js plans, and the plan covers every native source exactly once', (t) => {
   const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-  const sources: string[] = JSON.parse(gyp).targets[0].sources;
-  const onDisk = fs.readdirSync(path.join(ROOT, 'native')).filter((f) => f.endsWith('.cc')).map((f) => `native/${f}`);
-  t.deepEqual([...sources].sort(), onDisk.sort());
+  t.deepEqual(JSON.parse(gyp).targets[0].sources, ['<!@(node scripts/sources.js --write build/unity)']);
+  t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/sources\.js/);
+  const { sources, plan } = require(path.join(ROOT, 'scripts/sources.js'));
+  const onDisk = execFileSync('find', [path.join(ROOT, 'native'), '-name', '*.cc'], { encoding: 'utf8' }).trim().split('\n').sort();
+  t.deepEqual(sources(), onDisk);
+  const p = plan() as { groups: { name: string; files: string[] }[]; alone: string[] };
+  const planned = [...p.groups.flatMap((g) => g.files), ...p.alone].sort();
+  t.deepEqual(planned, onDisk);
+  t.deepEqual(p.alone.map((f) => path.relative(ROOT, f)), ['native/core/fused_bn.cc']); // its #pragma GCC optimize stays its own
+  // The generated units include their folder's files, and the unit list names them and the lone files.
+  const dir = tmpDir('unity-');
+  const units = execFileSync(process.execPath, [path.join(ROOT, 'scripts/sources.js'), '--write', dir], { encoding: 'utf8' }).trim().split('\n');
+  t.deepEqual(units, [...p.groups.map((g) => path.join(dir, `${g.name}.cc`)), ...p.alone]);
+  for (const g of p.groups) {
+    const text = fs.readFileSync(path.join(dir, `${g.name}.cc`), 'utf8');
+    const included = [...text.matchAll(/#include "([^"]+)"/g)].map((m) => path.resolve(dir, m[1]));
+    t.deepEqual(included, g.files);
+  }
+});
+
+test('layering: native/core is plain libtorch code that never includes napi.h; only native/napi does', (t) => {
+  const core = path.join(ROOT, 'native/core');
+  for (const f of fs.readdirSync(core)) {
+    const text = fs.readFileSync(path.join(core, f), 'utf8');
+    t.false(/#include\s*[<"](napi\.h|\.\.\/napi\/)/.test(text), `${f} includes N-API`);
+  }
+  const napi = fs.readdirSync(path.join(ROOT, 'native/napi'));
+  t.true(napi.every((f) => /\.(cc|h)$/.test(f)));
+  t.true(napi.some((f) => fs.readFileSync(path.join(ROOT, 'native/napi', f), 'utf8').includes('#include <napi.h>')));
 });
 
 test('the compiled package loads from plain Node (dist/, CommonJS)', (t) => {

@@ -11,14 +11,19 @@ test('save -> load gives the same config, logits and meta; no temporary files ar
   const x = randomImages(4);
   const before = await m.predict(x);
   const file = path.join(dir, 'ck.pt');
-  await m.save(file, { meta: { note: 'hello', normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125] } } });
+  await m.save(file, { meta: { note: 'hello' }, normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125], std: [0.5, 0.5, 0.25] } });
   t.deepEqual(fs.readdirSync(dir), ['ck.pt']);
   const r = await ResNet.load(file, { device: 'cpu' });
   t.deepEqual(r.config, { depth: 20, shortcut: 'B', numClasses: 10 });
   t.deepEqual(await r.predict(x), before);
   t.like(r.meta, { format: 'resnet-cifar', format_version: 1, depth: 20, shortcut: 'B', num_classes: 10, note: 'hello',
-    normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125] } });
+    normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125], std: [0.5, 0.5, 0.25] } });
+  t.deepEqual(r.normalization, { kind: 'channel', mean: [0.5, 0.25, 0.125], std: [0.5, 0.5, 0.25] });
   t.false(r.training);
+  // The keys the format writes itself cannot come from a user's meta.
+  await t.throwsAsync(() => m.save(file, { meta: { depth: 32 } }), { message: /meta cannot set 'depth': the checkpoint format writes it/ });
+  await t.throwsAsync(() => m.save(file, { meta: { normalization: {} } }), { message: /meta cannot set 'normalization'/ });
+  await t.throwsAsync(() => m.save(file, { meta: { w: new Float32Array(2) } as never }), { message: /meta\.w to hold plain data/ });
 });
 
 test('Python reads our checkpoint with torch.load(weights_only=True)', async (t) => {

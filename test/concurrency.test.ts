@@ -22,18 +22,26 @@ test('two trainers in one process train at once and both finish', async (t) => {
 
 test('predict and evaluate on a model while it trains; they interleave with the steps', async (t) => {
   const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const small = (await Cifar10.load(anyCifarDir(t), { split: 'train', holdout: 500 })).validation!;
   const m = new ResNet({ depth: 8, device: 'cpu' });
   let fitDone = false;
-  const fit = new Trainer(m, { iterations: 400, batchSize: 16 }).fit(data).then((h) => { fitDone = true; return h; });
+  const fit = new Trainer(m, { iterations: 1000, batchSize: 16 }).fit(data).then((h) => { fitDone = true; return h; });
   let predicted = 0;
-  while (!fitDone && predicted < 5) {
+  let evaluated = 0;
+  while (!fitDone && (predicted < 3 || evaluated < 3)) {
     const out = await m.predict(new Float32Array(3072 * 2));
     t.is(out.length, 20);
     predicted++;
+    const r = await m.evaluate(small, { batchSize: 250 });
+    t.is(r.count, 500);
+    t.true(r.error >= 0 && r.error <= 100 && Number.isFinite(r.loss));
+    evaluated++;
   }
-  t.true(predicted >= 1);
-  t.false(fitDone, 'predictions were answered while the fit was still running');
-  await fit;
+  t.true(predicted >= 3 && evaluated >= 3, `${predicted} predictions, ${evaluated} evaluations`);
+  t.false(fitDone, 'predictions and evaluations were answered while the fit was still running');
+  t.false(m.training, 'evaluate and predict left the model in eval mode');
+  const h = await fit;
+  t.is(h.iterations, 1000);
 });
 
 test('dispose with a predict and a fit pending: every Promise settles, the fit stops', async (t) => {

@@ -167,5 +167,5 @@ test('batchNormRelu names bad arguments', (t) => {
   t.throws(() => native().batchNormRelu({ ...k, x: new Float32Array(3) }, true), { message: /x must hold 512 values but holds 3/ });
   t.throws(() => native().batchNormRelu({ ...k, shape: [2, 16, 4] as never }, true), { message: /shape must be \[N, C, H, W\]/ });
   t.throws(() => native().batchNormRelu({ ...k, weight: [1] as never }, true), { message: /weight must be a Float32Array/ });
-  t.throws(() => native().batchNormRelu(k, 'yes' as never), { message: /expects \(object, boolean\)/ });
+  t.throws(() => native().batchNormRelu(k, 'yes' as never), { message: /fused must be a boolean/ });
 });

@@ -14,10 +14,22 @@ for (const depth of PAPER_DEPTHS) {
   });
 }
 
-test('plain nets have option A parameters; option B adds two 1x1 projections + BN', (t) => {
+/** Parameters of the 6n+2-layer option-A net, counted from the architecture (3x3 convs without bias, BN, fc). */
+function expectedParams(n: number, classes = 10): number {
+  const conv = (cin: number, cout: number) => cin * cout * 9;
+  const bn = (c: number) => 2 * c;
+  const block = (cin: number, cout: number) => conv(cin, cout) + bn(cout) + conv(cout, cout) + bn(cout);
+  const stage = (cin: number, cout: number) => block(cin, cout) + (n - 1) * block(cout, cout);
+  return conv(3, 16) + bn(16) + stage(16, 16) + stage(16, 32) + stage(32, 64) + 64 * classes + classes;
+}
+
+test('plain nets have option A parameters; option B adds two 1x1 projections + BN; ResNet-8 (n = 1) exactly', (t) => {
+  for (const d of PAPER_DEPTHS) t.is(expectedParams((d - 2) / 6), PAPER_PARAMS[d], `the formula gives the paper's count for ${d}`);
   t.is(new ResNet({ depth: 20, shortcut: 'plain' }).parameterCount, 269_722);
   t.is(new ResNet({ depth: 20, shortcut: 'B' }).parameterCount, 269_722 + (16 * 32 + 64) + (32 * 64 + 128));
-  t.is(new ResNet({ depth: 8 }).parameterCount > 0, true); // n = 1 is allowed
+  t.is(new ResNet({ depth: 8 }).parameterCount, 75_290);
+  t.is(expectedParams(1), 75_290);
+  t.is(new ResNet({ depth: 8, numClasses: 100 }).parameterCount, expectedParams(1, 100));
 });
 
 test('state dict keys follow the seed naming', (t) => {

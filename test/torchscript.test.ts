@@ -39,7 +39,7 @@ test('normalize overrides the default per-channel statistics', async (t) => {
   })).evaluate(data);
   t.notDeepEqual(a.confusion, b.confusion);
   await t.throwsAsync(loadTorchScript(path.join(out, 'scripted.pt'), { normalize: { kind: 'channel', mean: [0], std: [1, 1, 1] } as never }),
-    { message: /normalization.mean to be 3 finite numbers/ });
+    { message: /normalize\.mean to be 3 finite numbers/ });
 });
 
 test('files that are not TorchScript are clear errors', async (t) => {

@@ -4,11 +4,11 @@ import { randomImages } from './helpers';
 
 test('depth must be 6n+2', (t) => {
   t.throws(() => new ResNet({ depth: 21 }), {
-    instanceOf: RangeError, message: 'Expected depth of the form 6n+2 (20, 32, 44, …) but received 21',
+    instanceOf: RangeError, message: 'Expected depth of the form 6n+2 (20, 32, 44, …) up to 6002 but received 21',
   });
-  for (const d of [2, 0, -4, 20.5, NaN, Infinity]) t.throws(() => new ResNet({ depth: d }), { instanceOf: RangeError });
+  for (const d of [2, 0, -4, 20.5, NaN, Infinity, 6008, 60002]) t.throws(() => new ResNet({ depth: d }), { instanceOf: RangeError });
   t.throws(() => new ResNet({ depth: '20' as unknown as number }), {
-    instanceOf: TypeError, message: "Expected depth of the form 6n+2 (20, 32, 44, …) but received '20'",
+    instanceOf: TypeError, message: "Expected depth of the form 6n+2 (20, 32, 44, …) up to 6002 but received '20'",
   });
 });
 

@@ -2,7 +2,7 @@
 // infinities, negative and huge numbers, wrong-length typed arrays, disposed objects and missing or extra options.
 // Every call must end in a thrown JS Error (or a normal result); the process must never abort.
 import * as path from 'node:path';
-import { Cifar10, ResNet, Trainer, info, loadTorchScript, setNumThreads } from '../../lib/index';
+import { Cifar10, ResNet, Trainer, info, loadTorchScript, readCheckpointMeta, setNumThreads } from '../../lib/index';
 import { native } from '../../lib/native';
 
 
@@ -25,7 +25,8 @@ const WEIRD: unknown[] = [
 const OPTION_KEYS = ['depth', 'shortcut', 'numClasses', 'device', 'seed', 'iterations', 'milestones', 'lr', 'momentum',
   'weightDecay', 'batchSize', 'warmup', 'normalization', 'channelsLast', 'gamma', 'split', 'holdout', 'eval',
   'evalEvery', 'reportEvery', 'checkpoint', 'signal', 'onProgress', 'meta', 'normalize', 'bogus', 'evalBatchSize',
-  'stepOnly', 'mean', 'std', 'kind', 'dir', 'every', 'resume'];
+  'stepOnly', 'mean', 'std', 'kind', 'dir', 'every', 'resume', 'checkpointPath', 'genericBatch', 'fusedBatchNorm',
+  'fused', 'shape', 'x'];
 
 interface Tally { cases: number; thrown: number; ok: number; byType: Record<string, number> }
 
@@ -99,8 +100,12 @@ export async function fuzz(data: Cifar10, dir: string, rounds: number, seed: num
     ['native predict', () => nModel.predict(weird() as never, weird() as never)],
     ['native predict (disposed)', () => nDisposed.predict(new Float32Array(3072), 1)],
     ['native save', () => nModel.save(weird() as never, weird() as never)],
-    ['native evaluate', () => nModel.evaluate(weird() as never, weird() as never, weird() as never, weird() as never)],
-    ['native evaluate data', () => nModel.evaluate(data.nativeDataset, weird() as never, weird() as never, weird() as never)],
+    ['native evaluate', () => nModel.evaluate(weird() as never, weird() as never, weird() as never)],
+    ['native evaluate data', () => nModel.evaluate(data.nativeDataset, weird() as never, (r() < 0.5 ? options() : weird()) as never)],
+    ['native save normalization', () => nModel.save(path.join(dir, 'n.pt'), undefined, options() as never)],
+    ['native statistics', () => data.nativeDataset.statistics(weird() as never)],
+    ['native readCheckpoint', () => native().readCheckpoint(weird() as never, weird() as never)],
+    ['readCheckpointMeta', () => readCheckpointMeta(weird() as never)],
     ['native setTraining', () => nModel.setTraining(weird() as never)],
     ['native loadBatches', () => native().Dataset.loadBatches(weird() as never)],
     ['native loadBatches []', () => native().Dataset.loadBatches([weird(), { name: weird(), data: weird() }] as never)],

@@ -1,0 +1,63 @@
+// Our checkpoint files from TypeScript: the file name a training run writes, and what a checkpoint holds, read
+// without building a model (native/core/checkpoint.h defines the format).
+import { native, type MetaValue, type NativeCheckpoint } from './native';
+import { fromNative, type Normalization } from './normalization';
+import type { ResNetConfig } from './resnet';
+import type { EvalPoint, TrainPoint } from './trainer';
+import * as v from './validate';
+
+/** The file a fit with `checkpoint: { dir }` writes into dir and resumes from. */
+export const CHECKPOINT_FILE = 'checkpoint.pt';
+
+export interface CheckpointInfo {
+  config: ResNetConfig;
+  /** The whole meta dict: format keys, normalization and the user's plain data (e.g. iteration, run). */
+  meta: Record<string, MetaValue>;
+  normalization: Normalization | undefined;
+  /** The libtorch version that wrote it. */
+  libtorch: string;
+  /** Written by a fit: where it stopped, its settings and history; undefined for a checkpoint written by save. */
+  trainer: {
+    iteration: number;
+    iterations: number;
+    seed: number;
+    batchSize: number;
+    trainSize: number;
+    train: TrainPoint[];
+    eval: EvalPoint[];
+  } | undefined;
+}
+
+/**
+ * What a checkpoint holds, without its tensors (no tensor data is read): config, meta, normalization and the trainer
+ * state of a fit. The file is checked like any other (zip CRCs, format); errors name it.
+ */
+export async function readCheckpointMeta(path: string): Promise<CheckpointInfo> {
+  v.nonEmptyString('path', path);
+  return fromNativeCheckpoint(await native().readCheckpoint(path, false));
+}
+
+function fromNativeCheckpoint(c: NativeCheckpoint): CheckpointInfo {
+  const t = c.trainer;
+  return {
+    config: c.config,
+    meta: c.meta,
+    normalization: c.normalization ? fromNative(c.normalization) : undefined,
+    libtorch: c.libtorch,
+    trainer: t ? {
+      iteration: t.iteration, iterations: t.iterations, seed: t.seed, batchSize: t.batchSize, trainSize: t.trainSize,
+      train: t.train, eval: t.eval,
+    } : undefined,
+  };
+}
+
+/**
+ * Every tensor of a checkpoint as float32 arrays by name: the weights and buffers, and a fit's momentum buffers.
+ * For comparing checkpoints (tests) and inspecting them.
+ */
+export async function readCheckpointTensors(path: string): Promise<{ stateDict: Record<string, Float32Array>;
+  momentum: Record<string, Float32Array> }> {
+  v.nonEmptyString('path', path);
+  const c = await native().readCheckpoint(path, true);
+  return { stateDict: c.stateDict ?? {}, momentum: c.trainer?.momentum ?? {} };
+}

@@ -1,0 +1,147 @@
+#include "batches.h"
+
+#include <c10/core/GradMode.h>
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace resnet_cifar {
+
+static uint64_t SplitMix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// The generator of draw `index` in stream `stream` (1: epoch order, 2: augmentation of an iteration).
+static at::Generator StreamGenerator(uint64_t seed, uint64_t stream, uint64_t index) {
+  return at::make_generator<at::CPUGeneratorImpl>(SplitMix(seed ^ SplitMix(stream * 0x100000000ULL + index)));
+}
+
+BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions options, c10::Device device)
+    : images_(data.images().to(device)), labels_(data.labels().to(device)), norm_(std::move(norm)),
+      opt_(options), device_(device) {
+  norm_.mean = norm_.mean.to(device).contiguous();
+  norm_.std = norm_.std.to(device).contiguous();
+  n_ = labels_.size(0);
+  per_epoch_ = (n_ + opt_.batch - 1) / opt_.batch;
+}
+
+// One pass that writes normalized floats straight into the training layout (single-threaded: it runs on the
+// prefetch thread beside the training step, which has libtorch's threads).
+at::Tensor BatchMaker::CropCpu(const BatchDraw& d) const {
+  const int64_t b = d.index.size(0);
+  auto x = at::empty({b, 3, 32, 32}, at::TensorOptions().dtype(at::kFloat).memory_format(
+                                         opt_.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  float* out = x.data_ptr<float>();
+  const uint8_t* src = images_.data_ptr<uint8_t>();
+  const float* m = norm_.mean.data_ptr<float>();
+  const float* s = norm_.std.data_ptr<float>();
+  const bool pixel = norm_.kind == NormKind::kPixel;
+  const int64_t* ip = d.index.data_ptr<int64_t>();
+  const int64_t* yp = d.dy.data_ptr<int64_t>();
+  const int64_t* xp = d.dx.data_ptr<int64_t>();
+  const bool* fp = d.flip.data_ptr<bool>();
+  const bool cl = opt_.channels_last;
+  for (int64_t i = 0; i < b; ++i) {
+    const uint8_t* img = src + ip[i] * 3072;
+    float* o = out + i * 3072;
+    for (int64_t c = 0; c < 3; ++c) {
+      for (int64_t y = 0; y < 32; ++y) {
+        const int64_t sy = yp[i] + y - 4;
+        for (int64_t xx = 0; xx < 32; ++xx) {
+          const int64_t sx = xp[i] + (fp[i] ? 31 - xx : xx) - 4;
+          const uint8_t v = (sy < 0 || sy > 31 || sx < 0 || sx > 31) ? 0 : img[c * 1024 + sy * 32 + sx];
+          const float mu = pixel ? m[c * 1024 + y * 32 + xx] : m[c];
+          o[cl ? (y * 32 + xx) * 3 + c : c * 1024 + y * 32 + xx] = Normalization::Value(v, mu, s[c]);
+        }
+      }
+    }
+  }
+  return x;
+}
+
+// The same crop as one gather on whichever device holds the data.
+at::Tensor BatchMaker::CropGeneric(const BatchDraw& d) const {
+  const int64_t b = d.index.size(0);
+  auto opts = at::TensorOptions().dtype(at::kLong).device(device_);
+  auto ar = at::arange(32, opts);
+  auto rows = d.dy.unsqueeze(1) + ar;  // b x 32
+  auto cols = at::where(d.flip.unsqueeze(1), d.dx.unsqueeze(1) + 31 - ar, d.dx.unsqueeze(1) + ar);
+  auto padded = at::constant_pad_nd(images_.index_select(0, d.index), {4, 4, 4, 4}, 0);  // b x 3 x 40 x 40
+  auto bi = at::arange(b, opts).view({b, 1, 1, 1});
+  auto ci = at::arange(3, opts).view({1, 3, 1, 1});
+  auto crop = padded.index({bi, ci, rows.view({b, 1, 32, 1}), cols.view({b, 1, 1, 32})});
+  auto x = norm_.Apply(crop);
+  return opt_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+Batch BatchMaker::Make(int64_t it, BatchDraw* draw) {
+  c10::NoGradGuard no_grad;
+  const int64_t epoch = it / per_epoch_, k = it % per_epoch_;
+  if (epoch != order_epoch_) {
+    auto g = StreamGenerator(opt_.seed, 1, static_cast<uint64_t>(epoch));
+    order_ = at::randperm(n_, g, at::kLong);
+    order_epoch_ = epoch;
+  }
+  const int64_t start = k * opt_.batch, b = std::min(opt_.batch, n_ - start);
+  auto g = StreamGenerator(opt_.seed, 2, static_cast<uint64_t>(it));
+  BatchDraw d;
+  d.index = order_.narrow(0, start, b).to(device_);
+  d.dy = at::randint(0, 9, {b}, g, at::kLong).to(device_);
+  d.dx = at::randint(0, 9, {b}, g, at::kLong).to(device_);
+  d.flip = at::randint(0, 2, {b}, g, at::kLong).to(device_).to(at::kBool);
+  Batch out{device_.is_cpu() && !opt_.generic ? CropCpu(d) : CropGeneric(d), labels_.index_select(0, d.index)};
+  if (draw) *draw = d;
+  return out;
+}
+
+Prefetcher::Prefetcher(BatchMaker& maker) : maker_(maker), thread_([this] { Loop(); }) {}
+
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Prefetcher::Request(int64_t it) {
+  std::lock_guard<std::mutex> l(mu_);
+  want_ = it;
+  cv_.notify_all();
+}
+
+Batch Prefetcher::Take(int64_t it) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return (ready_ == it && want_ < 0) || error_; });
+  if (error_) std::rethrow_exception(error_);
+  ready_ = -1;
+  return std::move(batch_);
+}
+
+void Prefetcher::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [&] { return stop_ || want_ >= 0; });
+    if (stop_) return;
+    const int64_t it = want_;
+    l.unlock();
+    Batch b;
+    std::exception_ptr err;
+    try {
+      b = maker_.Make(it);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    l.lock();
+    if (err) error_ = err;
+    batch_ = std::move(b);
+    ready_ = it;
+    if (want_ == it) want_ = -1;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace resnet_cifar

@@ -1,0 +1,256 @@
+#include "checkpoint.h"
+
+#include <torch/version.h>
+
+#include <stdexcept>
+
+#include "state_dict.h"
+
+namespace resnet_cifar {
+
+const std::vector<std::string>& ReservedMetaKeys() {
+  static const std::vector<std::string> keys = {"format", "format_version", "depth", "shortcut", "num_classes",
+                                                "libtorch", "normalization"};
+  return keys;
+}
+
+Meta NewMeta() { return Meta(c10::StringType::get(), c10::AnyType::get()); }
+
+static bool Reserved(const c10::IValue& key) {
+  if (!key.isString()) return false;
+  for (const auto& k : ReservedMetaKeys()) {
+    if (key.toStringRef() == k) return true;
+  }
+  return false;
+}
+
+Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optional<Normalization>& normalization) {
+  Meta out = NewMeta();
+  out.insert(std::string("format"), std::string(kCheckpointFormat));
+  out.insert(std::string("format_version"), kCheckpointFormatVersion);
+  out.insert(std::string("depth"), options.depth());
+  out.insert(std::string("shortcut"), ShortcutName(options.shortcut()));
+  out.insert(std::string("num_classes"), options.num_classes());
+  out.insert(std::string("libtorch"), std::string(TORCH_VERSION));
+  if (normalization) out.insert(std::string("normalization"), normalization->ToDict());
+  for (const auto& kv : meta) {
+    if (!Reserved(kv.key())) out.insert_or_assign(kv.key(), kv.value());
+  }
+  return out;
+}
+
+// ---- trainer state <-> plain data
+
+// Plain (generic) lists: typed ones pickle as torch.jit._pickle.build_doublelist, which weights_only refuses.
+template <class R>
+static c10::impl::GenericList Column(const std::vector<R>& v, double R::*f) {
+  c10::impl::GenericList l(c10::AnyType::get());
+  for (const auto& r : v) l.push_back(r.*f);
+  return l;
+}
+
+static Meta TrainerDict(const TrainerState& s) {
+  Meta t = NewMeta();
+  t.insert(std::string("version"), kTrainerStateVersion);
+  t.insert(std::string("iteration"), s.iteration);
+  t.insert(std::string("iterations"), s.iterations);
+  t.insert(std::string("seed"), static_cast<int64_t>(s.seed));
+  t.insert(std::string("batch_size"), s.batch_size);
+  t.insert(std::string("train_size"), s.train_size);
+  t.insert(std::string("rng"), std::string("splitmix64(seed, epoch) order, splitmix64(seed, iteration) augmentation"));
+  t.insert(std::string("warmup_done"), s.warmup_done);
+  Meta win = NewMeta();
+  win.insert(std::string("loss"), s.window.loss);
+  win.insert(std::string("correct"), s.window.correct);
+  win.insert(std::string("count"), s.window.count);
+  win.insert(std::string("start"), s.window.start);
+  t.insert(std::string("window"), win);
+  c10::Dict<std::string, at::Tensor> mom;
+  for (const auto& [name, buf] : s.momentum) {
+    mom.insert(name, buf.detach().to(at::kCPU).clone(at::MemoryFormat::Contiguous));
+  }
+  t.insert(std::string("momentum"), mom);
+  Meta tr = NewMeta(), ev = NewMeta(), hist = NewMeta();
+  tr.insert(std::string("iteration"), Column(s.train, &TrainRecord::iteration));
+  tr.insert(std::string("epoch"), Column(s.train, &TrainRecord::epoch));
+  tr.insert(std::string("lr"), Column(s.train, &TrainRecord::lr));
+  tr.insert(std::string("loss"), Column(s.train, &TrainRecord::loss));
+  tr.insert(std::string("error"), Column(s.train, &TrainRecord::error));
+  tr.insert(std::string("images_per_second"), Column(s.train, &TrainRecord::images_per_second));
+  ev.insert(std::string("iteration"), Column(s.eval, &EvalRecord::iteration));
+  ev.insert(std::string("error"), Column(s.eval, &EvalRecord::error));
+  ev.insert(std::string("loss"), Column(s.eval, &EvalRecord::loss));
+  hist.insert(std::string("train"), tr);
+  hist.insert(std::string("eval"), ev);
+  t.insert(std::string("history"), hist);
+  return t;
+}
+
+namespace {
+
+// Typed access to a dict read from a file: a missing or mistyped entry is an error naming the file and the key.
+class Fields {
+ public:
+  Fields(const c10::IValue& v, std::string path, std::string where) : path_(std::move(path)), where_(std::move(where)) {
+    if (!v.isGenericDict()) throw Bad("is not a dict");
+    d_ = v.toGenericDict();
+  }
+  const c10::IValue& Get(const char* key) const {
+    auto it = d_.find(std::string(key));
+    if (it == d_.end()) throw Bad("lacks '" + std::string(key) + "'");
+    return it->value();
+  }
+  int64_t Int(const char* key) const {
+    const auto& v = Get(key);
+    if (!v.isInt()) throw Bad("has a non-integer '" + std::string(key) + "'");
+    return v.toInt();
+  }
+  double Double(const char* key) const {
+    const auto& v = Get(key);
+    if (!v.isDouble() && !v.isInt()) throw Bad("has a non-numeric '" + std::string(key) + "'");
+    return v.isDouble() ? v.toDouble() : static_cast<double>(v.toInt());
+  }
+  bool Bool(const char* key) const {
+    const auto& v = Get(key);
+    if (!v.isBool()) throw Bad("has a non-boolean '" + std::string(key) + "'");
+    return v.toBool();
+  }
+  Fields Dict(const char* key) const { return Fields(Get(key), path_, where_ + "." + key); }
+  std::vector<double> Doubles(const char* key) const {
+    const auto& v = Get(key);
+    if (!v.isList()) throw Bad("has a non-list '" + std::string(key) + "'");
+    std::vector<double> out;
+    for (const auto& e : v.toListRef()) {
+      if (!e.isDouble() && !e.isInt()) throw Bad("has a non-numeric entry in '" + std::string(key) + "'");
+      out.push_back(e.isDouble() ? e.toDouble() : static_cast<double>(e.toInt()));
+    }
+    return out;
+  }
+  const c10::impl::GenericDict& dict() const { return d_; }
+
+ private:
+  std::runtime_error Bad(const std::string& what) const {
+    return std::runtime_error(path_ + ": " + where_ + " " + what);
+  }
+  c10::impl::GenericDict d_{c10::StringType::get(), c10::AnyType::get()};
+  std::string path_, where_;
+};
+
+}  // namespace
+
+static TrainerState ReadTrainerState(const c10::IValue& v, const std::string& path) {
+  Fields t(v, path, "trainer state");
+  if (t.Int("version") > kTrainerStateVersion) {
+    throw std::runtime_error(path + ": its trainer state (version " + std::to_string(t.Int("version")) +
+                             ") is newer than this build reads (" + std::to_string(kTrainerStateVersion) + ")");
+  }
+  TrainerState s;
+  s.iteration = t.Int("iteration");
+  s.iterations = t.Int("iterations");
+  s.seed = static_cast<uint64_t>(t.Int("seed"));
+  s.batch_size = t.Int("batch_size");
+  s.train_size = t.Int("train_size");
+  s.warmup_done = t.Bool("warmup_done");
+  Fields win = t.Dict("window");
+  s.window.loss = win.Double("loss");
+  s.window.correct = win.Int("correct");
+  s.window.count = win.Int("count");
+  s.window.start = win.Int("start");
+  const Fields momentum = t.Dict("momentum");
+  for (const auto& kv : momentum.dict()) {
+    if (!kv.key().isString() || !kv.value().isTensor()) throw std::runtime_error(path + ": malformed momentum buffers");
+    s.momentum.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
+  }
+  Fields hist = t.Dict("history");
+  Fields tr = hist.Dict("train"), ev = hist.Dict("eval");
+  auto ti = tr.Doubles("iteration"), te = tr.Doubles("epoch"), tl = tr.Doubles("lr"), tlo = tr.Doubles("loss"),
+       ter = tr.Doubles("error"), tips = tr.Doubles("images_per_second");
+  for (size_t i = 0; i < ti.size() && i < te.size() && i < tl.size() && i < tlo.size() && i < ter.size() && i < tips.size(); ++i) {
+    s.train.push_back({ti[i], te[i], tl[i], tlo[i], ter[i], tips[i]});
+  }
+  auto ei = ev.Doubles("iteration"), ee = ev.Doubles("error"), el = ev.Doubles("loss");
+  for (size_t i = 0; i < ei.size() && i < ee.size() && i < el.size(); ++i) s.eval.push_back({ei[i], ee[i], el[i]});
+  return s;
+}
+
+// ---- the file
+
+std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std::optional<Normalization>& normalization,
+                                  const TrainerState* trainer) {
+  Meta root = NewMeta();
+  root.insert(std::string("state_dict"), StateDict(net));
+  root.insert(std::string("meta"), FullMeta(net->options, meta, normalization));
+  if (trainer) root.insert(std::string("trainer"), TrainerDict(*trainer));
+  return PickleSave(root);
+}
+
+Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors) {
+  c10::IValue root = LoadPickle(path, tensors);
+  const std::string not_ours = path + " is not a resnet-cifar checkpoint (expected a dict with 'state_dict' and "
+                                      "'meta' written by ResNet.save";
+  if (!root.isGenericDict()) throw std::runtime_error(not_ours + ", got " + root.tagKind() + ")");
+  auto d = root.toGenericDict();
+  for (const auto& kv : d) {
+    if (!kv.key().isString()) throw std::runtime_error(not_ours + ")");
+  }
+  auto field = [&](const c10::impl::GenericDict& m, const char* key) -> const c10::IValue* {
+    auto it = m.find(std::string(key));
+    return it == m.end() ? nullptr : &it->value();
+  };
+  const c10::IValue* sd = field(d, "state_dict");
+  const c10::IValue* meta = field(d, "meta");
+  if (!sd || !meta || !meta->isGenericDict()) {
+    throw std::runtime_error(not_ours + "; a plain PyTorch state dict loads with loadStateDict)");
+  }
+  auto m = meta->toGenericDict();
+  const c10::IValue* fmt = field(m, "format");
+  if (!fmt || !fmt->isString() || fmt->toStringRef() != kCheckpointFormat) {
+    throw std::runtime_error(not_ours + "; its meta has no format 'resnet-cifar')");
+  }
+  const c10::IValue* ver = field(m, "format_version");
+  if (!ver || !ver->isInt() || ver->toInt() > kCheckpointFormatVersion) {
+    throw std::runtime_error(path + " is a resnet-cifar checkpoint of format version " +
+                             (ver && ver->isInt() ? std::to_string(ver->toInt()) : std::string("?")) +
+                             "; this build reads up to version " + std::to_string(kCheckpointFormatVersion));
+  }
+  const c10::IValue* depth = field(m, "depth");
+  const c10::IValue* shortcut = field(m, "shortcut");
+  const c10::IValue* classes = field(m, "num_classes");
+  if (!depth || !depth->isInt() || !shortcut || !shortcut->isString() || !classes || !classes->isInt()) {
+    throw std::runtime_error(path + ": checkpoint meta lacks depth, shortcut or num_classes");
+  }
+  Checkpoint out;
+  try {
+    out.options = ResNetOptions(depth->toInt()).shortcut(ParseShortcut(shortcut->toStringRef())).num_classes(classes->toInt());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+  if (const c10::IValue* lt = field(m, "libtorch"); lt && lt->isString()) out.libtorch = lt->toStringRef();
+  if (const c10::IValue* n = field(m, "normalization")) out.normalization = Normalization::FromDict(*n, path);
+  for (const auto& kv : m) {
+    if (!Reserved(kv.key())) out.meta.insert_or_assign(kv.key(), kv.value());
+  }
+  out.state_dict = *sd;
+  if (const c10::IValue* t = field(d, "trainer")) out.trainer = ReadTrainerState(*t, path);
+  return out;
+}
+
+void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetOptions& model, uint64_t seed,
+                    int64_t batch_size, int64_t train_size) {
+  const std::string cannot = "Cannot resume from " + path + ": ";
+  if (ck.options.depth() != model.depth() || ck.options.shortcut() != model.shortcut() ||
+      ck.options.num_classes() != model.num_classes()) {
+    throw std::runtime_error(cannot + "it holds " + DescribeModel(ck.options) + " but this model is " + DescribeModel(model));
+  }
+  if (!ck.trainer) throw std::runtime_error(cannot + "it has no trainer state (it was written by save, not fit)");
+  const TrainerState& t = *ck.trainer;
+  if (t.seed != seed || t.batch_size != batch_size || t.train_size != train_size) {
+    throw std::runtime_error(cannot + "it was trained with seed " + std::to_string(t.seed) + ", batch size " +
+                             std::to_string(t.batch_size) + " on " + std::to_string(t.train_size) +
+                             " images, but this fit has seed " + std::to_string(seed) + ", batch size " +
+                             std::to_string(batch_size) + " on " + std::to_string(train_size));
+  }
+  if (!ck.normalization) throw std::runtime_error(cannot + "it does not store the normalization the run trained with");
+}
+
+}  // namespace resnet_cifar

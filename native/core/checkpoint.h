@@ -1,0 +1,84 @@
+// The checkpoint contract, in one place: our file format (readable by Python's torch.load(weights_only=True)),
+// the trainer state a fit stores in it, and the checks that decide whether a fit can resume from one.
+//
+//   {"state_dict": {name: tensor},
+//    "meta": {"format": "resnet-cifar", "format_version": 1, "depth", "shortcut", "num_classes", "libtorch",
+//             "normalization"?: {"kind", "mean", "std"}, ...the user's plain data (e.g. "iteration", "run")},
+//    "trainer"?: {"version", "iteration", "iterations", "seed", "batch_size", "train_size", "rng", "warmup_done",
+//                 "window": {...}, "momentum": {name: tensor}, "history": {"train": {...}, "eval": {...}}}}
+#pragma once
+
+#include <ATen/core/Dict.h>
+#include <ATen/core/ivalue.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "normalization.h"
+#include "pickle.h"
+#include "resnet.h"
+
+namespace resnet_cifar {
+
+constexpr const char* kCheckpointFormat = "resnet-cifar";
+constexpr int64_t kCheckpointFormatVersion = 1;
+constexpr int64_t kTrainerStateVersion = 1;
+
+// Meta keys the format writes itself; a user's meta cannot set them (lib/ refuses them, by this list).
+const std::vector<std::string>& ReservedMetaKeys();
+
+using Meta = c10::impl::GenericDict;  // str -> plain data
+Meta NewMeta();
+
+// One report window of training: the mean loss and error of the iterations since the last report.
+struct TrainRecord {
+  double iteration, epoch, lr, loss, error, images_per_second;
+};
+struct EvalRecord {
+  double iteration, error, loss;
+};
+
+// Everything besides the weights that an exact resume needs.
+struct TrainerState {
+  int64_t iteration = 0;
+  int64_t iterations = 0;
+  uint64_t seed = 0;
+  int64_t batch_size = 0;
+  int64_t train_size = 0;
+  bool warmup_done = false;
+  struct Window {
+    double loss = 0;  // sum of loss * batch size
+    int64_t correct = 0, count = 0, start = 0;
+  } window;
+  std::vector<std::pair<std::string, at::Tensor>> momentum;  // by parameter name; empty before the first step
+  std::vector<TrainRecord> train;
+  std::vector<EvalRecord> eval;
+};
+
+struct Checkpoint {
+  ResNetOptions options{20};
+  c10::IValue state_dict;
+  Meta meta = NewMeta();  // the user's part of the meta: reserved keys removed
+  std::optional<Normalization> normalization;
+  std::optional<TrainerState> trainer;
+  std::string libtorch;  // the version that wrote it
+};
+
+// The whole meta dict as written: reserved keys from the model, the normalization, then the user's `meta`.
+Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optional<Normalization>& normalization);
+
+std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std::optional<Normalization>& normalization,
+                                  const TrainerState* trainer = nullptr);
+
+// Reads and checks one of our files; errors name it. TensorData::kSkip reads no tensor data (meta and trainer
+// summary only): the state dict and momentum then hold shape-only placeholders.
+Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors = TensorData::kLoad);
+
+// Whether a fit of `model` with this seed, batch size and training set size can continue `ck` exactly; a
+// std::runtime_error "Cannot resume from <path>: ..." saying what differs otherwise.
+void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetOptions& model, uint64_t seed,
+                    int64_t batch_size, int64_t train_size);
+
+}  // namespace resnet_cifar

@@ -1,0 +1,65 @@
+#include "dataset.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "files.h"
+
+namespace resnet_cifar {
+
+Dataset::Dataset(at::Tensor images, at::Tensor labels) : images_(std::move(images)), labels_(std::move(labels)) {}
+
+std::shared_ptr<Dataset> Dataset::Slice(int64_t start, int64_t end) const {
+  if (start < 0 || end > size() || start >= end) {
+    throw std::out_of_range("slice(" + std::to_string(start) + ", " + std::to_string(end) + ") is outside 0.." +
+                            std::to_string(size()));
+  }
+  return std::make_shared<Dataset>(images_.narrow(0, start, end - start), labels_.narrow(0, start, end - start));
+}
+
+std::vector<int64_t> Dataset::LabelCounts(int64_t classes) const {
+  std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+  const int64_t* l = labels_.data_ptr<int64_t>();
+  for (int64_t i = 0; i < size(); ++i) {
+    if (l[i] >= 0 && l[i] < classes) ++counts[static_cast<size_t>(l[i])];
+  }
+  return counts;
+}
+
+Normalization Dataset::Statistics(NormKind kind) const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  auto it = stats_.find(kind);
+  if (it == stats_.end()) it = stats_.emplace(kind, Normalization::Of(kind, images_)).first;
+  return it->second;
+}
+
+std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files) {
+  const int64_t n = kCifarRecordsPerFile * static_cast<int64_t>(files.size());
+  auto images = at::empty({n, 3, 32, 32}, at::kByte);
+  auto labels = at::empty({n}, at::kLong);
+  uint8_t* px = images.data_ptr<uint8_t>();
+  int64_t* lb = labels.data_ptr<int64_t>();
+  for (size_t f = 0; f < files.size(); ++f) {
+    std::vector<char> data = files[f].in_memory ? std::move(files[f].bytes) : ReadFile(files[f].name);
+    const int64_t expected = kCifarRecordsPerFile * kCifarRecordBytes;
+    if (static_cast<int64_t>(data.size()) != expected) {
+      throw std::runtime_error(files[f].name + " has " + std::to_string(data.size()) + " bytes, expected " +
+                               std::to_string(expected) + " (10000 records of 3073 bytes)");
+    }
+    for (int64_t r = 0; r < kCifarRecordsPerFile; ++r) {
+      const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + r * kCifarRecordBytes;
+      if (rec[0] > 9) {
+        throw std::runtime_error(files[f].name + ": record " + std::to_string(r) + " has label " +
+                                 std::to_string(rec[0]) + " (expected 0-9)");
+      }
+      const int64_t i = static_cast<int64_t>(f) * kCifarRecordsPerFile + r;
+      lb[i] = rec[0];
+      std::memcpy(px + i * (kCifarRecordBytes - 1), rec + 1, kCifarRecordBytes - 1);
+    }
+  }
+  return std::make_shared<Dataset>(images, labels);
+}
+
+}  // namespace resnet_cifar

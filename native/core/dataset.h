@@ -1,0 +1,52 @@
+// CIFAR-10 in memory: one uint8 tensor of images (N, 3, 32, 32) and one int64 tensor of labels, read from the
+// binary batch files (10,000 records of a label byte and 3,072 pixel bytes each).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "normalization.h"
+
+namespace resnet_cifar {
+
+class Dataset {
+ public:
+  Dataset(at::Tensor images, at::Tensor labels);
+
+  const at::Tensor& images() const { return images_; }  // uint8 N x 3 x 32 x 32, CPU
+  const at::Tensor& labels() const { return labels_; }  // int64 N, CPU
+  int64_t size() const { return labels_.size(0); }
+
+  // Images [start, end) sharing this dataset's memory; std::out_of_range outside 0..size().
+  std::shared_ptr<Dataset> Slice(int64_t start, int64_t end) const;
+  // Images per class 0..classes-1 (labels >= classes are not counted).
+  std::vector<int64_t> LabelCounts(int64_t classes) const;
+  // The normalization statistics of these images, computed once per kind and kept.
+  Normalization Statistics(NormKind kind) const;
+
+ private:
+  at::Tensor images_, labels_;
+  mutable std::mutex stats_mu_;
+  mutable std::map<NormKind, Normalization> stats_;
+};
+
+// One batch file: read from `name` (a path), or taken from `bytes` when they are given (e.g. from the .tar.gz);
+// `name` then only names it in errors.
+struct BatchFile {
+  std::string name;
+  std::vector<char> bytes;
+  bool in_memory = false;
+};
+
+constexpr int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
+constexpr int64_t kCifarRecordsPerFile = 10000;
+
+// The files concatenated in order; an error naming the file for a wrong size or a label outside 0-9.
+std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files);
+
+}  // namespace resnet_cifar

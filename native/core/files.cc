@@ -1,0 +1,108 @@
+#include "files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+namespace resnet_cifar {
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<char> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("Cannot read " + path + ": not a regular file");
+  }
+  std::vector<char> data(static_cast<size_t>(st.st_size));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t r = ::read(fd, data.data() + off, data.size() - off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      throw std::runtime_error("Cannot read " + path + ": " + err);
+    }
+    if (r == 0) break;  // shrank while reading
+    off += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  data.resize(off);
+  return data;
+}
+
+void RemoveStaleTemps(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+}
+
+void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes) {
+  std::random_device rd;
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("Cannot write " + path + ": " + std::strerror(errno));
+  // Fault injection for the crash-safety tests: RESNET_CIFAR_WRITE_DELAY_MS pauses half-way through each write,
+  // so that a kill lands inside it.
+  static const long delay_ms = [] {
+    const char* e = std::getenv("RESNET_CIFAR_WRITE_DELAY_MS");
+    return e ? std::strtol(e, nullptr, 10) : 0L;
+  }();
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const size_t chunk = delay_ms > 0 && off == 0 ? bytes.size() / 2 : bytes.size() - off;
+    if (delay_ms > 0 && off > 0 && off == bytes.size() / 2) ::usleep(static_cast<useconds_t>(delay_ms) * 1000);
+    ssize_t w = ::write(fd, bytes.data() + off, chunk);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("Cannot write " + path + ": " + err);
+    }
+    off += static_cast<size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string err = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("Cannot write " + path + ": " + err);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string err = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("Cannot write " + path + ": " + err);
+  }
+  // Make the rename itself durable.
+  std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace resnet_cifar

@@ -1,0 +1,19 @@
+// Whole-file reads and crash-safe writes (no torch).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace resnet_cifar {
+
+std::vector<char> ReadFile(const std::string& path);
+
+// Writes to a temporary file beside `path`, fsyncs, renames over `path`: readers see the old or the new file.
+void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes);
+
+// Deletes `path.tmp-PID-*` files that a process killed mid-write (PID no longer running) left beside `path`.
+void RemoveStaleTemps(const std::string& path);
+
+bool FileExists(const std::string& path);
+
+}  // namespace resnet_cifar

@@ -1,0 +1,99 @@
+// The paper's training loop, plain C++: SGD with momentum and weight decay on a step schedule (sgd.h,
+// lr_schedule.h), batches prepared one step ahead (batches.h), periodic evaluation, checkpoints with the trainer
+// state (checkpoint.h) and exact resume. It reports through FitObserver and runs on whatever thread calls Run();
+// the N-API layer (napi/fit.cc) gives it a thread and turns its reports into JS events.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "batches.h"
+#include "checkpoint.h"
+#include "dataset.h"
+#include "evaluate.h"
+#include "lr_schedule.h"
+#include "model.h"
+#include "normalization.h"
+#include "sgd.h"
+
+namespace resnet_cifar {
+
+struct FitConfig {
+  int64_t iterations = 64000;
+  BatchOptions batches;  // batch size, seed, layout
+  SgdOptions sgd;
+  StepScheduleOptions schedule;
+  int64_t report_every = 10;
+  int64_t eval_every = 0;  // 0: evaluate only at the end (when an eval set is given)
+  int64_t eval_batch = 500;
+  std::string checkpoint_path;  // empty: no checkpoints
+  int64_t checkpoint_every = 0;  // 0: only at the end / on abort
+  bool resume = false;           // continue from checkpoint_path when it exists
+  bool fused_bn = true;          // fused train-mode BN + ReLU kernels on the CPU (fused_bn.h)
+  bool step_only = false;        // benchmark: one fixed batch, no data work
+  NormKind normalization_kind = NormKind::kPixel;
+  std::optional<Normalization> normalization;  // given statistics; else those of the training set
+  Meta meta = NewMeta();  // extra plain data for each checkpoint's meta
+};
+
+class FitObserver {
+ public:
+  virtual ~FitObserver() = default;
+  virtual void OnTrain(const TrainRecord& r, double elapsed_seconds) = 0;
+  virtual void OnEval(int64_t iteration, const EvalResult& r) = 0;
+  virtual void OnCheckpoint(int64_t iteration, const std::string& path) = 0;
+};
+
+struct FitResult {
+  int64_t iteration = 0, start_iteration = 0;
+  std::string stopped = "completed";  // "completed" | "aborted" | "nan"
+  std::string error;                  // empty on success
+  std::string checkpoint;             // the checkpoint last written, if any
+  double seconds = 0;
+  std::vector<TrainRecord> train;
+  std::vector<EvalRecord> eval;
+  std::optional<Normalization> normalization;  // what the run trained with
+};
+
+class FitLoop {
+ public:
+  FitLoop(std::shared_ptr<ModelState> model, std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> eval,
+          FitConfig config, FitObserver& observer);
+
+  // Trains until the last iteration, an abort, a non-finite loss or an error; never throws (errors land in
+  // FitResult::error). The model's layout, kernels and train/eval flag are restored at the end.
+  FitResult Run();
+  // Stops after the current iteration (a checkpoint is written). Safe from any thread.
+  void Abort() { abort_ = true; }
+
+ private:
+  void Prepare();
+  void Loop();
+  void Step(const Batch& b, double lr, at::Tensor& loss, at::Tensor& correct);
+  void Evaluate();
+  void WriteCheckpoint();
+  void Resume();
+  void SetLayout(bool channels_last);
+  void Restore();
+  void SyncWindow();
+  TrainerState State() const;
+
+  std::shared_ptr<ModelState> model_;
+  std::shared_ptr<const Dataset> train_, eval_;
+  FitConfig cfg_;
+  FitObserver& observer_;
+  std::atomic<bool> abort_{false};
+
+  Normalization norm_;
+  StepSchedule schedule_;
+  std::unique_ptr<Sgd> sgd_;
+  FitResult result_;
+  TrainerState::Window window_;
+  at::Tensor win_loss_, win_correct_;  // the window's sums on the device: no per-step host sync on CUDA
+  double t0_ = 0;
+};
+
+}  // namespace resnet_cifar

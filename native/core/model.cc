@@ -1,0 +1,90 @@
+#include "model.h"
+
+#include <c10/core/GradMode.h>
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
+#include "files.h"
+#include "state_dict.h"
+
+namespace resnet_cifar {
+
+static std::mutex g_seed_mu;  // torch::manual_seed is process-wide
+
+std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed) {
+  auto state = std::make_shared<ModelState>();
+  state->device = device;
+  {
+    std::unique_lock<std::mutex> seed_lock(g_seed_mu, std::defer_lock);
+    if (seed) {
+      seed_lock.lock();
+      torch::manual_seed(*seed);
+    }
+    state->net = ResNet(options);
+    InitWeights(state->net);
+  }
+  state->net->to(device);
+  state->net->eval();
+  return state;
+}
+
+std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device) {
+  Checkpoint ck = ReadCheckpoint(path);
+  auto state = std::make_shared<ModelState>();
+  state->device = device;
+  ResNet net(ck.options);
+  ApplyStateDict(net, ck.state_dict, path);
+  net->to(device);
+  net->eval();
+  state->net = net;
+  state->normalization = ck.normalization;
+  state->meta = ck.meta;
+  return state;
+}
+
+at::Tensor Predict(ModelState& m, const at::Tensor& images) {
+  c10::NoGradGuard no_grad;
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.net->train(m.training.load());
+  return m.net->forward(images.to(m.device));
+}
+
+EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm) {
+  std::lock_guard<std::mutex> lock(m.mu);
+  auto net = m.net;
+  net->eval();
+  EvalResult r;
+  try {
+    r = Evaluate([&](const at::Tensor& x) { return net->forward(x); }, m.device, data, batch, norm,
+                 net->options.num_classes());
+  } catch (...) {
+    net->train(m.training.load());
+    throw;
+  }
+  net->train(m.training.load());
+  return r;
+}
+
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization) {
+  std::vector<char> bytes;
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    Meta meta = m.meta.copy();
+    for (const auto& kv : extra) meta.insert_or_assign(kv.key(), kv.value());
+    bytes = CheckpointBytes(m.net, meta, normalization ? normalization : m.normalization);
+  }
+  WriteFileAtomic(path, bytes);
+}
+
+void LoadStateDictFile(ModelState& m, const std::string& path) {
+  c10::IValue v = LoadPickle(path);
+  if (v.isGenericDict()) {
+    auto d = v.toGenericDict();
+    auto it = d.find(std::string("state_dict"));
+    if (it != d.end() && it->value().isGenericDict()) v = it->value();
+  }
+  std::lock_guard<std::mutex> lock(m.mu);
+  ApplyStateDict(m.net, v, path);
+}
+
+}  // namespace resnet_cifar

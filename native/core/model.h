@@ -1,0 +1,46 @@
+// A network with what travels with it (device, normalization, meta), shared between the JS object and whatever
+// native work runs on it; the operations on it that run off the main thread. Plain C++.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "checkpoint.h"
+#include "dataset.h"
+#include "evaluate.h"
+#include "normalization.h"
+#include "resnet.h"
+
+namespace resnet_cifar {
+
+struct ModelState {
+  std::mutex mu;  // held by whichever thread runs the network
+  ResNet net{nullptr};
+  c10::Device device{c10::kCPU};
+  std::atomic<bool> training{false};
+  std::atomic<bool> fitting{false};   // a fit owns the weights until it settles
+  std::atomic<bool> disposed{false};  // set by dispose(): a running fit stops at the next iteration
+  std::optional<Normalization> normalization;  // what it was trained with (from its checkpoint or its last fit)
+  Meta meta = NewMeta();                        // the user's meta of the checkpoint it came from (e.g. iteration)
+};
+
+// He-initialised (seeded when `seed` is given; torch's global generator is process-wide, so seeded constructions
+// are serialized), in eval mode, on `device`.
+std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed);
+std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device);
+
+// Logits of already-normalized NCHW images, in the model's current BN mode, without grad.
+at::Tensor Predict(ModelState& m, const at::Tensor& images);
+// Eval-mode BN; the model's train/eval flag is left as it was.
+EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm);
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization);
+// A torch.save'd state dict, or any dict holding one under 'state_dict'.
+void LoadStateDictFile(ModelState& m, const std::string& path);
+
+}  // namespace resnet_cifar

@@ -1,0 +1,145 @@
+#include "resnet.h"
+
+#include <torch/nn/functional/padding.h>
+#include <torch/nn/init.h>
+
+#include <stdexcept>
+
+#include "fused_bn.h"
+
+namespace resnet_cifar {
+
+namespace F = torch::nn::functional;
+using torch::indexing::None;
+using torch::indexing::Slice;
+
+Shortcut ParseShortcut(const std::string& s) {
+  if (s == "A") return Shortcut::A;
+  if (s == "B") return Shortcut::B;
+  if (s == "plain") return Shortcut::Plain;
+  throw std::invalid_argument("Expected shortcut 'A', 'B' or 'plain' but received '" + s + "'");
+}
+
+std::string ShortcutName(Shortcut s) {
+  switch (s) {
+    case Shortcut::A: return "A";
+    case Shortcut::B: return "B";
+    default: return "plain";
+  }
+}
+
+std::string DescribeModel(const ResNetOptions& o) {
+  return "ResNet-" + std::to_string(o.depth()) + " (shortcut " + ShortcutName(o.shortcut()) + ", " +
+         std::to_string(o.num_classes()) + " classes)";
+}
+
+static torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_, Shortcut shortcut)
+    : kind(shortcut), in_planes(in_planes_), planes(planes_), stride(stride_) {
+  conv1 = register_module("conv1", Conv(in_planes, planes, 3, stride));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", Conv(planes, planes, 3, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  if (kind == Shortcut::B && (stride != 1 || in_planes != planes)) {
+    projection = register_module(
+        "shortcut", torch::nn::Sequential(Conv(in_planes, planes, 1, stride), torch::nn::BatchNorm2d(planes)));
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto h = conv1(x);
+  h = fused_bn && FusedBnApplies(h, bn1) ? FusedBnRelu(h, bn1) : bn1(h).relu_();
+  auto z = conv2(h);
+  const bool fused = fused_bn && FusedBnApplies(z, bn2);
+  if (kind == Shortcut::Plain) return fused ? FusedBnRelu(z, bn2) : bn2(z).relu_();
+  torch::Tensor s = x;
+  if (projection) {
+    s = projection->forward(x);
+  } else if (stride != 1 || in_planes != planes) {
+    // Option A: subsample by the stride, zero-pad the new channels (no parameters).
+    if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
+    if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
+  }
+  if (fused) return FusedBnRelu(z, bn2, s);
+  return bn2(z).add_(s).relu_();  // in place: BN saves its input, not its output
+}
+
+static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t stride, Shortcut sc) {
+  torch::nn::Sequential seq;
+  seq->push_back(BasicBlock(in, out, stride, sc));
+  for (int64_t i = 1; i < n; ++i) seq->push_back(BasicBlock(out, out, 1, sc));
+  return seq;
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
+  const int64_t depth = options.depth();
+  if (depth < kMinDepth || (depth - 2) % 6 != 0 || depth > kMaxDepth) {
+    throw std::invalid_argument("Expected depth of the form 6n+2 between " + std::to_string(kMinDepth) + " and " +
+                                std::to_string(kMaxDepth) + " but received " + std::to_string(depth));
+  }
+  if (options.num_classes() < 1 || options.num_classes() > kMaxClasses) {
+    throw std::invalid_argument("Expected num_classes between 1 and " + std::to_string(kMaxClasses) +
+                                " but received " + std::to_string(options.num_classes()));
+  }
+  const int64_t n = (depth - 2) / 6;
+  conv = register_module("conv", Conv(3, 16, 3, 1));
+  bn = register_module("bn", torch::nn::BatchNorm2d(16));
+  block1 = register_module("block1", Stage(16, 16, n, 1, options.shortcut()));
+  block2 = register_module("block2", Stage(16, 32, n, 2, options.shortcut()));
+  block3 = register_module("block3", Stage(32, 64, n, 2, options.shortcut()));
+  fc = register_module("fc", torch::nn::Linear(64, options.num_classes()));
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = conv(x);
+  x = fused_bn && FusedBnApplies(x, bn) ? FusedBnRelu(x, bn) : bn(x).relu_();
+  x = block3->forward(block2->forward(block1->forward(x)));
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc(x);
+}
+
+std::vector<std::pair<std::string, std::string>> ResNetImpl::ConvBnPairs() const {
+  std::vector<std::pair<std::string, std::string>> out{{"conv", "bn"}};
+  const torch::nn::Sequential* stages[] = {&block1, &block2, &block3};
+  for (int s = 0; s < 3; ++s) {
+    const auto& seq = *stages[s];
+    for (size_t i = 0; i < seq->size(); ++i) {
+      const std::string p = "block" + std::to_string(s + 1) + "." + std::to_string(i) + ".";
+      out.emplace_back(p + "conv1", p + "bn1");
+      out.emplace_back(p + "conv2", p + "bn2");
+      if (seq->ptr<BasicBlockImpl>(i)->projection) out.emplace_back(p + "shortcut.0", p + "shortcut.1");
+    }
+  }
+  return out;
+}
+
+void ResNetImpl::SetFusedBatchNorm(bool on) {
+  fused_bn = on;
+  for (const auto& seq : {block1, block2, block3}) {
+    for (size_t i = 0; i < seq->size(); ++i) seq->ptr<BasicBlockImpl>(i)->fused_bn = on;
+  }
+}
+
+int64_t ResNetImpl::ParameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+void InitWeights(ResNet& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& m : net->modules(/*include_self=*/false)) {
+    if (auto* c = m->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* b = m->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(b->weight);
+      torch::nn::init::zeros_(b->bias);
+    }
+  }
+}
+
+}  // namespace resnet_cifar

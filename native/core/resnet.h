@@ -1,0 +1,78 @@
+// The CIFAR-10 ResNets of He et al. (CVPR 2016), section 4.2, as libtorch modules.
+// Parameter names follow the seed's nets.py (conv, bn, block1.0.conv1, ..., fc) so state dicts map 1:1.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace resnet_cifar {
+
+enum class Shortcut { A, B, Plain };
+
+// Bounds on what a model may be built with (they keep a typo or a hostile file from allocating gigabytes):
+// ResNet-6002 has about 97M parameters (390 MB), 1,000,000 classes a 64M-parameter fc. lib/ reads them from info().
+constexpr int64_t kMinDepth = 8;
+constexpr int64_t kMaxDepth = 6002;
+constexpr int64_t kMaxClasses = 1000000;
+
+Shortcut ParseShortcut(const std::string& s);  // "A" | "B" | "plain"; throws std::invalid_argument
+std::string ShortcutName(Shortcut s);
+
+struct ResNetOptions {
+  ResNetOptions(int64_t depth) : depth_(depth) {}
+  TORCH_ARG(int64_t, depth);                  // 6n + 2
+  TORCH_ARG(Shortcut, shortcut) = Shortcut::A;
+  TORCH_ARG(int64_t, num_classes) = 10;
+};
+
+// conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU.
+struct BasicBlockImpl : torch::nn::Module {
+  BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut);
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential projection{nullptr};  // option B where the shape changes: "shortcut.0" conv, "shortcut.1" bn
+  Shortcut kind;
+  int64_t in_planes, planes, stride;
+  bool fused_bn = false;  // train-mode BN + ReLU through fused_bn.h where it applies (set by ResNetImpl)
+};
+TORCH_MODULE(BasicBlock);
+
+struct ResNetImpl : torch::nn::Module {
+  explicit ResNetImpl(const ResNetOptions& options);
+  torch::Tensor forward(torch::Tensor x);
+
+  // (conv, bn) name pairs: each conv is followed by this BN (used to fold a conv bias into BN statistics).
+  std::vector<std::pair<std::string, std::string>> ConvBnPairs() const;
+  int64_t ParameterCount() const;
+  // Train-mode BatchNorm + ReLU (+ residual) through the fused CPU kernels of fused_bn.h where they apply (the
+  // trainer turns this on for a fit); off, libtorch's own BatchNorm2d and relu run.
+  void SetFusedBatchNorm(bool on);
+  bool FusedBatchNorm() const { return fused_bn; }
+
+  ResNetOptions options;
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  torch::nn::Sequential block1{nullptr}, block2{nullptr}, block3{nullptr};
+  torch::nn::Linear fc{nullptr};
+
+ private:
+  bool fused_bn = false;
+};
+TORCH_MODULE(ResNet);
+
+// "ResNet-20 (shortcut A, 10 classes)", for messages.
+std::string DescribeModel(const ResNetOptions& o);
+
+// Kaiming-normal (fan_out, ReLU) for convs, BN weight 1 / bias 0; fc keeps libtorch's default init.
+void InitWeights(ResNet& net);
+
+}  // namespace resnet_cifar

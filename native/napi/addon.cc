@@ -1,0 +1,35 @@
+// Module entry: registers the native surface declared in lib/native.ts (the parts live in the files addon.h names).
+#include <napi.h>
+
+#include "addon.h"
+
+namespace resnet_cifar {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  Napi::Function model = DefineModel(env);
+  data->model_ctor = Napi::Persistent(model);
+  Napi::Function dataset = DefineDataset(env);
+  data->dataset_ctor = Napi::Persistent(dataset);
+  Napi::Function script = DefineScriptModule(env);
+  data->script_ctor = Napi::Persistent(script);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("Model", model);
+  exports.Set("Dataset", dataset);
+  exports.Set("ScriptModule", script);
+  exports.Set("fit", Napi::Function::New<Fit>(env, "fit"));
+  exports.Set("stopAllFits", Napi::Function::New<StopAllFits>(env, "stopAllFits"));
+  exports.Set("trainingBatch", Napi::Function::New<TrainingBatch>(env, "trainingBatch"));
+  exports.Set("readCheckpoint", Napi::Function::New<ReadCheckpointJs>(env, "readCheckpoint"));
+  exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("constants", Constants(env));
+  exports.Set("batchNormRelu", Napi::Function::New<BatchNormRelu>(env, "batchNormRelu"));
+  return exports;
+}
+
+}  // namespace resnet_cifar
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return resnet_cifar::Init(env, exports); }
+
+NODE_API_MODULE(resnet_cifar, InitModule)

@@ -1,0 +1,127 @@
+// The JS Dataset class over core/dataset.h.
+#include <napi.h>
+
+#include "../core/dataset.h"
+#include "addon.h"
+#include "args.h"
+#include "convert.h"
+#include "guard.h"
+#include "wrap.h"
+
+namespace resnet_cifar {
+
+namespace {
+
+class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
+ public:
+  explicit DatasetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetWrap>(info) {
+    Guard(info, [&]() -> Napi::Value {
+      state_ = AdoptedState<const Dataset>();
+      if (!state_) throw TypeErrorEx("Datasets are made by Dataset.loadBatches");
+      return info.Env().Undefined();
+    });
+  }
+  std::shared_ptr<const Dataset> state() const { return state_; }
+
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->size()));
+  }
+
+  // labelCounts(classes) -> number[classes]
+  Napi::Value LabelCounts(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      const auto counts = state_->LabelCounts(args::Int(args::At(info, 0), "labelCounts: classes", 1, kMaxClasses));
+      auto arr = Napi::Array::New(info.Env(), counts.size());
+      for (size_t i = 0; i < counts.size(); ++i) arr.Set(static_cast<uint32_t>(i), static_cast<double>(counts[i]));
+      return arr;
+    });
+  }
+
+  // slice(start, end) -> Dataset sharing this one's memory.
+  Napi::Value Slice(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      auto s = state_->Slice(args::Int(args::At(info, 0), "slice: start"), args::Int(args::At(info, 1), "slice: end"));
+      return NewWrapped<const Dataset>(Data(info.Env()).dataset_ctor, s);
+    });
+  }
+
+  // images(start, count) -> { pixels: Uint8Array (count*3072), labels: Uint8Array }
+  Napi::Value Images(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      const int64_t n = state_->size();
+      const int64_t start = args::Int(args::At(info, 0), "images: start", 0, n - 1);
+      const int64_t count = args::Int(args::At(info, 1), "images: count", 1, n - start);
+      auto o = Napi::Object::New(info.Env());
+      o.Set("pixels", TensorToJs<uint8_t, Napi::Uint8Array>(info.Env(), state_->images().narrow(0, start, count)));
+      o.Set("labels", TensorToJs<uint8_t, Napi::Uint8Array>(info.Env(), state_->labels().narrow(0, start, count).to(at::kByte)));
+      return o;
+    });
+  }
+
+  // statistics(kind) -> Promise<{ kind, mean, std }>: the normalization these images define (kept once computed).
+  Napi::Value Statistics(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      const NormKind kind = ParseNormKind(args::String(args::At(info, 0), "statistics: kind"));
+      auto s = state_;
+      auto out = std::make_shared<Normalization>();
+      return TaskWorker::Run(
+          info.Env(), "resnet-cifar:statistics", [s, kind, out] { *out = s->Statistics(kind); },
+          [out](Napi::Env env) -> Napi::Value { return NormalizationToJs(env, *out); });
+    });
+  }
+
+  // loadBatches(sources: (string | { name: string, data: Uint8Array })[]) -> Promise<Dataset>
+  static Napi::Value LoadBatches(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      const Napi::Value list = args::At(info, 0);
+      if (!list.IsArray()) throw TypeErrorEx("loadBatches: sources must be an array");
+      auto arr = list.As<Napi::Array>();
+      if (arr.Length() == 0 || arr.Length() > 1000) throw RangeErrorEx("loadBatches: 1 to 1000 sources");
+      auto files = std::make_shared<std::vector<BatchFile>>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        const std::string what = "loadBatches: sources[" + std::to_string(i) + "]";
+        Napi::Value e = arr.Get(i);
+        if (e.IsString()) {
+          files->push_back({e.As<Napi::String>().Utf8Value(), {}, false});
+          continue;
+        }
+        args::Fields o(e, what);
+        Napi::Value data = o.Get("data");
+        if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+          throw TypeErrorEx(what + ".data must be a Uint8Array");
+        }
+        auto bytes = data.As<Napi::Uint8Array>();
+        // Copied here: the worker thread must not touch JS memory.
+        const char* p = reinterpret_cast<const char*>(bytes.Data());
+        files->push_back({o.String("name"), std::vector<char>(p, p + bytes.ByteLength()), true});
+      }
+      auto out = std::make_shared<std::shared_ptr<const Dataset>>();
+      return TaskWorker::Run(
+          info.Env(), "resnet-cifar:loadBatches", [files, out] { *out = LoadCifarBatches(std::move(*files)); },
+          [out](Napi::Env env) -> Napi::Value { return NewWrapped<const Dataset>(Data(env).dataset_ctor, *out); });
+    });
+  }
+
+ private:
+  std::shared_ptr<const Dataset> state_;
+};
+
+}  // namespace
+
+Napi::Function DefineDataset(Napi::Env env) {
+  return DatasetWrap::DefineClass(env, "Dataset",
+                                  {
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::Length>("length"),
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::LabelCounts>("labelCounts"),
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::Slice>("slice"),
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::Images>("images"),
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::Statistics>("statistics"),
+                                      DatasetWrap::StaticMethod<&DatasetWrap::LoadBatches>("loadBatches"),
+                                  });
+}
+
+std::shared_ptr<const Dataset> DatasetOf(const Napi::Value& v) {
+  return StateOf<DatasetWrap, const Dataset>(v, Data(v.Env()).dataset_ctor, "Dataset");
+}
+
+}  // namespace resnet_cifar
