@@ -5,6 +5,7 @@
 // that carry OrderedDict metadata, which every model.state_dict() does.)
 #include <sys/types.h>
 
+#include <ATen/ATen.h>
 #include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 
