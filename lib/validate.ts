@@ -38,7 +38,7 @@ export function integer(name: string, v: unknown, min = -Number.MAX_SAFE_INTEGER
   if (typeof v !== 'number') throw expected(`${name} to be an integer`, v);
   if (!Number.isInteger(v)) throw expected(`${name} to be an integer`, v, RangeError);
   if (v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    const range = max === Number.MAX_SAFE_INTEGER && v < min ? `>= ${min}` : `between ${min} and ${max}`;
     throw expected(`${name} ${range}`, v, RangeError);
   }
   return v;

@@ -73,6 +73,16 @@ test('the native surface itself rejects bad arguments with JS errors, never a cr
   t.throws(() => N.Model.load(undefined as never, 'cpu'), { instanceOf: TypeError });
 });
 
+test('one bound per rule: every seed lib accepts (up to 2^53 - 1) native code accepts too', (t) => {
+  for (const seed of [0, 9.005e15, Number.MAX_SAFE_INTEGER]) t.notThrows(() => new ResNet({ depth: 8, seed }).dispose());
+  t.throws(() => new ResNet({ depth: 8, seed: 2 ** 53 }), { instanceOf: RangeError, message: /seed between 0 and 9007199254740991/ });
+  const { native } = require('../lib/native') as typeof import('../lib/native');
+  const N = native();
+  t.notThrows(() => new N.Model({ depth: 8, shortcut: 'A', numClasses: 10, device: 'cpu', seed: 9.005e15 }).dispose());
+  t.is(N.constants.maxDepth, 6002);
+  t.throws(() => new N.Model({ depth: 6008, shortcut: 'A', numClasses: 10, device: 'cpu' }), { instanceOf: RangeError });
+});
+
 test('setNumThreads validates and applies', (t) => {
   const before = info().threads;
   setNumThreads(1);
