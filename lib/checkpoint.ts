@@ -23,6 +23,8 @@ export interface CheckpointInfo {
     seed: number;
     batchSize: number;
     trainSize: number;
+    /** The precision the run trained at (weights are float32 either way). */
+    precision: 'fp32' | 'bf16';
     train: TrainPoint[];
     eval: EvalPoint[];
   } | undefined;
@@ -46,6 +48,7 @@ function fromNativeCheckpoint(c: NativeCheckpoint): CheckpointInfo {
     libtorch: c.libtorch,
     trainer: t ? {
       iteration: t.iteration, iterations: t.iterations, seed: t.seed, batchSize: t.batchSize, trainSize: t.trainSize,
+      precision: t.precision,
       train: t.train, eval: t.eval,
     } : undefined,
   };

@@ -13,6 +13,7 @@ import { RunError, readFinal, trainRun, type RunConfig, type RunFinal, curvePoin
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { decodeImages, normalizeImages } from './images';
 import type { FitProgress } from './trainer';
+import type { Precision } from './precision';
 import * as v from './validate';
 
 export class UsageError extends Error {}
@@ -53,6 +54,7 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
   --seed N               data order, augmentation and initialisation (default 0)
   --holdout N            train on the first 50000-N images, evaluate on the last N (the paper's 45k/5k: 5000)
   --normalization pixel|channel   per-pixel mean (paper, default) or per-channel mean/std
+  --precision fp32|bf16  compute precision (default fp32; bf16: convolutions in bfloat16, float32 weights)
   --warmup-lr X --warmup-iterations N | --warmup-until-error PCT   (ResNet-110: 0.01 until 80 % / ~400 it)
   --eval-every N         evaluate every N iterations (default iterations/20, at least 50) and at the end
   --checkpoint-every N   default 1000
@@ -67,17 +69,18 @@ Ctrl-C stops after the current iteration with a checkpoint; --resume continues i
 
 Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix. Checkpoints use the
 normalization stored in them; TorchScript files default to the standard per-channel mean/std.
-  --batch-size N   default 500        --device auto|cpu|cuda[:i]`,
+  --batch-size N   default 500        --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
   predict: `Usage: resnet-cifar predict (--checkpoint FILE | --torchscript FILE) IMAGE… [--top K] [--json]
 
-Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed).`,
+Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed).
+  --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
   reproduce: `Usage: resnet-cifar reproduce --out DIR [options]
 
   --depths 20,32,44,56   depths to train (default 20,32,44,56)
   --seeds N              runs per network (default 5)
   --plain                also train the plain (no shortcut) nets, for Figure 6
   --iterations N         per run (default 64000; milestones at 50 % and 75 %)
-  --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every as for train
+  --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every, --precision as for train
 
 Each (depth, shortcut, seed) trains in its own folder under DIR/runs; finished runs are skipped and interrupted
 ones resumed, so the same command continues after Ctrl-C or a crash. Writes DIR/table.md (mean ± std test error
@@ -133,6 +136,12 @@ function depthArg(s: string | undefined, def: number): number {
 function shortcutArg(s: string | undefined): Shortcut {
   const x = s ?? 'A';
   if (x !== 'A' && x !== 'B' && x !== 'plain') throw new UsageError(`--shortcut must be A, B or plain, got '${x}'`);
+  return x;
+}
+
+function precisionArg(s: string | undefined): Precision {
+  const x = s ?? 'fp32';
+  if (x !== 'fp32' && x !== 'bf16') throw new UsageError(`--precision must be fp32 or bf16, got '${x}'`);
   return x;
 }
 
@@ -247,6 +256,8 @@ async function cmdInfo(argv: string[]): Promise<number> {
   out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
   out(`CUDA       ${i.cuda.available ? `available, ${i.cuda.deviceCount} device(s), cuDNN ${i.cuda.cudnn ? 'yes' : 'no'}` : 'not available'}`);
   out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS); fused BN + ReLU kernels: ${i.fusedKernels}`);
+  out(`cpu bf16   ${i.cpu.bf16 === 'emulated' ? 'no AMX-BF16 or AVX512-BF16: --precision bf16 works but is slower than fp32'
+    : `${i.cpu.bf16 === 'amx-bf16' ? 'AMX-BF16' : 'AVX512-BF16'} (--precision bf16 runs convolutions on it)`}`);
   out(`addon      ${i.addon.build} build, ${i.addon.path}`);
   out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
   return 0;
@@ -278,6 +289,7 @@ function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: nu
     checkpointEvery: int('checkpoint-every', s('checkpoint-every'), 1000, 1),
     normalization: norm,
     warmup,
+    precision: precisionArg(s('precision')),
   };
 }
 
@@ -286,6 +298,7 @@ const TRAIN_OPTS: Opts = {
   depth: { type: 'string' }, shortcut: { type: 'string' }, iterations: { type: 'string' }, milestones: { type: 'string' },
   lr: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, holdout: { type: 'string' },
   device: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, normalization: { type: 'string' },
+  precision: { type: 'string' },
   'warmup-lr': { type: 'string' }, 'warmup-iterations': { type: 'string' }, 'warmup-until-error': { type: 'string' },
   'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
 };
@@ -307,10 +320,11 @@ async function cmdTrain(argv: string[]): Promise<number> {
   const stop = stopSignal();
   const label = `ResNet-${depth}${shortcut === 'A' ? '' : ` ${shortcut}`}`;
   const p = progressPrinter(json, label);
-  if (!json) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, data ${data} -> ${dir}`);
+  if (!json) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
   try {
     const r = await trainRun({ data, out: dir, config, resume: values.resume === true, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
     p.end();
+    if (!json) for (const note of r.history.notes) out(`note: ${note}`);
     if (!r.final) {
       if (json) out(JSON.stringify({ kind: 'stopped', iteration: r.history.iterations, checkpoint: r.history.checkpoint }));
       else out(`stopped at iteration ${r.history.iterations}; checkpoint ${r.history.checkpoint}; continue with --resume --out ${dir}`);
@@ -339,7 +353,7 @@ function printEvaluation(r: Evaluation, classes: readonly string[], what: string
 
 const MODEL_OPTS: Opts = {
   checkpoint: { type: 'string' }, torchscript: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
-  device: { type: 'string' },
+  device: { type: 'string' }, precision: { type: 'string' },
 };
 
 async function loadModel(values: Values, cmd: string) {
@@ -368,7 +382,10 @@ async function cmdEval(argv: string[]): Promise<number> {
   try {
     const data = await dataArg(values, values.json === true);
     const test = await Cifar10.load(data, { split: 'test' });
-    const r = await loaded.model.evaluate(test, { batchSize: int('batch-size', values['batch-size'] as string | undefined, 500, 1) });
+    const r = await loaded.model.evaluate(test, {
+      batchSize: int('batch-size', values['batch-size'] as string | undefined, 500, 1),
+      precision: precisionArg(values.precision as string | undefined),
+    });
     if (values.json) out(JSON.stringify({ model: loaded.name, ...r }));
     else printEvaluation(r, test.classes, loaded.name);
     return 0;
@@ -387,7 +404,8 @@ async function cmdPredict(argv: string[]): Promise<number> {
   try {
     const pixels = await decodeImages(positionals);
     const norm = (loaded.norm ?? CIFAR10_CHANNEL_NORMALIZATION) as never;
-    const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length);
+    const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length,
+      { precision: precisionArg(values.precision as string | undefined) });
     const k = logits.length / positionals.length;
     const results = positionals.map((file, i) => {
       const row = Array.from(logits.subarray(i * k, (i + 1) * k));
@@ -466,6 +484,7 @@ async function cmdReproduce(argv: string[]): Promise<number> {
     ...DATA, depths: { type: 'string' }, seeds: { type: 'string' }, plain: { type: 'boolean' },
     iterations: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'batch-size': { type: 'string' },
     lr: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+    precision: { type: 'string' },
   });
   if (values.help) return help('reproduce');
   if (!values.out) throw new UsageError('reproduce needs --out DIR');

@@ -16,6 +16,11 @@ export interface Info {
   interopThreads: number;
   /** The fused train-mode BatchNorm + ReLU CPU kernels: 'openmp' (on libtorch's threads) or 'single-thread'. */
   fusedKernels: 'openmp' | 'single-thread';
+  /**
+   * This CPU's bfloat16 support and the path `precision: 'bf16'` takes on it: AMX-BF16 tiles, AVX512-BF16, or
+   * 'emulated' (neither: bf16 works but is slower than fp32).
+   */
+  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
   /** The .node file in use and which build produced it. */
   addon: { path: string; build: 'cmake-js' | 'node-gyp' };
 }
@@ -34,6 +39,7 @@ export function info(): Info {
     threads: n.threads,
     interopThreads: n.interopThreads,
     fusedKernels: n.fusedKernels,
+    cpu: { ...n.cpu },
     addon: { path: n.libraries.addon, build: n.build },
   };
 }

@@ -13,6 +13,8 @@ export interface NativeLibtorchInfo {
   interopThreads: number;
   /** How the fused BatchNorm + ReLU kernels run: on libtorch's OpenMP threads, or single-threaded. */
   fusedKernels: 'openmp' | 'single-thread';
+  /** bfloat16 support of this CPU and the path bf16 compute takes. */
+  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
   libraries: { c10: string; torch_cpu: string; addon: string };
   build: 'cmake-js' | 'node-gyp';
 }
@@ -45,13 +47,14 @@ export interface NativeModel {
   meta(): Record<string, MetaValue>;
   /** What the model was trained with (its checkpoint's, or its last fit's); null for a new model. */
   normalization(): NativeNormalization | null;
-  /** NCHW float32 input of n images -> n x numClasses logits. */
-  predict(input: Float32Array, n: number): Promise<Float32Array>;
+  /** NCHW float32 input of n images -> n x numClasses logits (float32, computed at `precision`). */
+  predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
   /** normalization: stored instead of the model's own (null/undefined: the model's own, if any). */
   save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null): Promise<void>;
   loadStateDict(path: string): Promise<void>;
   /** normalization null: the model's own (an error if it has none). */
-  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null): Promise<NativeEvaluation>;
+  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
+    precision: 'fp32' | 'bf16'): Promise<NativeEvaluation>;
   stateDictNames(): string[];
   dispose(): void;
   disposed(): boolean;
@@ -113,6 +116,8 @@ export interface NativeFitOptions {
   /** Fused train-mode BatchNorm + ReLU kernels on the CPU (default true). */
   fusedBatchNorm?: boolean;
   stepOnly: boolean;
+  /** Compute precision (default 'fp32'). */
+  precision?: 'fp32' | 'bf16';
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
   /** A kind (its statistics are computed from the training set, natively) or given statistics. */
@@ -134,6 +139,8 @@ export interface NativeFitResult {
   train: TrainPoint[];
   eval: EvalPoint[];
   normalization: NativeNormalization | null;
+  /** What a user should know about the run (e.g. resumed at another precision). */
+  notes: string[];
 }
 
 export interface NativeFitHandle {
@@ -152,6 +159,7 @@ export interface NativeCheckpoint {
     seed: number;
     batchSize: number;
     trainSize: number;
+    precision: 'fp32' | 'bf16';
     train: TrainPoint[];
     eval: EvalPoint[];
     /** With tensors: the momentum buffers by parameter name. */
@@ -162,8 +170,9 @@ export interface NativeCheckpoint {
 }
 
 export interface NativeScriptModule {
-  predict(input: Float32Array, n: number): Promise<Float32Array>;
-  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization): Promise<NativeEvaluation>;
+  predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
+  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization,
+    precision: 'fp32' | 'bf16'): Promise<NativeEvaluation>;
   numClasses(): number;
   device(): string;
   dispose(): void;
@@ -204,13 +213,14 @@ export interface NativeAddon {
   /**
    * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused
    * CPU kernels (fused true) or libtorch's BatchNorm2d and relu; running statistics start at 0 / 1, momentum 0.1.
+   * bf16: the activations (x, grad, residual) are rounded to bfloat16 and the layer runs on them.
    */
   batchNormRelu(
     args: { x: Float32Array; shape: [number, number, number, number]; weight: Float32Array; bias: Float32Array;
-      grad: Float32Array; residual?: Float32Array },
+      grad: Float32Array; residual?: Float32Array; bf16?: boolean },
     fused: boolean,
   ): { out: Float32Array; gradInput: Float32Array; gradWeight: Float32Array; gradBias: Float32Array;
-    gradResidual?: Float32Array; runningMean: Float32Array; runningVar: Float32Array };
+    gradResidual?: Float32Array; runningMean: Float32Array; runningVar: Float32Array; dtype: 'fp32' | 'bf16' };
 }
 
 let addon: NativeAddon | undefined;

@@ -3,12 +3,20 @@ import { native, type MetaValue, type NativeEvaluation, type NativeModel } from 
 import * as v from './validate';
 import { Cifar10 } from './cifar10';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
+import { checkPrecision, type Precision } from './precision';
 
 export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization };
+
+export interface PredictOptions {
+  /** Compute precision of the forward pass (default 'fp32'); logits come back as float32 either way. */
+  precision?: Precision;
+}
 
 export interface EvaluateOptions {
   /** Images per forward pass (default 500). */
   batchSize?: number;
+  /** Compute precision of the forward passes (default 'fp32'). */
+  precision?: Precision;
   /** Default: the model's own (what it was trained with), else CIFAR10_CHANNEL_NORMALIZATION. */
   normalization?: Normalization;
 }
@@ -186,9 +194,10 @@ export class ResNet {
    * Logits for `n` images given as NCHW float32 (already normalized), without gradients, in the current mode
    * (eval unless `train()` was called). Runs off the main thread.
    */
-  async predict(input: Float32Array, n?: number): Promise<Float32Array> {
+  async predict(input: Float32Array, n?: number, options: PredictOptions = {}): Promise<Float32Array> {
     const model = this.nativeModel;
-    return model.predict(input, checkImages(input, n));
+    const o = v.checkKeys('predict', options, ['precision']);
+    return model.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? 'fp32'));
   }
 
 
@@ -215,7 +224,8 @@ export class ResNet {
   async evaluate(data: Cifar10, options: EvaluateOptions = {}): Promise<Evaluation> {
     const model = this.nativeModel;
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
-    const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization']);
+    const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization', 'precision']);
+    const precision = checkPrecision('precision', o.precision ?? 'fp32');
     const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
     const norm = o.normalization !== undefined ? toNative(o.normalization)
       : model.normalization() === null ? toNative(CIFAR10_CHANNEL_NORMALIZATION) : null; // null: the model's own
@@ -223,7 +233,7 @@ export class ResNet {
     if (model.config().numClasses !== classes) {
       throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
     }
-    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm), data.classes);
+    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm, precision), data.classes);
   }
 
   /** State dict keys, in module order (the seed's nets.py naming). */

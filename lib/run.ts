@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10 } from './cifar10';
 import { ResNet, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
+import type { Precision } from './precision';
 import { Trainer, type FitProgress, type History } from './trainer';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { info } from './info';
@@ -23,6 +24,8 @@ export interface RunConfig {
   checkpointEvery: number;
   normalization: 'pixel' | 'channel';
   warmup?: { lr: number; iterations?: number; untilError?: number };
+  /** Compute precision; a resumed run may change it (its checkpoint is float32 either way). */
+  precision: Precision;
 }
 
 export interface RunFinal {
@@ -38,6 +41,9 @@ export interface RunFinal {
   checkpoint: string;
   device: string;
   libtorch: string;
+  precision: Precision;
+  /** What to know about the run (e.g. resumed at another precision). */
+  notes?: string[];
 }
 
 /** The settings that must match for --resume to continue a run exactly. */
@@ -136,7 +142,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   try {
     const trainer = new Trainer(model, {
       iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
-      normalization: c.normalization, warmup: c.warmup,
+      normalization: c.normalization, warmup: c.warmup, precision: c.precision,
     });
     const history = await trainer.fit(train, {
       eval: evalSet,
@@ -160,7 +166,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     await drawing;
     await redraw(out, title);
     if (history.stopped !== 'completed') return { history };
-    const r = train.validation ? await model.evaluate(test) : lastEval;
+    const r = train.validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
     if (!r) throw new RunError('internal: no final evaluation');
     const final: RunFinal = {
       depth: c.depth,
@@ -175,6 +181,8 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
       checkpoint: ckpt,
       device: model.device,
       libtorch: info().libtorch.version,
+      precision: c.precision,
+      notes: history.notes.length ? history.notes : undefined,
     };
     writeAtomic(path.join(out, 'final.json'), JSON.stringify(final, null, 2) + '\n');
     return { final, history };

@@ -5,6 +5,7 @@ import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type
 import { Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
 import { fromNative, toNative, type Normalization } from './normalization';
+import { checkPrecision, precisionNote, type Precision } from './precision';
 import { ResNet, summarizeEvaluation, type Evaluation } from './resnet';
 import * as v from './validate';
 
@@ -49,6 +50,13 @@ export interface TrainerOptions {
    * but not bit-identical to PyTorch. false runs libtorch's own kernels, which match PyTorch 2.13 bit for bit.
    */
   fusedBatchNorm?: boolean;
+  /**
+   * 'fp32' (default) or 'bf16': convolutions and matmuls in bfloat16 (AMX or AVX512-BF16 on CPUs that have them;
+   * the fused BatchNorm + ReLU kernels then run on bfloat16 activations), with float32 master weights, momentum,
+   * BatchNorm statistics, loss and weight decay, as PyTorch's autocast. Checkpoints stay float32 and work with
+   * either precision.
+   */
+  precision?: Precision;
 }
 
 export interface CheckpointOptions {
@@ -151,10 +159,12 @@ export interface History {
   train: TrainPoint[];
   eval: EvalPoint[];
   normalization: Normalization;
+  /** What to know about the run, e.g. that it resumed a checkpoint trained at another precision. */
+  notes: string[];
 }
 
 const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm'];
+  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly'];
 
@@ -177,6 +187,7 @@ interface ResolvedOptions {
   normalization: 'pixel' | 'channel' | Normalization;
   channelsLast: boolean;
   fusedBatchNorm: boolean;
+  precision: Precision;
 }
 
 let exitHook = false;
@@ -247,6 +258,7 @@ export class Trainer {
       normalization: norm as ResolvedOptions['normalization'],
       channelsLast,
       fusedBatchNorm,
+      precision: checkPrecision('precision', o.precision ?? 'fp32'),
     });
   }
 
@@ -292,6 +304,7 @@ export class Trainer {
     this.#running = true;
     try {
       if (checkpointDir) fs.mkdirSync(checkpointDir, { recursive: true });
+      const note = precisionNote(this.options.precision, model.device());
       let callbackError: unknown;
       let handle: NativeFitHandle | undefined;
       const onEvent = (e: NativeFitEvent) => {
@@ -329,6 +342,7 @@ export class Trainer {
           train: r.train,
           eval: r.eval,
           normalization: fromNative(r.normalization!),
+          notes: [...(note ? [note] : []), ...r.notes],
         };
       } finally {
         signal?.removeEventListener('abort', abort);
@@ -373,6 +387,7 @@ export class Trainer {
       resume: false,
       channelsLast: opts.channelsLast,
       fusedBatchNorm: opts.fusedBatchNorm,
+      precision: opts.precision,
       stepOnly: false,
       // A kind is computed natively from the training set; explicit statistics go as they are.
       normalization: typeof opts.normalization === 'string' ? opts.normalization : toNative(opts.normalization),

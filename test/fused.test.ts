@@ -148,6 +148,46 @@ test('fused BatchNorm + ReLU kernels match a float64 computation of the layer (f
   }
 });
 
+/** x rounded to the nearest bfloat16 (ties to even), as c10::BFloat16 does. */
+function toBf16(a: Float32Array): Float32Array {
+  const out = Float32Array.from(a);
+  const u = new Uint32Array(out.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
+  return out;
+}
+
+// bf16 activations (precision 'bf16'): the same layer on bfloat16 inputs, against float64 on those same inputs.
+// Outputs and input gradients are rounded to bfloat16 once (relative error within 2^-8); the weight gradients and
+// running statistics accumulate in float/double and stay float32-accurate.
+test('fused kernels on bfloat16 activations match float64 within bfloat16 rounding', (t) => {
+  const BF16_KEYS = new Set(['out', 'gradInput', 'gradResidual']);
+  for (const [i, c] of CASES.entries()) {
+    const raw = makeCase(c.shape, c.residual, c.mean, 300 + i);
+    const rounded: Case = { ...raw, x: toBf16(raw.x), grad: toBf16(raw.grad), residual: raw.residual && toBf16(raw.residual) };
+    const k = dropNearZero(rounded);
+    const ref = reference(k);
+    const fused = native().batchNormRelu({ ...k, bf16: true }, true);
+    const torch = native().batchNormRelu({ ...k, bf16: true }, false);
+    t.is(fused.dtype, 'bf16');
+    const worst = { rounded: 0, accumulated: 0, torch: 0 };
+    for (const key of KEYS) {
+      const r = ref[key];
+      if (r === undefined) continue;
+      const ef = relErr(fused[key]!, r);
+      const et = relErr(torch[key]!, r);
+      worst.torch = Math.max(worst.torch, et);
+      if (BF16_KEYS.has(key)) {
+        worst.rounded = Math.max(worst.rounded, ef);
+        t.true(ef < 2 ** -8, `${JSON.stringify(c)} ${key}: relative error ${ef} (libtorch bf16 ${et})`);
+      } else {
+        worst.accumulated = Math.max(worst.accumulated, ef);
+        t.true(ef < 1e-4 || ef < 2 * et, `${JSON.stringify(c)} ${key}: relative error ${ef} (libtorch bf16 ${et})`);
+      }
+    }
+    t.log(`${c.shape.join('x')}${c.residual ? ' +residual' : ''} mean ${c.mean}: bf16 outputs ${worst.rounded.toExponential(1)}, float accumulations ${worst.accumulated.toExponential(1)} (libtorch bf16 worst ${worst.torch.toExponential(1)})`);
+  }
+});
+
 test('fused kernels give the same bits on 1 and 2 threads (fixed blocks, reduced in order)', (t) => {
   const k = makeCase([32, 16, 16, 16], true, 0.5, 7);
   const before = info().threads;

@@ -59,6 +59,7 @@ static Meta TrainerDict(const TrainerState& s) {
   t.insert(std::string("train_size"), s.train_size);
   t.insert(std::string("rng"), std::string("splitmix64(seed, epoch) order, splitmix64(seed, iteration) augmentation"));
   t.insert(std::string("warmup_done"), s.warmup_done);
+  t.insert(std::string("precision"), std::string(PrecisionName(s.precision)));
   Meta win = NewMeta();
   win.insert(std::string("loss"), s.window.loss);
   win.insert(std::string("correct"), s.window.correct);
@@ -151,6 +152,15 @@ static TrainerState ReadTrainerState(const c10::IValue& v, const std::string& pa
   s.batch_size = t.Int("batch_size");
   s.train_size = t.Int("train_size");
   s.warmup_done = t.Bool("warmup_done");
+  if (t.dict().contains(std::string("precision"))) {  // written since bf16 training; before it, fp32
+    const c10::IValue& p = t.Get("precision");
+    try {
+      if (!p.isString()) throw std::invalid_argument("");
+      s.precision = ParsePrecision(p.toStringRef());
+    } catch (const std::invalid_argument&) {
+      throw std::runtime_error(path + ": trainer state has an unknown precision");
+    }
+  }
   Fields win = t.Dict("window");
   s.window.loss = win.Double("loss");
   s.window.correct = win.Int("correct");

@@ -5,6 +5,7 @@
 //    "meta": {"format": "resnet-cifar", "format_version": 1, "depth", "shortcut", "num_classes", "libtorch",
 //             "normalization"?: {"kind", "mean", "std"}, ...the user's plain data (e.g. "iteration", "run")},
 //    "trainer"?: {"version", "iteration", "iterations", "seed", "batch_size", "train_size", "rng", "warmup_done",
+//                 "precision",
 //                 "window": {...}, "momentum": {name: tensor}, "history": {"train": {...}, "eval": {...}}}}
 #pragma once
 
@@ -18,6 +19,7 @@
 
 #include "normalization.h"
 #include "pickle.h"
+#include "precision.h"
 #include "resnet.h"
 
 namespace resnet_cifar {
@@ -48,6 +50,7 @@ struct TrainerState {
   int64_t batch_size = 0;
   int64_t train_size = 0;
   bool warmup_done = false;
+  Precision precision = Precision::kFp32;  // what the run trained at (weights are float32 either way)
   struct Window {
     double loss = 0;  // sum of loss * batch size
     int64_t correct = 0, count = 0, start = 0;

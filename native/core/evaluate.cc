@@ -28,7 +28,8 @@ int64_t EvalResult::ClassCount(int64_t c) const {
 double EvalResult::ClassError(int64_t c) const { return ErrorPercent(ClassCount(c), confusion[c * classes + c]); }
 
 EvalResult Evaluate(const std::function<at::Tensor(const at::Tensor&)>& forward, c10::Device device,
-                    const Dataset& data, int64_t batch, const Normalization& norm, int64_t classes) {
+                    const Dataset& data, int64_t batch, const Normalization& norm, int64_t classes,
+                    Precision precision) {
   c10::NoGradGuard no_grad;
   Normalization on_dev = norm;
   on_dev.mean = norm.mean.to(device);
@@ -40,7 +41,11 @@ EvalResult Evaluate(const std::function<at::Tensor(const at::Tensor&)>& forward,
     const int64_t b = std::min(batch, n - i);
     auto x = on_dev.Apply(data.images().narrow(0, i, b).to(device));
     auto y = data.labels().narrow(0, i, b).to(device);
-    auto logits = forward(x);
+    at::Tensor logits;
+    {
+      PrecisionScope scope(precision, device.type());
+      logits = forward(x);
+    }
     if (logits.dim() != 2 || logits.size(0) != b || logits.size(1) != classes) {
       std::ostringstream s;
       s << "Expected logits of shape [" << b << ", " << classes << "] but the model returned " << logits.sizes();

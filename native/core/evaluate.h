@@ -10,6 +10,7 @@
 
 #include "dataset.h"
 #include "normalization.h"
+#include "precision.h"
 
 namespace resnet_cifar {
 
@@ -29,9 +30,10 @@ struct EvalResult {
   double ClassError(int64_t c) const;
 };
 
-// No grad, in batches of `batch`. `forward` maps a normalized float batch on `device` to logits of [b, classes];
-// the caller sets eval mode and holds any lock.
+// No grad, in batches of `batch`, the forward pass at `precision` (loss and counts in float). `forward` maps a
+// normalized float batch on `device` to logits of [b, classes]; the caller sets eval mode and holds any lock.
 EvalResult Evaluate(const std::function<at::Tensor(const at::Tensor&)>& forward, c10::Device device,
-                    const Dataset& data, int64_t batch, const Normalization& norm, int64_t classes);
+                    const Dataset& data, int64_t batch, const Normalization& norm, int64_t classes,
+                    Precision precision = Precision::kFp32);
 
 }  // namespace resnet_cifar

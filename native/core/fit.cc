@@ -2,6 +2,7 @@
 
 #include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/nn/functional/loss.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -93,6 +94,11 @@ void FitLoop::Resume() {
   result_.train = t.train;
   result_.eval = t.eval;
   norm_ = *ck.normalization;
+  if (t.precision != cfg_.precision) {
+    result_.notes.push_back(std::string("resumed from a checkpoint trained in ") + PrecisionName(t.precision) +
+                            "; this fit continues in " + PrecisionName(cfg_.precision) +
+                            " (the weights and optimizer state are float32 in both)");
+  }
   if (!t.momentum.empty()) {
     std::vector<at::Tensor> buffers;
     for (const auto& p : model_->net->named_parameters(true)) {
@@ -122,7 +128,15 @@ void FitLoop::Loop() {
   win_correct_ = at::full({}, window_.correct, at::TensorOptions().dtype(at::kLong).device(dev));
   double win_t0 = Now();
   int64_t win_images = 0;
+  // RESNET_CIFAR_PROFILE=FILE: libtorch's profiler over 5 steps (after 3 of warm-up), as a Chrome trace in FILE.
+  const char* profile_file = std::getenv("RESNET_CIFAR_PROFILE");
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
   while (result_.iteration < cfg_.iterations) {
+    if (profile_file && *profile_file) {
+      const int64_t k = result_.iteration - result_.start_iteration;
+      if (k == 3) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(profile_file));
+      if (k == 8) profile.reset();
+    }
     if (abort_.load() || model_->disposed.load()) {
       result_.stopped = "aborted";
       break;
@@ -204,8 +218,12 @@ void FitLoop::Restore() {
 void FitLoop::Step(const Batch& b, double lr, at::Tensor& loss_out, at::Tensor& correct_out) {
   auto& net = model_->net;
   net->train(true);
-  auto logits = net->forward(b.x);
-  auto loss = torch::nn::functional::cross_entropy(logits, b.y);
+  at::Tensor logits;
+  {
+    PrecisionScope precision(cfg_.precision, b.x.device().type());
+    logits = net->forward(b.x);
+  }
+  auto loss = torch::nn::functional::cross_entropy(logits.to(at::kFloat), b.y);
   loss.backward();
   sgd_->Step(lr);
   c10::NoGradGuard no_grad;
@@ -228,7 +246,7 @@ void FitLoop::Evaluate() {
   try {
     const bool cl = cfg_.batches.channels_last;
     r = resnet_cifar::Evaluate([&](const at::Tensor& x) { return net->forward(cl ? x.contiguous(at::MemoryFormat::ChannelsLast) : x); },
-                               model_->device, *eval_, cfg_.eval_batch, norm_, net->options.num_classes());
+                               model_->device, *eval_, cfg_.eval_batch, norm_, net->options.num_classes(), cfg_.precision);
   } catch (...) {
     net->train(true);
     throw;
@@ -246,6 +264,7 @@ TrainerState FitLoop::State() const {
   t.batch_size = cfg_.batches.batch;
   t.train_size = train_->size();
   t.warmup_done = schedule_.warmup_done();
+  t.precision = cfg_.precision;
   t.window = window_;
   const auto& mom = sgd_->momentum();
   if (!mom.empty()) {

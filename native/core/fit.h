@@ -17,6 +17,7 @@
 #include "lr_schedule.h"
 #include "model.h"
 #include "normalization.h"
+#include "precision.h"
 #include "sgd.h"
 
 namespace resnet_cifar {
@@ -33,6 +34,7 @@ struct FitConfig {
   int64_t checkpoint_every = 0;  // 0: only at the end / on abort
   bool resume = false;           // continue from checkpoint_path when it exists
   bool fused_bn = true;          // fused train-mode BN + ReLU kernels on the CPU (fused_bn.h)
+  Precision precision = Precision::kFp32;
   bool step_only = false;        // benchmark: one fixed batch, no data work
   NormKind normalization_kind = NormKind::kPixel;
   std::optional<Normalization> normalization;  // given statistics; else those of the training set
@@ -56,6 +58,7 @@ struct FitResult {
   std::vector<TrainRecord> train;
   std::vector<EvalRecord> eval;
   std::optional<Normalization> normalization;  // what the run trained with
+  std::vector<std::string> notes;             // what a user should know (e.g. resumed at another precision)
 };
 
 class FitLoop {

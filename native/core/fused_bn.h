@@ -1,5 +1,5 @@
 // Training-mode BatchNorm + ReLU (optionally + a residual before the ReLU) as one autograd function with
-// hand-written CPU kernels for channels-last float tensors. Same maths and the same running-statistics update
+// hand-written CPU kernels for channels-last float32 or bfloat16 activations (float32 weights and statistics). Same maths and the same running-statistics update
 // as torch::nn::BatchNorm2d followed by relu (or add_ then relu), in fewer passes over memory:
 //   forward  2 passes (statistics; normalize + add + clamp) instead of 4-5,
 //   backward 2 passes (reductions; input gradient) instead of 3, the ReLU mask recomputed, not stored.
@@ -10,7 +10,8 @@
 
 namespace resnet_cifar {
 
-// Whether bn(x) can take the fused CPU path (training mode, affine, running stats, float32, channels-last).
+// Whether bn(x) can take the fused CPU path (training mode, affine, running stats, float32 or bfloat16
+// activations, float32 weights, channels-last).
 bool FusedBnApplies(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn);
 
 // relu(bn(x) + residual); residual may be undefined (then relu(bn(x))). Updates bn's running statistics and

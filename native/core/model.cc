@@ -42,21 +42,23 @@ std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device devic
   return state;
 }
 
-at::Tensor Predict(ModelState& m, const at::Tensor& images) {
+at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision) {
   c10::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(m.mu);
   m.net->train(m.training.load());
-  return m.net->forward(images.to(m.device));
+  PrecisionScope scope(precision, m.device.type());
+  return m.net->forward(images.to(m.device)).to(at::kFloat);
 }
 
-EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm) {
+EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm,
+                         Precision precision) {
   std::lock_guard<std::mutex> lock(m.mu);
   auto net = m.net;
   net->eval();
   EvalResult r;
   try {
     r = Evaluate([&](const at::Tensor& x) { return net->forward(x); }, m.device, data, batch, norm,
-                 net->options.num_classes());
+                 net->options.num_classes(), precision);
   } catch (...) {
     net->train(m.training.load());
     throw;

@@ -15,6 +15,7 @@
 #include "dataset.h"
 #include "evaluate.h"
 #include "normalization.h"
+#include "precision.h"
 #include "resnet.h"
 
 namespace resnet_cifar {
@@ -35,10 +36,11 @@ struct ModelState {
 std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed);
 std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device);
 
-// Logits of already-normalized NCHW images, in the model's current BN mode, without grad.
-at::Tensor Predict(ModelState& m, const at::Tensor& images);
+// Logits (float) of already-normalized NCHW images, in the model's current BN mode, without grad.
+at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision = Precision::kFp32);
 // Eval-mode BN; the model's train/eval flag is left as it was.
-EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm);
+EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm,
+                         Precision precision = Precision::kFp32);
 void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization);
 // A torch.save'd state dict, or any dict holding one under 'state_dict'.
 void LoadStateDictFile(ModelState& m, const std::string& path);

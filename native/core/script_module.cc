@@ -53,15 +53,18 @@ std::shared_ptr<ScriptState> LoadScriptModule(const std::string& path, c10::Devi
   return state;
 }
 
-at::Tensor ScriptPredict(ScriptState& s, const at::Tensor& images) {
+at::Tensor ScriptPredict(ScriptState& s, const at::Tensor& images, Precision precision) {
   torch::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(s.mu);
-  return ScriptForward(s, images.to(s.device));
+  PrecisionScope scope(precision, s.device.type());
+  return ScriptForward(s, images.to(s.device)).to(at::kFloat);
 }
 
-EvalResult ScriptEvaluate(ScriptState& s, const Dataset& data, int64_t batch, const Normalization& norm) {
+EvalResult ScriptEvaluate(ScriptState& s, const Dataset& data, int64_t batch, const Normalization& norm,
+                          Precision precision) {
   std::lock_guard<std::mutex> lock(s.mu);
-  return Evaluate([&](const at::Tensor& x) { return ScriptForward(s, x); }, s.device, data, batch, norm, s.num_classes);
+  return Evaluate([&](const at::Tensor& x) { return ScriptForward(s, x); }, s.device, data, batch, norm, s.num_classes,
+                  precision);
 }
 
 }  // namespace resnet_cifar

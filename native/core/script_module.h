@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "evaluate.h"
 #include "normalization.h"
+#include "precision.h"
 
 namespace resnet_cifar {
 
@@ -24,7 +25,8 @@ struct ScriptState {
 // a [1, classes] tensor; every error names the file.
 std::shared_ptr<ScriptState> LoadScriptModule(const std::string& path, c10::Device device);
 
-at::Tensor ScriptPredict(ScriptState& s, const at::Tensor& images);
-EvalResult ScriptEvaluate(ScriptState& s, const Dataset& data, int64_t batch, const Normalization& norm);
+at::Tensor ScriptPredict(ScriptState& s, const at::Tensor& images, Precision precision = Precision::kFp32);
+EvalResult ScriptEvaluate(ScriptState& s, const Dataset& data, int64_t batch, const Normalization& norm,
+                          Precision precision = Precision::kFp32);
 
 }  // namespace resnet_cifar

@@ -35,6 +35,7 @@ Napi::Object CheckpointToJs(Napi::Env env, const Checkpoint& ck, bool tensors) {
     t.Set("seed", static_cast<double>(s.seed));
     t.Set("batchSize", static_cast<double>(s.batch_size));
     t.Set("trainSize", static_cast<double>(s.train_size));
+    t.Set("precision", PrecisionName(s.precision));
     SetHistory(env, t, s.train, s.eval);
     if (tensors) t.Set("momentum", TensorsToJs(env, s.momentum));
     o.Set("trainer", t);

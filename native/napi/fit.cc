@@ -46,6 +46,7 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
   c.resume = o.Bool("resume");
   if (o.Has("fusedBatchNorm")) c.fused_bn = o.Bool("fusedBatchNorm");
   c.step_only = o.Bool("stepOnly");
+  if (o.Has("precision")) c.precision = ParsePrecision(o.String("precision"));
   Napi::Value norm = o.Get("normalization");
   if (norm.IsString()) {
     c.normalization_kind = ParseNormKind(norm.As<Napi::String>().Utf8Value());
@@ -138,6 +139,9 @@ Napi::Object ResultToJs(Napi::Env env, const FitResult& r) {
   o.Set("checkpoint", r.checkpoint.empty() ? env.Null() : Napi::String::New(env, r.checkpoint));
   SetHistory(env, o, r.train, r.eval);
   o.Set("normalization", r.normalization ? Napi::Value(NormalizationToJs(env, *r.normalization)) : env.Null());
+  auto notes = Napi::Array::New(env, r.notes.size());
+  for (size_t i = 0; i < r.notes.size(); ++i) notes.Set(static_cast<uint32_t>(i), r.notes[i]);
+  o.Set("notes", notes);
   return o;
 }
 

@@ -8,6 +8,7 @@
 
 #include "../core/checkpoint.h"
 #include "../core/fused_bn.h"
+#include "../core/precision.h"
 #include "../core/resnet.h"
 #include "addon.h"
 #include "args.h"
@@ -37,6 +38,12 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("threads", static_cast<double>(at::get_num_threads()));
     o.Set("interopThreads", static_cast<double>(at::get_num_interop_threads()));
     o.Set("fusedKernels", FusedKernelThreading());
+    const Bf16Support bf16 = CpuBf16Support();
+    auto cpu = Napi::Object::New(env);
+    cpu.Set("amxBf16", bf16.amx);
+    cpu.Set("avx512Bf16", bf16.avx512);
+    cpu.Set("bf16", bf16.path());
+    o.Set("cpu", cpu);
     auto libs = Napi::Object::New(env);
     libs.Set("c10", LibraryOf(reinterpret_cast<const void*>(&c10::GetAllocator)));
     libs.Set("torch_cpu", LibraryOf(reinterpret_cast<const void*>(&at::get_num_threads)));

@@ -106,14 +106,15 @@ Napi::Value ModelWrap::GetNormalization(const Napi::CallbackInfo& info) {
   });
 }
 
-// predict(Float32Array NCHW, n) -> Promise<Float32Array n x classes>
+// predict(Float32Array NCHW, n, precision) -> Promise<Float32Array n x classes>
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
     auto input = args::Images(args::At(info, 0), args::At(info, 1), "predict");
+    const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
     auto out = std::make_shared<at::Tensor>();
     return TaskWorker::Run(
-        info.Env(), "resnet-cifar:predict", [s, input, out] { *out = resnet_cifar::Predict(*s, input).to(at::kFloat); },
+        info.Env(), "resnet-cifar:predict", [s, input, precision, out] { *out = resnet_cifar::Predict(*s, input, precision); },
         [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
   });
 }
@@ -140,7 +141,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   });
 }
 
-// evaluate(dataset, batchSize, normalization | null) -> Promise<evaluation>; null: the model's own normalization.
+// evaluate(dataset, batchSize, normalization | null, precision) -> Promise<evaluation>; null: the model's own
+// normalization.
 Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
@@ -154,9 +156,11 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
       norm = s->normalization;
     }
     if (!norm) throw std::invalid_argument("evaluate: the model has no normalization of its own; pass one");
+    const Precision precision = ParsePrecision(args::String(args::At(info, 3), "evaluate: precision"));
     auto out = std::make_shared<EvalResult>();
     return TaskWorker::Run(
-        info.Env(), "resnet-cifar:evaluate", [s, data, batch, norm, out] { *out = EvaluateModel(*s, *data, batch, *norm); },
+        info.Env(), "resnet-cifar:evaluate",
+        [s, data, batch, norm, precision, out] { *out = EvaluateModel(*s, *data, batch, *norm, precision); },
         [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
   });
 }

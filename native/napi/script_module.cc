@@ -27,23 +27,26 @@ class ScriptWrap : public Napi::ObjectWrap<ScriptWrap> {
     return Guard(info, [&]() -> Napi::Value {
       auto s = Live(info);
       auto input = args::Images(args::At(info, 0), args::At(info, 1), "predict");
+      const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
       auto out = std::make_shared<at::Tensor>();
       return TaskWorker::Run(
-          info.Env(), "resnet-cifar:script-predict", [s, input, out] { *out = ScriptPredict(*s, input).to(at::kFloat); },
+          info.Env(), "resnet-cifar:script-predict", [s, input, precision, out] { *out = ScriptPredict(*s, input, precision); },
           [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
     });
   }
 
-  // evaluate(dataset, batchSize, normalization) -> Promise<evaluation>
+  // evaluate(dataset, batchSize, normalization, precision) -> Promise<evaluation>
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       auto s = Live(info);
       auto data = DatasetOf(args::At(info, 0));
       const int64_t batch = args::Int(args::At(info, 1), "evaluate: batchSize", 1);
       const Normalization norm = NormalizationFromJs(args::At(info, 2), "evaluate: normalization");
+      const Precision precision = ParsePrecision(args::String(args::At(info, 3), "evaluate: precision"));
       auto out = std::make_shared<EvalResult>();
       return TaskWorker::Run(
-          info.Env(), "resnet-cifar:script-evaluate", [s, data, batch, norm, out] { *out = ScriptEvaluate(*s, *data, batch, norm); },
+          info.Env(), "resnet-cifar:script-evaluate",
+          [s, data, batch, norm, precision, out] { *out = ScriptEvaluate(*s, *data, batch, norm, precision); },
           [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
     });
   }

@@ -23,8 +23,9 @@ at::Tensor FieldTensor(const args::Fields& o, const char* key, int64_t numel) {
 
 }  // namespace
 
-// batchNormRelu({ x, shape, weight, bias, grad, residual? }, fused) -> outputs and gradients: one train-mode
-// BN + ReLU (+ residual) forward and backward through the fused kernels or libtorch's modules.
+// batchNormRelu({ x, shape, weight, bias, grad, residual?, bf16? }, fused) -> outputs and gradients: one train-mode
+// BN + ReLU (+ residual) forward and backward through the fused kernels or libtorch's modules; with bf16 the
+// activations (x, grad, residual) are rounded to bfloat16 and the layer runs on them (weights stay float32).
 Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -40,10 +41,11 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
     if (numel / shape[1] < 2) throw RangeErrorEx("batchNormRelu: needs more than one value per channel");
     const int64_t C = shape[1];
     const auto cl = at::MemoryFormat::ChannelsLast;
-    auto x = FieldTensor(o, "x", numel).view(shape).contiguous(cl).requires_grad_(true);
-    auto dy = FieldTensor(o, "grad", numel).view(shape).contiguous(cl);
+    const auto dtype = o.Has("bf16") && o.Bool("bf16") ? at::kBFloat16 : at::kFloat;
+    auto x = FieldTensor(o, "x", numel).view(shape).to(dtype).contiguous(cl).requires_grad_(true);
+    auto dy = FieldTensor(o, "grad", numel).view(shape).to(dtype).contiguous(cl);
     at::Tensor res;
-    if (o.Has("residual")) res = FieldTensor(o, "residual", numel).view(shape).contiguous(cl).requires_grad_(true);
+    if (o.Has("residual")) res = FieldTensor(o, "residual", numel).view(shape).to(dtype).contiguous(cl).requires_grad_(true);
     torch::nn::BatchNorm2d bn(C);
     {
       torch::NoGradGuard no_grad;
@@ -63,11 +65,12 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
       out.backward(dy);
     }
     auto r = Napi::Object::New(env);
-    r.Set("out", TensorToJs<float, Napi::Float32Array>(env, out.detach()));
-    r.Set("gradInput", TensorToJs<float, Napi::Float32Array>(env, x.grad()));
+    r.Set("out", TensorToJs<float, Napi::Float32Array>(env, out.detach().to(at::kFloat)));
+    r.Set("gradInput", TensorToJs<float, Napi::Float32Array>(env, x.grad().to(at::kFloat)));
     r.Set("gradWeight", TensorToJs<float, Napi::Float32Array>(env, bn->weight.grad()));
     r.Set("gradBias", TensorToJs<float, Napi::Float32Array>(env, bn->bias.grad()));
-    if (res.defined()) r.Set("gradResidual", TensorToJs<float, Napi::Float32Array>(env, res.grad()));
+    if (res.defined()) r.Set("gradResidual", TensorToJs<float, Napi::Float32Array>(env, res.grad().to(at::kFloat)));
+    r.Set("dtype", dtype == at::kBFloat16 ? "bf16" : "fp32");
     r.Set("runningMean", TensorToJs<float, Napi::Float32Array>(env, bn->running_mean));
     r.Set("runningVar", TensorToJs<float, Napi::Float32Array>(env, bn->running_var));
     return r;

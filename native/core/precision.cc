@@ -1,0 +1,50 @@
+#include "precision.h"
+
+#include <ATen/autocast_mode.h>
+#include <ATen/cpu/Utils.h>
+
+#include <stdexcept>
+
+namespace resnet_cifar {
+
+Precision ParsePrecision(const std::string& s) {
+  if (s == "fp32") return Precision::kFp32;
+  if (s == "bf16") return Precision::kBf16;
+  throw std::invalid_argument("unknown precision '" + s + "'");
+}
+
+const char* PrecisionName(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
+
+Bf16Support CpuBf16Support() {
+  static const Bf16Support support = [] {
+    Bf16Support s;
+    const auto caps = at::cpu::get_cpu_capabilities();
+    auto flag = [&](const char* k) {
+      auto it = caps.find(k);
+      return it != caps.end() && it->second.isBool() && it->second.toBool();
+    };
+    s.amx = flag("amx_bf16") && flag("amx_tile");
+    s.avx512 = flag("avx512_bf16");
+    return s;
+  }();
+  return support;
+}
+
+PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device) : device_(device) {
+  if (precision != Precision::kBf16) return;
+  active_ = true;
+  was_enabled_ = at::autocast::is_autocast_enabled(device);
+  was_dtype_ = at::autocast::get_autocast_dtype(device);
+  at::autocast::set_autocast_enabled(device, true);
+  at::autocast::set_autocast_dtype(device, at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (!active_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_, was_enabled_);
+  at::autocast::set_autocast_dtype(device_, was_dtype_);
+}
+
+}  // namespace resnet_cifar

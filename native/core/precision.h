@@ -1,0 +1,42 @@
+// Arithmetic precision of the network's compute. 'fp32' is plain float32. 'bf16' is PyTorch's autocast contract:
+// convolutions and matmuls in bfloat16 (oneDNN runs them with AMX or AVX512-BF16 where the CPU has them), while
+// the master weights, the optimizer state, BatchNorm statistics and the loss stay float32.
+#pragma once
+
+#include <c10/core/DeviceType.h>
+
+#include <string>
+
+namespace resnet_cifar {
+
+enum class Precision { kFp32, kBf16 };
+
+Precision ParsePrecision(const std::string& s);  // "fp32" | "bf16"; std::invalid_argument otherwise
+const char* PrecisionName(Precision p);
+
+// While alive on this thread, ops on `device` run at `precision` (autocast for bf16; nothing for fp32). The
+// weight casts autocast caches are dropped when the outermost scope ends.
+// What this CPU offers bfloat16 compute: AMX-BF16 tiles, AVX512-BF16 dot products, or neither (then oneDNN
+// emulates bf16 and it is slower than fp32).
+struct Bf16Support {
+  bool amx = false;
+  bool avx512 = false;
+  const char* path() const { return amx ? "amx-bf16" : avx512 ? "avx512-bf16" : "emulated"; }
+};
+Bf16Support CpuBf16Support();
+
+class PrecisionScope {
+ public:
+  PrecisionScope(Precision precision, c10::DeviceType device);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  bool active_ = false;
+  c10::DeviceType device_;
+  bool was_enabled_ = false;
+  c10::ScalarType was_dtype_;
+};
+
+}  // namespace resnet_cifar
