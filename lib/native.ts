@@ -203,8 +203,8 @@ export interface NativeAddon {
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;
   /** Aborts every running fit and joins its thread (checkpoints are written); used on process exit. */
   stopAllFits(): void;
-  /** The augmented, normalized batch a fit with these options trains on at `iteration` (NCHW, CPU). */
-  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number): Promise<TrainingBatch>;
+  /** The augmented, normalized batch a fit with these options trains on at `iteration`, built on `device` (NCHW). */
+  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number, device?: string): Promise<TrainingBatch>;
   /** One of our checkpoint files; without tensors, no tensor data is read. */
   readCheckpoint(path: string, tensors: boolean): Promise<NativeCheckpoint>;
   info(): NativeLibtorchInfo;

@@ -1,5 +1,6 @@
 #include "precision.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/cpu/Utils.h>
 
@@ -31,6 +32,11 @@ Bf16Support CpuBf16Support() {
 }
 
 PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device) : device_(device) {
+  if (device == c10::DeviceType::CUDA && precision == Precision::kFp32) {
+    // fp32 means fp32: no TF32 tensor-core rounding in cuDNN convolutions (libtorch allows it by default) or cuBLAS.
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
   if (precision != Precision::kBf16) return;
   active_ = true;
   was_enabled_ = at::autocast::is_autocast_enabled(device);

@@ -14,8 +14,8 @@ enum class Precision { kFp32, kBf16 };
 Precision ParsePrecision(const std::string& s);  // "fp32" | "bf16"; std::invalid_argument otherwise
 const char* PrecisionName(Precision p);
 
-// While alive on this thread, ops on `device` run at `precision` (autocast for bf16; nothing for fp32). The
-// weight casts autocast caches are dropped when the outermost scope ends.
+// While alive on this thread, ops on `device` run at `precision` (autocast for bf16; for fp32 on CUDA, TF32 is
+// switched off, process-wide). The weight casts autocast caches are dropped when the outermost scope ends.
 // What this CPU offers bfloat16 compute: AMX-BF16 tiles, AVX512-BF16 dot products, or neither (then oneDNN
 // emulates bf16 and it is slower than fp32).
 struct Bf16Support {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../core/device.h"
 #include "../core/fit.h"
 #include "addon.h"
 #include "args.h"
@@ -275,13 +276,16 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   });
 }
 
-// trainingBatch(dataset, options, iteration) -> Promise<{ input, labels, index, dy, dx, flip }>: exactly the batch
-// a fit with these options trains on at `iteration`, built on the CPU, in NCHW order.
+// trainingBatch(dataset, options, iteration, device?) -> Promise<{ input, labels, index, dy, dx, flip }>: exactly
+// the batch a fit with these options trains on at `iteration`, built on `device` (default the CPU; the GPU checks
+// compare the two), returned in NCHW order.
 Napi::Value TrainingBatch(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto data = DatasetOf(args::At(info, 0));
     FitConfig cfg = FitConfigFromJs(args::At(info, 1));
     const int64_t it = args::Int(args::At(info, 2), "trainingBatch: iteration", 0);
+    const c10::Device device = args::At(info, 3).IsUndefined() ? c10::Device(c10::kCPU)
+                                                                : ResolveDevice(args::String(info[3], "trainingBatch: device"));
     if (cfg.batches.batch > data->size()) throw RangeErrorEx("trainingBatch: batchSize is larger than the dataset");
     struct Out {
       Batch batch;
@@ -290,9 +294,9 @@ Napi::Value TrainingBatch(const Napi::CallbackInfo& info) {
     auto out = std::make_shared<Out>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:trainingBatch",
-        [data, cfg, it, out] {
+        [data, cfg, it, device, out] {
           Normalization norm = cfg.normalization ? *cfg.normalization : data->Statistics(cfg.normalization_kind);
-          BatchMaker maker(*data, norm, cfg.batches, c10::Device(c10::kCPU));
+          BatchMaker maker(*data, norm, cfg.batches, device);
           out->batch = maker.Make(it, &out->draw);
         },
         [out](Napi::Env env) -> Napi::Value {
