@@ -90,9 +90,8 @@ check() {
   phase check
   torch_env
   budget 60 checks
-  local data="$WORK/cifar"
-  [ -f "$data/.verified" ] || data="${CHECK_DATA:-}"
-  [ -n "$data" ] || fail "checks need CIFAR-10's test batch (data phases) or CHECK_DATA"
+  local data="${CHECK_DATA:-$WORK/cifar}"
+  [ -f "$data/test_batch.bin" ] || fail "checks need CIFAR-10's test batch (data 1) or CHECK_DATA"
   timeout $(( $(left) - 20 )) node scripts/device/checks.js --device "$DEVICE" --data "$data" --out "$OUT/checks.json"
 }
 

@@ -22,8 +22,9 @@ const OUT = path.resolve(ROOT, opt('--out', '.device'));
 const DATA = path.resolve(opt('--data', process.env.CIFAR10_DIR || path.join(ROOT, '../shared/cifar10/cifar-10-batches-bin')));
 const PEER = path.resolve(opt('--peer', path.join(ROOT, '../shared/bench/pytorch_seed.py')));
 const MODULES = ['cmake-js', 'node-addon-api', 'node-api-headers', 'bindings'];
-const PARTS = [['data_batch_1.bin', 'data_batch_2.bin'], ['data_batch_3.bin', 'data_batch_4.bin'],
-  ['data_batch_5.bin', 'test_batch.bin', 'batches.meta.txt']];
+// The test batch first: the correctness checks can run as soon as part 1 is there.
+const PARTS = [['test_batch.bin', 'batches.meta.txt', 'data_batch_1.bin'], ['data_batch_2.bin', 'data_batch_3.bin'],
+  ['data_batch_4.bin', 'data_batch_5.bin']];
 const LIMIT = 64 * 2 ** 20;
 
 const sha256 = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
