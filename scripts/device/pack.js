@@ -105,6 +105,13 @@ function main() {
       }
     });
     fs.writeFileSync(path.join(OUT, 'base', 'SHA256SUMS'), sums.join('\n') + '\n');
+    // Nothing else in the parts (a file left from an earlier layout would travel twice).
+    for (const d of fs.readdirSync(path.join(OUT, 'data'))) {
+      const want = new Set((PARTS[Number(d) - 1] || []).map((f) => `${f}.xz`));
+      for (const f of fs.readdirSync(path.join(OUT, 'data', d))) {
+        if (!want.has(f)) fs.rmSync(path.join(OUT, 'data', d, f), { recursive: true, force: true });
+      }
+    }
   } else {
     log(`note: no CIFAR-10 at ${DATA}; packed without data`);
   }
