@@ -7,8 +7,8 @@ import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
 import { defaultCacheDir } from './download';
 import { info } from './info';
-import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
-import { loadTorchScript } from './torchscript';
+import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, formatOf, type DeviceSpec, type Evaluation, type Normalization, type Shortcut } from './resnet';
+import { loadExported, loadTorchScript } from './foreign';
 import { RunError, readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { decodeImages, normalizeImages } from './images';
@@ -32,8 +32,9 @@ Usage: resnet-cifar <command> [options]     (from a checkout: npm run cli -- <co
 Commands:
   info        libtorch, CUDA, threads and where data is looked for
   train       train one network, writing a run folder (config, metrics, checkpoint, curves, final result)
-  eval        test error, per-class errors and confusion matrix of a checkpoint or TorchScript file
+  eval        test error, per-class errors and confusion matrix of weights, a TorchScript file or an AOTI package
   predict     class and probability for PNG/JPEG images
+  convert     weights from one format to another (our checkpoint, safetensors, the seed's or akamaster's state dict)
   reproduce   the paper's CIFAR-10 table and Figure 6: every depth × seed (× plain) as its own run
 
 Run 'resnet-cifar <command> --help' for its options. Every command takes --json.`,
@@ -65,15 +66,27 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
 
 Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
 Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
-  eval: `Usage: resnet-cifar eval (--checkpoint FILE | --torchscript FILE [--mean a,b,c --std a,b,c]) [--data …] [--json]
+  eval: `Usage: resnet-cifar eval (--weights FILE | --torchscript FILE | --exported FILE) [--normalize N] [--data …] [--json]
 
-Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix. Checkpoints use the
-normalization stored in them; TorchScript files default to the standard per-channel mean/std.
+Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix.
+--weights opens our checkpoints and the PyTorch world's state dicts and training checkpoints (the seed's nets.py,
+akamaster/pytorch_resnet_cifar10), in torch.save's zip or legacy format or safetensors. --torchscript takes a
+torch.jit.save file, --exported an AOTInductor package (.pt2).
+  --normalize cifar|imagenet|MEAN/STD   how the model's own code normalized pixels/255 (MEAN/STD: a,b,c/d,e,f);
+                   default: the checkpoint's stored normalization, else cifar (0.4914, 0.4822, 0.4465 / 0.2470, …)
+  --shortcut A|plain   foreign weights without projections: which net they are (default A)
   --batch-size N   default 500        --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
-  predict: `Usage: resnet-cifar predict (--checkpoint FILE | --torchscript FILE) IMAGE… [--top K] [--json]
+  predict: `Usage: resnet-cifar predict (--weights FILE | --torchscript FILE | --exported FILE) IMAGE… [--top K] [--json]
 
-Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed).
+Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed); --weights,
+--normalize and --shortcut as for eval.
   --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
+  convert: `Usage: resnet-cifar convert IN OUT [--to checkpoint|safetensors|state-dict|akamaster] [--shortcut A|plain]
+
+Reads IN as eval's --weights does and writes OUT: our checkpoint (torch.save format), the same in safetensors, a
+plain state dict in the seed's layout, or akamaster/pytorch_resnet_cifar10's training-checkpoint layout. The
+format comes from --to, else from OUT's extension (.safetensors: safetensors; anything else: our checkpoint).
+OUT is written atomically, and only when the whole conversion succeeded.`,
   reproduce: `Usage: resnet-cifar reproduce --out DIR [options]
 
   --depths 20,32,44,56   depths to train (default 20,32,44,56)
@@ -352,27 +365,58 @@ function printEvaluation(r: Evaluation, classes: readonly string[], what: string
 }
 
 const MODEL_OPTS: Opts = {
-  checkpoint: { type: 'string' }, torchscript: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' },
+  weights: { type: 'string' }, checkpoint: { type: 'string' }, torchscript: { type: 'string' }, exported: { type: 'string' },
+  normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, shortcut: { type: 'string' },
   device: { type: 'string' }, precision: { type: 'string' },
 };
 
+const IMAGENET_NORMALIZATION: Normalization = { kind: 'channel', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** --normalize cifar | imagenet | a,b,c/d,e,f (or the older --mean a,b,c --std d,e,f); undefined when not given. */
+function normalizeArg(values: Values): Normalization | undefined {
+  const s = values.normalize as string | undefined;
+  if (s !== undefined && (values.mean || values.std)) throw new UsageError('give --normalize or --mean/--std, not both');
+  if (values.mean || values.std) {
+    const c = CIFAR10_CHANNEL_NORMALIZATION as { mean: number[]; std: number[] };
+    return { kind: 'channel', mean: list('mean', values.mean as string | undefined, c.mean, 3), std: list('std', values.std as string | undefined, c.std, 3) };
+  }
+  if (s === undefined) return undefined;
+  if (s === 'cifar') return CIFAR10_CHANNEL_NORMALIZATION;
+  if (s === 'imagenet') return IMAGENET_NORMALIZATION;
+  const parts = s.split('/');
+  if (parts.length !== 2) throw new UsageError(`--normalize expects cifar, imagenet or MEAN/STD (a,b,c/d,e,f), got '${s}'`);
+  return { kind: 'channel', mean: list('normalize', parts[0], [], 3), std: list('normalize', parts[1], [], 3) };
+}
+
 async function loadModel(values: Values, cmd: string) {
-  const ck = values.checkpoint as string | undefined;
-  const ts = values.torchscript as string | undefined;
-  if ((ck === undefined) === (ts === undefined)) throw new UsageError(`${cmd} needs exactly one of --checkpoint FILE or --torchscript FILE`);
-  const file = (ck ?? ts)!;
+  const sources = (['weights', 'checkpoint', 'torchscript', 'exported'] as const).filter((k) => values[k] !== undefined);
+  if (sources.length !== 1) throw new UsageError(`${cmd} needs exactly one of --weights FILE, --torchscript FILE or --exported FILE`);
+  const kind = sources[0];
+  const file = values[kind] as string;
   if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
   const device = deviceArg(values.device as string | undefined);
-  if (ck) {
-    if (values.mean || values.std) throw new UsageError('--mean/--std apply to --torchscript (checkpoints store their normalization)');
-    const m = await ResNet.load(ck, { device });
-    return { name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${ck}`, model: m, dispose: () => m.dispose(), norm: m.normalization };
+  const normalize = normalizeArg(values);
+  if (kind === 'weights' || kind === 'checkpoint') {
+    const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
+    const m = await ResNet.load(file, { device, shortcut });
+    const imported = m.meta.imported as { layout?: string } | undefined;
+    // Our checkpoints know their normalization; foreign weights need the one their code trained with.
+    const norm = normalize ?? m.normalization ?? CIFAR10_CHANNEL_NORMALIZATION;
+    const from = imported?.layout ? `${imported.layout} weights ${file}` : file;
+    return {
+      name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${from}`, norm, dispose: () => m.dispose(),
+      predict: (x: Float32Array, n: number, precision: Precision) => m.predict(x, n, { precision }),
+      evaluate: (d: Cifar10, batchSize: number, precision: Precision) => m.evaluate(d, { batchSize, precision, normalization: norm }),
+    };
   }
-  const c = CIFAR10_CHANNEL_NORMALIZATION as { mean: number[]; std: number[] };
-  const mean = list('mean', values.mean as string | undefined, c.mean, 3);
-  const std = list('std', values.std as string | undefined, c.std, 3);
-  const m = await loadTorchScript(ts!, { device, normalize: { kind: 'channel', mean, std } });
-  return { name: `TorchScript ${ts}`, model: m, dispose: () => m.dispose(), norm: m.normalization };
+  const load = kind === 'torchscript' ? loadTorchScript : loadExported;
+  const m = await load(file, { device, normalize: normalize ?? CIFAR10_CHANNEL_NORMALIZATION });
+  return {
+    name: `${kind === 'torchscript' ? 'TorchScript' : 'AOTInductor package'} ${file}`, norm: m.normalization,
+    dispose: () => m.dispose(),
+    predict: (x: Float32Array, n: number, precision: Precision) => m.predict(x, n, { precision }),
+    evaluate: (d: Cifar10, batchSize: number, precision: Precision) => m.evaluate(d, { batchSize, precision }),
+  };
 }
 
 async function cmdEval(argv: string[]): Promise<number> {
@@ -382,10 +426,8 @@ async function cmdEval(argv: string[]): Promise<number> {
   try {
     const data = await dataArg(values, values.json === true);
     const test = await Cifar10.load(data, { split: 'test' });
-    const r = await loaded.model.evaluate(test, {
-      batchSize: int('batch-size', values['batch-size'] as string | undefined, 500, 1),
-      precision: precisionArg(values.precision as string | undefined),
-    });
+    const r = await loaded.evaluate(test, int('batch-size', values['batch-size'] as string | undefined, 500, 1),
+      precisionArg(values.precision as string | undefined));
     if (values.json) out(JSON.stringify({ model: loaded.name, ...r }));
     else printEvaluation(r, test.classes, loaded.name);
     return 0;
@@ -403,9 +445,8 @@ async function cmdPredict(argv: string[]): Promise<number> {
   const loaded = await loadModel(values, 'predict');
   try {
     const pixels = await decodeImages(positionals);
-    const norm = (loaded.norm ?? CIFAR10_CHANNEL_NORMALIZATION) as never;
-    const logits = await loaded.model.predict(normalizeImages(pixels, norm), positionals.length,
-      { precision: precisionArg(values.precision as string | undefined) });
+    const logits = await loaded.predict(normalizeImages(pixels, loaded.norm), positionals.length,
+      precisionArg(values.precision as string | undefined));
     const k = logits.length / positionals.length;
     const results = positionals.map((file, i) => {
       const row = Array.from(logits.subarray(i * k, (i + 1) * k));
@@ -420,6 +461,32 @@ async function cmdPredict(argv: string[]): Promise<number> {
     return 0;
   } finally {
     loaded.dispose();
+  }
+}
+
+async function cmdConvert(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('convert', argv, { to: { type: 'string' }, shortcut: { type: 'string' } }, true);
+  if (values.help) return help('convert');
+  if (positionals.length !== 2) throw new UsageError('convert needs IN and OUT');
+  const [input, output] = positionals;
+  if (!fs.existsSync(input)) throw new UsageError(`${input} does not exist`);
+  let format: ReturnType<typeof formatOf>;
+  try {
+    format = formatOf(output, values.to);
+  } catch (e) {
+    throw new UsageError(`--to: ${(e as Error).message}`);
+  }
+  const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
+  const m = await ResNet.load(input, { device: 'cpu', shortcut });
+  try {
+    await m.save(output, { format });
+    const imported = (m.meta.imported as { layout?: string } | undefined)?.layout;
+    const what = `ResNet-${m.config.depth} (${m.config.shortcut}, ${m.config.numClasses} classes)`;
+    if (values.json) out(JSON.stringify({ input, output, format, from: imported ?? 'resnet-cifar', config: m.config }));
+    else out(`${input} (${imported ? `${imported} layout` : 'resnet-cifar'}) -> ${output} (${format}): ${what}`);
+    return 0;
+  } finally {
+    m.dispose();
   }
 }
 
@@ -543,7 +610,7 @@ function help(cmd: string): number {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  info: cmdInfo, train: cmdTrain, eval: cmdEval, predict: cmdPredict, reproduce: cmdReproduce,
+  info: cmdInfo, train: cmdTrain, eval: cmdEval, predict: cmdPredict, convert: cmdConvert, reproduce: cmdReproduce,
 };
 
 /** Runs the CLI; resolves with the exit code. */

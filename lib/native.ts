@@ -27,6 +27,12 @@ export interface NativeModelOptions {
   seed?: number;
 }
 
+/**
+ * How weights are written: our checkpoint (torch.save format) or the same in safetensors, or a plain state dict in
+ * the seed's layout or akamaster/pytorch_resnet_cifar10's.
+ */
+export type WeightsFormat = 'checkpoint' | 'safetensors' | 'state-dict' | 'akamaster';
+
 /** Plain data stored in checkpoint meta: what Python's torch.load(weights_only=True) reads back. */
 export type MetaValue = string | number | boolean | null | MetaValue[] | { [key: string]: MetaValue };
 
@@ -50,7 +56,8 @@ export interface NativeModel {
   /** NCHW float32 input of n images -> n x numClasses logits (float32, computed at `precision`). */
   predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
   /** normalization: stored instead of the model's own (null/undefined: the model's own, if any). */
-  save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null): Promise<void>;
+  save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null,
+    format?: WeightsFormat): Promise<void>;
   loadStateDict(path: string): Promise<void>;
   /** normalization null: the model's own (an error if it has none). */
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
@@ -89,7 +96,8 @@ export interface NativeDatasetConstructor {
 
 export interface NativeModelConstructor {
   new (options: NativeModelOptions): NativeModel;
-  load(path: string, device: string): Promise<NativeModel>;
+  /** Our checkpoints and foreign state dicts (shortcut: what option A vs plain weights cannot tell). */
+  load(path: string, device: string, shortcut?: 'A' | 'B' | 'plain'): Promise<NativeModel>;
 }
 
 export interface NativeFitOptions {
@@ -169,7 +177,7 @@ export interface NativeCheckpoint {
   stateDict?: Record<string, Float32Array>;
 }
 
-export interface NativeScriptModule {
+export interface NativeForeignModule {
   predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization,
     precision: 'fp32' | 'bf16'): Promise<NativeEvaluation>;
@@ -179,8 +187,11 @@ export interface NativeScriptModule {
   disposed(): boolean;
 }
 
-export interface NativeScriptModuleConstructor {
-  load(path: string, device: string): Promise<NativeScriptModule>;
+export interface NativeForeignModuleConstructor {
+  /** A module saved by torch.jit.save. */
+  loadTorchScript(path: string, device: string): Promise<NativeForeignModule>;
+  /** An AOTInductor package (.pt2). */
+  loadExported(path: string, device: string): Promise<NativeForeignModule>;
 }
 
 /** Bounds and names native code enforces, defined there once; lib/ checks options against them. */
@@ -197,7 +208,7 @@ export interface NativeConstants {
 export interface NativeAddon {
   Model: NativeModelConstructor;
   Dataset: NativeDatasetConstructor;
-  ScriptModule: NativeScriptModuleConstructor;
+  ForeignModule: NativeForeignModuleConstructor;
   /** Trains on a native thread; events arrive on the main thread without blocking it; the Promise settles last. */
   fit(model: NativeModel, train: NativeDataset, evalData: NativeDataset | null, options: NativeFitOptions,
     onEvent: (e: NativeFitEvent) => void): NativeFitHandle;

@@ -1,5 +1,5 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
-import { native, type MetaValue, type NativeEvaluation, type NativeModel } from './native';
+import { native, type MetaValue, type NativeEvaluation, type NativeModel, type WeightsFormat } from './native';
 import * as v from './validate';
 import { Cifar10 } from './cifar10';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
@@ -69,6 +69,11 @@ export interface ResNetConfig {
 
 export interface LoadOptions {
   device?: DeviceSpec;
+  /**
+   * For a foreign state dict without projection shortcuts: 'A' (default) or 'plain' (the weights cannot tell them
+   * apart). Our checkpoints and option-B weights say what they are.
+   */
+  shortcut?: Shortcut;
 }
 
 export interface SaveOptions {
@@ -76,6 +81,21 @@ export interface SaveOptions {
   meta?: Record<string, MetaValue>;
   /** The normalization stored with the weights (default: the model's own, if it has one), used by evaluate. */
   normalization?: Normalization;
+  /**
+   * 'checkpoint' (ours, torch.save's format; the default, and for every extension but .safetensors), 'safetensors'
+   * (ours in safetensors, our meta in its __metadata__; the default for *.safetensors), 'state-dict' (a plain
+   * torch.save'd state dict in the seed's layout) or 'akamaster' (akamaster/pytorch_resnet_cifar10's training
+   * checkpoint layout, loadable by its code). The last two keep no meta or normalization.
+   */
+  format?: WeightsFormat;
+}
+
+const WEIGHTS_FORMATS = ['checkpoint', 'safetensors', 'state-dict', 'akamaster'] as const;
+
+/** The format a path is written in unless told: safetensors for *.safetensors, else our checkpoint. */
+export function formatOf(path: string, format?: unknown): WeightsFormat {
+  if (format !== undefined) return v.oneOf('format', format, WEIGHTS_FORMATS);
+  return /\.safetensors$/i.test(path) ? 'safetensors' : 'checkpoint';
 }
 
 /** The depths of the paper's CIFAR-10 table. */
@@ -127,12 +147,19 @@ export class ResNet {
     this.#native = new (native().Model)({ depth, shortcut, numClasses, device, seed });
   }
 
-  /** Reads a checkpoint written by `save` (the model's config comes from the file). */
+  /**
+   * Reads weights; the model's depth, shortcut and classes come from the file. Opens our checkpoints (torch.save's
+   * format or safetensors) and the PyTorch world's: state dicts and training checkpoints of the seed's nets.py and of
+   * akamaster/pytorch_resnet_cifar10 (DataParallel prefixes stripped; option A's channels mapped exactly), in
+   * torch.save's zip format, its legacy pre-1.6 format, or safetensors. Foreign weights carry no normalization:
+   * evaluate them with the one their code trained with.
+   */
   static async load(path: string, options: LoadOptions = {}): Promise<ResNet> {
     v.nonEmptyString('path', path);
-    const o = v.checkKeys('ResNet.load', options, ['device']);
+    const o = v.checkKeys('ResNet.load', options, ['device', 'shortcut']);
     const device = v.device('device', o.device ?? 'auto');
-    return ResNet.#wrap(await native().Model.load(path, device));
+    const shortcut = o.shortcut === undefined ? undefined : v.oneOf('shortcut', o.shortcut, SHORTCUTS);
+    return ResNet.#wrap(await native().Model.load(path, device, shortcut));
   }
 
   static #wrap(model: NativeModel): ResNet {
@@ -205,9 +232,16 @@ export class ResNet {
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     const model = this.nativeModel;
     v.nonEmptyString('path', path);
-    const o = v.checkKeys('ResNet.save', options, ['meta', 'normalization']);
+    const o = v.checkKeys('ResNet.save', options, ['meta', 'normalization', 'format']);
     const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
-    return model.save(path, meta, o.normalization === undefined ? null : toNative(o.normalization));
+    const format = formatOf(path, o.format);
+    if ((format === 'state-dict' || format === 'akamaster') && (o.meta !== undefined || o.normalization !== undefined)) {
+      throw new TypeError(`Expected no meta or normalization for format '${format}' (a plain state dict keeps neither)`);
+    }
+    if (format === 'akamaster' && model.config().shortcut === 'plain') {
+      throw new RangeError("Expected shortcut 'A' or 'B' for format 'akamaster' (its code has no plain networks)");
+    }
+    return model.save(path, meta, o.normalization === undefined ? null : toNative(o.normalization), format);
   }
 
   /**

@@ -30,7 +30,8 @@ const addon = require(process.env.RESNET_CIFAR_ADDON || path.join(__dirname, '..
   await model.save(path.join(dir, 'm.pt'));
   const loaded = await addon.Model.load(path.join(dir, 'm.pt'), 'cpu');
   await loaded.predict(new Float32Array(3072), 1);
-  await addon.ScriptModule.load(path.join(dir, 'm.pt'), 'cpu').catch(() => undefined);
+  await addon.ForeignModule.loadTorchScript(path.join(dir, 'm.pt'), 'cpu').catch(() => undefined);
+  await addon.ForeignModule.loadExported(path.join(dir, 'm.pt'), 'cpu').catch(() => undefined);
   await addon.Model.load(path.join(dir, 'missing.pt'), 'cpu').catch(() => undefined);
   try { new addon.Model({ depth: 9 }); } catch { /* expected */ }
   loaded.dispose();

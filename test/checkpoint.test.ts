@@ -52,7 +52,7 @@ test('bad checkpoint files are clear errors that name the file', async (t) => {
   fs.writeFileSync(text, 'not a checkpoint');
   const empty = path.join(dir, 'empty.pt');
   fs.writeFileSync(empty, '');
-  await t.throwsAsync(() => ResNet.load(text), { message: `${text} is not a file written by torch.save (no zip archive; the legacy pre-1.6 format is not read: re-save it with a current torch.save)` });
+  await t.throwsAsync(() => ResNet.load(text), { message: `${text} is not a file written by torch.save (neither its zip format nor the legacy format of PyTorch before 1.6)` });
   await t.throwsAsync(() => ResNet.load(empty), { message: `${empty} is empty (expected a file written by torch.save)` });
   await t.throwsAsync(() => ResNet.load(path.join(dir, 'missing.pt')), { message: /Cannot open .*missing\.pt: No such file or directory/ });
   // A truncated checkpoint.

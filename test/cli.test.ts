@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { info } from '../lib/index';
+import { ResNet, info } from '../lib/index';
 import { ROOT, anyCifarDir, tmpDir } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
@@ -39,7 +39,7 @@ test('--help on every command; --version', async (t) => {
 
 test('user errors: one clear line, a non-zero exit, no stack trace', async (t) => {
   const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
-    [['frobnicate'], /unknown command 'frobnicate' \(expected one of: info, train, eval, predict, reproduce\)/],
+    [['frobnicate'], /unknown command 'frobnicate' \(expected one of: info, train, eval, predict, convert, reproduce\)/],
     [['train', '--bogus'], /train: unknown option '--bogus'/],
     [['train', '--depth', '21'], /--depth must be 6n\+2 \(20, 32, 44, 56, 110, …\), got 21/],
     [['train', '--depth', 'x'], /--depth expects an integer, got 'x'/],
@@ -48,7 +48,7 @@ test('user errors: one clear line, a non-zero exit, no stack trace', async (t) =
     [['train', '--device', 'tpu'], /--device must be auto, cpu, cuda or cuda:N, got 'tpu'/],
     [['train', '--data', '/no/such/dir'], /--data \/no\/such\/dir does not exist/],
     [['train', '--iterations', '5'], /No CIFAR-10 data: pass the cifar-10-batches-bin folder/, { CIFAR10_DIR: '', RESNET_CIFAR_CACHE: tmpDir() }],
-    [['eval'], /eval needs exactly one of --checkpoint FILE or --torchscript FILE/],
+    [['eval'], /eval needs exactly one of --weights FILE, --torchscript FILE or --exported FILE/],
     [['eval', '--checkpoint', '/no/file.pt'], /\/no\/file\.pt does not exist/],
     [['predict', '--checkpoint', 'x.pt'], /predict needs at least one image file/],
     [['reproduce', '--depths', '20'], /reproduce needs --out DIR/],
@@ -215,4 +215,30 @@ test('reproduce: every run in its own folder, table.md and figure6.svg; a second
   t.is(its[its.length - 1], 400);
   const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
   t.true(cfg.resumedFrom > 0);
+});
+
+test('convert moves weights between formats; eval --weights opens each, --normalize says how to normalize', async (t) => {
+  const dir = tmpDir();
+  const data = anyCifarDir(t);
+  const f = (n: string) => path.join(dir, n);
+  await new ResNet({ depth: 8, seed: 1, device: 'cpu' }).save(f('m.pt'));
+  for (const [out, to] of [['m.safetensors'], ['aka.th', 'akamaster'], ['seed.pt', 'state-dict']] as const) {
+    const r = await cli(['convert', f('m.pt'), f(out), ...(to ? ['--to', to] : [])]);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, new RegExp(`-> .*${out} \\((safetensors|akamaster|state-dict)\\): ResNet-8 \\(A, 10 classes\\)`));
+  }
+  const errors: number[] = [];
+  for (const file of ['m.pt', 'm.safetensors', 'aka.th', 'seed.pt']) {
+    const r = await cli(['eval', '--weights', f(file), '--normalize', '0.5,0.5,0.5/0.25,0.25,0.25', '--data', data, '--json']);
+    t.is(r.code, 0, r.stderr);
+    errors.push(JSON.parse(r.stdout).error);
+  }
+  t.log(`test error of the same weights from four formats: ${errors.join(', ')} %`);
+  t.true(errors.every((e) => e === errors[0]), errors.join(', '));
+  const bad = await cli(['convert', f('m.pt'), f('x.bin'), '--to', 'onnx']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--to: Expected format to be one of 'checkpoint', 'safetensors', 'state-dict', 'akamaster' but received 'onnx'/);
+  t.false(fs.existsSync(f('x.bin')));
+  const norm = await cli(['eval', '--weights', f('m.pt'), '--normalize', 'mnist', '--data', data]);
+  t.regex(norm.stderr, /--normalize expects cifar, imagenet or MEAN\/STD/);
 });

@@ -13,18 +13,24 @@ export function tmpDir(prefix = 'resnet-cifar-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-let torchPython: boolean | undefined;
-/** Python with torch, for parity checks. Absent: skip with a message, except under CI where it must exist. */
-export function havePythonTorch(t: ExecutionContext): boolean {
-  if (torchPython === undefined) {
-    torchPython = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const pythonHas = new Map<string, boolean>();
+/**
+ * Python with torch (and `modules`), for parity checks. Absent: skip with a message, except under CI where it must
+ * exist (.ci/run installs it).
+ */
+export function havePythonTorch(t: ExecutionContext, modules: string[] = []): boolean {
+  const want = ['torch', ...modules];
+  const key = want.join(',');
+  if (!pythonHas.has(key)) {
+    pythonHas.set(key, spawnSync(PYTHON, ['-c', `import ${key}`], { stdio: 'ignore' }).status === 0);
   }
-  if (!torchPython) {
-    if (process.env.CI) throw new Error(`${PYTHON} with torch is required under CI (python3 -m pip install torch)`);
-    t.log(`skipped: ${PYTHON} has no torch (python3 -m pip install torch==2.13.0+cpu)`);
+  const ok = pythonHas.get(key)!;
+  if (!ok) {
+    if (process.env.CI) throw new Error(`${PYTHON} with ${want.join(' and ')} is required under CI (python3 -m pip install ${want.join(' ')})`);
+    t.log(`skipped: ${PYTHON} lacks one of ${want.join(', ')} (python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')})`);
     t.pass();
   }
-  return torchPython;
+  return ok;
 }
 
 export function py(args: string[]): string {

@@ -2,8 +2,14 @@
 
 #include <torch/version.h>
 
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
+#include "files.h"
+#include "json.h"
+#include "layouts.h"
+#include "safetensors.h"
 #include "state_dict.h"
 
 namespace resnet_cifar {
@@ -194,38 +200,87 @@ std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std
   return PickleSave(root);
 }
 
-Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors) {
-  c10::IValue root = LoadPickle(path, tensors);
-  const std::string not_ours = path + " is not a resnet-cifar checkpoint (expected a dict with 'state_dict' and "
-                                      "'meta' written by ResNet.save";
-  if (!root.isGenericDict()) throw std::runtime_error(not_ours + ", got " + root.tagKind() + ")");
-  auto d = root.toGenericDict();
-  for (const auto& kv : d) {
-    if (!kv.key().isString()) throw std::runtime_error(not_ours + ")");
+// ---- plain data <-> JSON (our meta in a safetensors header)
+
+static std::string ToJson(const c10::IValue& v) {
+  if (v.isNone()) return "null";
+  if (v.isBool()) return v.toBool() ? "true" : "false";
+  if (v.isInt()) return std::to_string(v.toInt());
+  if (v.isDouble()) {
+    if (!std::isfinite(v.toDouble())) return "null";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v.toDouble());
+    return buf;
   }
-  auto field = [&](const c10::impl::GenericDict& m, const char* key) -> const c10::IValue* {
+  if (v.isString()) return JsonString(v.toStringRef());
+  if (v.isList() || v.isTuple()) {
+    std::string s = "[";
+    const auto items = v.isList() ? v.toListRef().vec() : v.toTupleRef().elements().vec();
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) s += ',';
+      s += ToJson(items[i]);
+    }
+    return s + "]";
+  }
+  if (v.isGenericDict()) {
+    std::string s = "{";
+    bool first = true;
+    for (const auto& kv : v.toGenericDict()) {
+      if (!kv.key().isString()) continue;
+      if (!first) s += ',';
+      s += JsonString(kv.key().toStringRef());
+      s += ':';
+      s += ToJson(kv.value());
+      first = false;
+    }
+    return s + "}";
+  }
+  throw std::invalid_argument(std::string("meta holds a ") + v.tagKind() + ", which JSON cannot hold");
+}
+
+static c10::IValue FromJson(const Json& j) {
+  switch (j.type) {
+    case Json::kNull: return c10::IValue();
+    case Json::kBool: return j.b;
+    case Json::kNumber: return j.IsInteger() ? c10::IValue(static_cast<int64_t>(j.number)) : c10::IValue(j.number);
+    case Json::kString: return j.str;
+    case Json::kArray: {
+      c10::impl::GenericList l(c10::AnyType::get());
+      for (const auto& e : j.items) l.push_back(FromJson(e));
+      return l;
+    }
+    case Json::kObject: {
+      Meta d = NewMeta();
+      for (const auto& [k, e] : j.members) d.insert_or_assign(k, FromJson(e));
+      return d;
+    }
+  }
+  return c10::IValue();
+}
+
+// ---- reading
+
+// Our checkpoint from its root dict (torch.save) or its meta (safetensors); `not_ours` is the error for a file that
+// is not one, which ReadWeights turns into an import instead.
+struct NotOurs : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+static Checkpoint FromParts(const std::string& path, const Meta& m, const c10::IValue& state_dict,
+                            const c10::IValue* trainer) {
+  auto field = [&](const char* key) -> const c10::IValue* {
     auto it = m.find(std::string(key));
     return it == m.end() ? nullptr : &it->value();
   };
-  const c10::IValue* sd = field(d, "state_dict");
-  const c10::IValue* meta = field(d, "meta");
-  if (!sd || !meta || !meta->isGenericDict()) {
-    throw std::runtime_error(not_ours + "; a plain PyTorch state dict loads with loadStateDict)");
-  }
-  auto m = meta->toGenericDict();
-  const c10::IValue* fmt = field(m, "format");
-  if (!fmt || !fmt->isString() || fmt->toStringRef() != kCheckpointFormat) {
-    throw std::runtime_error(not_ours + "; its meta has no format 'resnet-cifar')");
-  }
-  const c10::IValue* ver = field(m, "format_version");
+  const c10::IValue* ver = field("format_version");
   if (!ver || !ver->isInt() || ver->toInt() > kCheckpointFormatVersion) {
     throw std::runtime_error(path + " is a resnet-cifar checkpoint of format version " +
                              (ver && ver->isInt() ? std::to_string(ver->toInt()) : std::string("?")) +
                              "; this build reads up to version " + std::to_string(kCheckpointFormatVersion));
   }
-  const c10::IValue* depth = field(m, "depth");
-  const c10::IValue* shortcut = field(m, "shortcut");
-  const c10::IValue* classes = field(m, "num_classes");
+  const c10::IValue* depth = field("depth");
+  const c10::IValue* shortcut = field("shortcut");
+  const c10::IValue* classes = field("num_classes");
   if (!depth || !depth->isInt() || !shortcut || !shortcut->isString() || !classes || !classes->isInt()) {
     throw std::runtime_error(path + ": checkpoint meta lacks depth, shortcut or num_classes");
   }
@@ -235,14 +290,141 @@ Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors) {
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
-  if (const c10::IValue* lt = field(m, "libtorch"); lt && lt->isString()) out.libtorch = lt->toStringRef();
-  if (const c10::IValue* n = field(m, "normalization")) out.normalization = Normalization::FromDict(*n, path);
+  if (const c10::IValue* lt = field("libtorch"); lt && lt->isString()) out.libtorch = lt->toStringRef();
+  if (const c10::IValue* n = field("normalization")) out.normalization = Normalization::FromDict(*n, path);
   for (const auto& kv : m) {
     if (!Reserved(kv.key())) out.meta.insert_or_assign(kv.key(), kv.value());
   }
-  out.state_dict = *sd;
-  if (const c10::IValue* t = field(d, "trainer")) out.trainer = ReadTrainerState(*t, path);
+  out.state_dict = state_dict;
+  if (trainer) out.trainer = ReadTrainerState(*trainer, path);
   return out;
+}
+
+static const char* kNotOursHint = " (expected a dict with 'state_dict' and 'meta' written by ResNet.save";
+
+// A torch.save file: ours, or NotOurs.
+static Checkpoint ParseTorchSave(const std::string& path, const c10::IValue& root) {
+  const std::string not_ours = path + " is not a resnet-cifar checkpoint" + kNotOursHint;
+  if (!root.isGenericDict()) throw NotOurs(not_ours + ", got " + root.tagKind() + ")");
+  auto d = root.toGenericDict();
+  for (const auto& kv : d) {
+    if (!kv.key().isString()) throw NotOurs(not_ours + ")");
+  }
+  auto field = [&](const char* key) -> const c10::IValue* {
+    auto it = d.find(std::string(key));
+    return it == d.end() ? nullptr : &it->value();
+  };
+  const c10::IValue* sd = field("state_dict");
+  const c10::IValue* meta = field("meta");
+  if (!sd || !meta || !meta->isGenericDict()) throw NotOurs(not_ours + "; a PyTorch state dict opens with ResNet.load)");
+  auto m = meta->toGenericDict();
+  auto fmt = m.find(std::string("format"));
+  if (fmt == m.end() || !fmt->value().isString() || fmt->value().toStringRef() != kCheckpointFormat) {
+    throw NotOurs(not_ours + "; its meta has no format 'resnet-cifar')");
+  }
+  return FromParts(path, m, *sd, field("trainer"));
+}
+
+// A safetensors file: ours (our meta in __metadata__), or NotOurs with the tensors as a state dict.
+static Checkpoint ParseSafetensorsFile(const std::string& path, const Safetensors& st, c10::IValue* foreign) {
+  c10::Dict<std::string, at::Tensor> sd;
+  for (const auto& [k, t] : st.tensors) sd.insert(k, t);
+  std::string fmt, meta_json;
+  for (const auto& [k, v] : st.metadata) {
+    if (k == "format") fmt = v;
+    if (k == "meta") meta_json = v;
+  }
+  if (fmt != kCheckpointFormat || meta_json.empty()) {
+    *foreign = sd;
+    throw NotOurs(path + " is a safetensors file without resnet-cifar's meta");
+  }
+  Json j;
+  try {
+    j = ParseJson(meta_json);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path + ": its resnet-cifar meta is not valid JSON: " + e.what());
+  }
+  const c10::IValue m = FromJson(j);
+  if (!m.isGenericDict()) throw std::runtime_error(path + ": its resnet-cifar meta is not an object");
+  return FromParts(path, m.toGenericDict(), sd, nullptr);
+}
+
+Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors) {
+  uint64_t size = 0;
+  std::vector<char> head = ReadFileHead(path, 16, &size);
+  if (LooksLikeSafetensors(head, size)) {
+    c10::IValue foreign;
+    try {
+      return ParseSafetensorsFile(path, ParseSafetensors(ReadFile(path), path), &foreign);
+    } catch (const NotOurs& e) {
+      throw std::runtime_error(std::string(e.what()) + " (open a foreign state dict with ResNet.load)");
+    }
+  }
+  try {
+    return ParseTorchSave(path, LoadPickle(path, tensors));
+  } catch (const NotOurs& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint) {
+  c10::IValue foreign;
+  uint64_t size = 0;
+  std::vector<char> head = ReadFileHead(path, 16, &size);
+  try {
+    if (LooksLikeSafetensors(head, size)) return ParseSafetensorsFile(path, ParseSafetensors(ReadFile(path), path), &foreign);
+    foreign = LoadPickle(path);
+    return ParseTorchSave(path, foreign);
+  } catch (const NotOurs&) {
+    // A foreign state dict or training checkpoint: imported into our layout.
+  }
+  ImportedWeights w = ImportWeights(foreign, path, shortcut_hint);
+  Checkpoint out;
+  out.options = w.options;
+  out.state_dict = w.state_dict;
+  out.layout = w.layout;
+  Meta imported = NewMeta();
+  imported.insert(std::string("layout"), w.layout);
+  imported.insert(std::string("file"), path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1));
+  for (const auto& [k, v] : w.extras) imported.insert_or_assign(k, v);
+  out.meta.insert(std::string("imported"), imported);
+  return out;
+}
+
+// ---- writing
+
+WeightsFormat ParseWeightsFormat(const std::string& s) {
+  if (s == "checkpoint") return WeightsFormat::kCheckpoint;
+  if (s == "safetensors") return WeightsFormat::kSafetensors;
+  if (s == "state-dict") return WeightsFormat::kSeedStateDict;
+  if (s == "akamaster") return WeightsFormat::kAkamaster;
+  throw std::invalid_argument("unknown weights format '" + s + "'");
+}
+
+std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Meta& meta,
+                               const std::optional<Normalization>& normalization) {
+  switch (format) {
+    case WeightsFormat::kCheckpoint:
+      return CheckpointBytes(net, meta, normalization);
+    case WeightsFormat::kSafetensors: {
+      Safetensors st;
+      for (const auto& kv : StateDict(net)) st.tensors.emplace_back(kv.key(), kv.value());
+      st.metadata = {{"format", kCheckpointFormat},
+                     {"format_version", std::to_string(kCheckpointFormatVersion)},
+                     {"meta", ToJson(FullMeta(net->options, meta, normalization))}};
+      return SafetensorsBytes(st);
+    }
+    case WeightsFormat::kSeedStateDict:
+      return PickleSave(ExportWeights(net, "resnet-cifar"));
+    case WeightsFormat::kAkamaster: {
+      c10::impl::GenericDict sd(c10::StringType::get(), c10::AnyType::get());
+      for (const auto& kv : ExportWeights(net, "akamaster")) sd.insert("module." + kv.key().toStringRef(), kv.value());
+      Meta root = NewMeta();
+      root.insert(std::string("state_dict"), sd);
+      return PickleSave(root);
+    }
+  }
+  throw std::invalid_argument("unknown weights format");
 }
 
 void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetOptions& model, uint64_t seed,

@@ -62,6 +62,7 @@ struct TrainerState {
 
 struct Checkpoint {
   ResNetOptions options{20};
+  std::string layout = "resnet-cifar";  // the state dict's original layout (layouts.h); weights are in ours
   c10::IValue state_dict;
   Meta meta = NewMeta();  // the user's part of the meta: reserved keys removed
   std::optional<Normalization> normalization;
@@ -75,9 +76,23 @@ Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optiona
 std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std::optional<Normalization>& normalization,
                                   const TrainerState* trainer = nullptr);
 
-// Reads and checks one of our files; errors name it. TensorData::kSkip reads no tensor data (meta and trainer
-// summary only): the state dict and momentum then hold shape-only placeholders.
+// Reads and checks one of our files (torch.save or safetensors format); errors name it. TensorData::kSkip reads no
+// tensor data (meta and trainer summary only): the state dict and momentum then hold shape-only placeholders.
 Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors = TensorData::kLoad);
+
+// Weights from any file we read: our checkpoints, or a foreign state dict or training checkpoint (torch.save's zip
+// or legacy format, or safetensors) in a layout of layouts.h, imported into ours with meta
+// {"imported": {"layout", "file", ...numbers beside the weights}} and no normalization. `shortcut_hint`: see
+// ImportWeights.
+Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint = "");
+
+// How weights are written: our checkpoint in torch.save's format or in safetensors (our meta as JSON in
+// __metadata__), or a plain state dict in the seed's or akamaster's layout (torch.save format; akamaster's as its
+// training script writes them: {'state_dict': {'module.' + name: tensor}}).
+enum class WeightsFormat { kCheckpoint, kSafetensors, kSeedStateDict, kAkamaster };
+WeightsFormat ParseWeightsFormat(const std::string& s);  // "checkpoint" | "safetensors" | "state-dict" | "akamaster"
+std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Meta& meta,
+                               const std::optional<Normalization>& normalization);
 
 // Whether a fit of `model` with this seed, batch size and training set size can continue `ck` exactly; a
 // std::runtime_error "Cannot resume from <path>: ..." saying what differs otherwise.

@@ -46,6 +46,24 @@ std::vector<char> ReadFile(const std::string& path) {
   return data;
 }
 
+std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("Cannot read " + path + ": not a regular file");
+  }
+  if (size) *size = static_cast<uint64_t>(st.st_size);
+  std::vector<char> data(n);
+  ssize_t r;
+  do r = ::read(fd, data.data(), n);
+  while (r < 0 && errno == EINTR);
+  ::close(fd);
+  data.resize(r > 0 ? static_cast<size_t>(r) : 0);
+  return data;
+}
+
 void RemoveStaleTemps(const std::string& path) {
   const auto slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);

@@ -28,8 +28,8 @@ std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device d
   return state;
 }
 
-std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device) {
-  Checkpoint ck = ReadCheckpoint(path);
+std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device, const std::string& shortcut_hint) {
+  Checkpoint ck = ReadWeights(path, shortcut_hint);
   auto state = std::make_shared<ModelState>();
   state->device = device;
   ResNet net(ck.options);
@@ -67,26 +67,22 @@ EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, cons
   return r;
 }
 
-void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization) {
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization,
+               WeightsFormat format) {
   std::vector<char> bytes;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     Meta meta = m.meta.copy();
     for (const auto& kv : extra) meta.insert_or_assign(kv.key(), kv.value());
-    bytes = CheckpointBytes(m.net, meta, normalization ? normalization : m.normalization);
+    bytes = WeightsBytes(m.net, format, meta, normalization ? normalization : m.normalization);
   }
   WriteFileAtomic(path, bytes);
 }
 
 void LoadStateDictFile(ModelState& m, const std::string& path) {
-  c10::IValue v = LoadPickle(path);
-  if (v.isGenericDict()) {
-    auto d = v.toGenericDict();
-    auto it = d.find(std::string("state_dict"));
-    if (it != d.end() && it->value().isGenericDict()) v = it->value();
-  }
+  Checkpoint w = ReadWeights(path, ShortcutName(m.net->options.shortcut()));
   std::lock_guard<std::mutex> lock(m.mu);
-  ApplyStateDict(m.net, v, path);
+  ApplyStateDict(m.net, w.state_dict, path);
 }
 
 }  // namespace resnet_cifar

@@ -34,15 +34,18 @@ struct ModelState {
 // He-initialised (seeded when `seed` is given; torch's global generator is process-wide, so seeded constructions
 // are serialized), in eval mode, on `device`.
 std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed);
-std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device);
+// Our checkpoints, or a foreign state dict (layouts.h) in any format ReadWeights reads.
+std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device, const std::string& shortcut_hint = "");
 
 // Logits (float) of already-normalized NCHW images, in the model's current BN mode, without grad.
 at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision = Precision::kFp32);
 // Eval-mode BN; the model's train/eval flag is left as it was.
 EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm,
                          Precision precision = Precision::kFp32);
-void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization);
-// A torch.save'd state dict, or any dict holding one under 'state_dict'.
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization,
+               WeightsFormat format = WeightsFormat::kCheckpoint);
+// A state dict (or a training checkpoint holding one) of a layout layouts.h knows, into this model: every key is
+// consumed and every shape checked before anything is copied.
 void LoadStateDictFile(ModelState& m, const std::string& path);
 
 }  // namespace resnet_cifar

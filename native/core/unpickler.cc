@@ -1,4 +1,5 @@
-// A restricted reader for files written by Python's torch.save (zip format) and by our own checkpoints.
+// A restricted reader for files written by Python's torch.save, in its zip format (PyTorch >= 1.6, and our own
+// checkpoints) and in the legacy format before it (a sequence of pickles followed by the raw storages).
 // Like torch.load(weights_only=True) it builds only plain data: dicts (OrderedDict too), lists, tuples, strings,
 // numbers, booleans, None and tensors; any other Python object is an error naming it, so a hostile file can
 // neither run code nor reach an unexpected code path. (libtorch's own pickle_load cannot read state dicts
@@ -36,15 +37,26 @@ at::ScalarType StorageDtype(const std::string& name) {
       {"torch.ShortStorage", at::kShort}, {"torch.CharStorage", at::kChar},
       {"torch.ByteStorage", at::kByte},   {"torch.BoolStorage", at::kBool},
   };
-  auto it = m.find(name);
+  // Storages saved from a GPU (torch.cuda.FloatStorage, ...) load on the CPU.
+  const std::string cpu = name.rfind("torch.cuda.", 0) == 0 ? "torch." + name.substr(11) : name;
+  auto it = m.find(cpu);
   if (it == m.end()) throw BadPickle("unsupported storage type " + name);
   return it->second;
 }
 
+// Where the tensors' bytes are: a zip record per storage, or the legacy format's storages after the pickles.
+class StorageSource {
+ public:
+  virtual ~StorageSource() = default;
+  virtual at::Tensor Get(const std::string& key, at::ScalarType dtype, int64_t numel) = 0;
+};
+
 class Reader {
  public:
-  Reader(const std::vector<char>& pkl, caffe2::serialize::PyTorchStreamReader& zip, TensorData tensors)
-      : p_(pkl), zip_(zip), tensors_(tensors) {}
+  // Reads one pickle from data[start, size); pos() is where it ended.
+  Reader(const char* data, size_t size, size_t start, StorageSource* storages)
+      : p_(data), n_(size), pos_(start), storages_(storages) {}
+  size_t pos() const { return pos_; }
 
   c10::IValue Run() {
     while (true) {
@@ -167,7 +179,7 @@ class Reader {
   static c10::impl::GenericDict NewDict() { return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get()); }
 
   void Need(size_t n) {
-    if (pos_ + n > p_.size()) throw BadPickle("truncated pickle data");
+    if (pos_ + n > n_) throw BadPickle("truncated pickle data");
   }
   uint8_t U8() {
     Need(1);
@@ -185,17 +197,17 @@ class Reader {
     pos_ += n;
   }
   std::string Str(uint64_t n) {
-    if (n > p_.size()) throw BadPickle("truncated pickle data");
+    if (n > n_) throw BadPickle("truncated pickle data");
     Need(n);
-    std::string s(p_.data() + pos_, n);
+    std::string s(p_ + pos_, n);
     pos_ += n;
     return s;
   }
   std::string Line() {
     size_t end = pos_;
-    while (end < p_.size() && p_[end] != '\n') ++end;
-    if (end >= p_.size()) throw BadPickle("truncated pickle data");
-    std::string s(p_.data() + pos_, end - pos_);
+    while (end < n_ && p_[end] != '\n') ++end;
+    if (end >= n_) throw BadPickle("truncated pickle data");
+    std::string s(p_ + pos_, end - pos_);
     pos_ = end + 1;
     return s;
   }
@@ -262,7 +274,8 @@ class Reader {
       };
       at::Tensor storage = a[0].toTensor();
       auto t = at::empty({0}, storage.options());
-      t.set_(storage.storage(), a[1].toInt(), ints(a[2]), ints(a[3]));  // bounds-checked by libtorch
+      if (a[1].toInt() < 0) throw BadPickle("malformed tensor offset");
+      t.set_(storage.storage(), storage.storage_offset() + a[1].toInt(), ints(a[2]), ints(a[3]));  // bounds-checked by libtorch
       return t;
     }
     if (fn == "torch._utils._rebuild_parameter" || fn == "torch._utils._rebuild_parameter_with_state") {
@@ -274,54 +287,150 @@ class Reader {
                     "torch.load(weights_only=True))");
   }
 
+  // ('storage', type, key, location, numel) in zip files; legacy files add a sixth, view metadata
+  // (view_key, offset, view_numel) or None.
   c10::IValue Storage(const c10::IValue& pid) {
     if (!pid.isTuple()) throw BadPickle("malformed persistent id");
     const c10::ArrayRef<c10::IValue> e = pid.toTupleRef().elements().asArrayRef();
     if (e.size() < 5 || !e[0].isString() || e[0].toStringRef() != "storage" || !e[2].isString() || !e[4].isInt()) {
       throw BadPickle("malformed storage record");
     }
+    if (!storages_) throw BadPickle("a tensor where none is expected");
     const std::string& key = e[2].toStringRef();
-    auto cached = storages_.find(key);
-    if (cached != storages_.end()) return cached->second;
-    const at::ScalarType dtype = StorageDtype(GlobalName(e[1]));
-    const int64_t numel = e[4].toInt();
-    const std::string record = "data/" + key;
-    if (!zip_.hasRecord(record)) throw BadPickle("missing tensor data record " + record);
-    const size_t size = zip_.getRecordSize(record);
-    if (numel < 0 || static_cast<size_t>(numel) * c10::elementSize(dtype) != size) {
-      throw BadPickle("tensor data record " + record + " has " + std::to_string(size) + " bytes, expected " +
-                      std::to_string(numel * c10::elementSize(dtype)));
+    auto cached = storages_by_key_.find(key);
+    at::Tensor root;
+    if (cached != storages_by_key_.end()) {
+      root = cached->second;
+    } else {
+      const int64_t numel = e[4].toInt();
+      if (numel < 0) throw BadPickle("malformed storage size");
+      root = storages_->Get(key, StorageDtype(GlobalName(e[1])), numel);
+      storages_by_key_.emplace(key, root);
     }
-    if (tensors_ == TensorData::kSkip) {  // shape only: a meta tensor allocates nothing
-      auto t = at::empty({numel}, at::TensorOptions().dtype(dtype).device(at::kMeta));
-      storages_.emplace(key, t);
-      return t;
+    if (e.size() >= 6 && e[5].isTuple()) {  // a view into the root storage
+      const auto v = e[5].toTupleRef().elements().asArrayRef();
+      if (v.size() < 3 || !v[1].isInt() || !v[2].isInt() || v[1].toInt() < 0 || v[2].toInt() < 0 ||
+          v[1].toInt() + v[2].toInt() > root.numel()) {
+        throw BadPickle("malformed storage view");
+      }
+      return root.narrow(0, v[1].toInt(), v[2].toInt());
     }
-    auto [ptr, nbytes] = zip_.getRecord(record);
-    c10::Storage st(c10::Storage::use_byte_size_t(), nbytes, std::move(ptr), nullptr, false);
-    auto t = at::empty({0}, at::TensorOptions().dtype(dtype)).set_(st, 0, {numel}, {1});
-    storages_.emplace(key, t);
-    return t;
+    return root;
   }
 
-  const std::vector<char>& p_;
-  caffe2::serialize::PyTorchStreamReader& zip_;
-  size_t pos_ = 0;
+  const char* p_;
+  size_t n_;
+  size_t pos_;
   std::vector<c10::IValue> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, c10::IValue> memo_;
-  std::unordered_map<std::string, c10::IValue> storages_;
+  StorageSource* storages_;
+  std::unordered_map<std::string, at::Tensor> storages_by_key_;
+};
+
+}  // namespace
+
+namespace {
+
+// Zip format: storage `key` is the record data/<key>.
+class ZipStorages : public StorageSource {
+ public:
+  ZipStorages(caffe2::serialize::PyTorchStreamReader& zip, TensorData tensors) : zip_(zip), tensors_(tensors) {}
+  at::Tensor Get(const std::string& key, at::ScalarType dtype, int64_t numel) override {
+    const std::string record = "data/" + key;
+    if (!zip_.hasRecord(record)) throw BadPickle("missing tensor data record " + record);
+    const size_t size = zip_.getRecordSize(record);
+    if (static_cast<size_t>(numel) * c10::elementSize(dtype) != size) {
+      throw BadPickle("tensor data record " + record + " has " + std::to_string(size) + " bytes, expected " +
+                      std::to_string(numel * c10::elementSize(dtype)));
+    }
+    if (tensors_ == TensorData::kSkip) return at::empty({numel}, at::TensorOptions().dtype(dtype).device(at::kMeta));
+    auto [ptr, nbytes] = zip_.getRecord(record);
+    c10::Storage st(c10::Storage::use_byte_size_t(), nbytes, std::move(ptr), nullptr, false);
+    return at::empty({0}, at::TensorOptions().dtype(dtype)).set_(st, 0, {numel}, {1});
+  }
+
+ private:
+  caffe2::serialize::PyTorchStreamReader& zip_;
   TensorData tensors_;
 };
+
+// Legacy format: storages are allocated while the pickle is read and filled afterwards from the raw data that
+// follows it, in the order of the key list pickled after the object.
+class LegacyStorages : public StorageSource {
+ public:
+  at::Tensor Get(const std::string& key, at::ScalarType dtype, int64_t numel) override {
+    if (numel > (int64_t{1} << 36)) throw BadPickle("implausible storage size");
+    auto t = at::empty({numel}, at::TensorOptions().dtype(dtype));
+    storages_.emplace(key, t);
+    return t;
+  }
+  std::unordered_map<std::string, at::Tensor> storages_;
+};
+
+// torch.save's legacy header: the magic number 0x1950a86a20f9469cfc6c pickled with protocol 2.
+constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                          0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+bool IsLegacy(const std::vector<char>& data) {
+  return data.size() >= sizeof kLegacyMagic && std::memcmp(data.data(), kLegacyMagic, sizeof kLegacyMagic) == 0;
+}
+
+c10::IValue LoadLegacy(const std::vector<char>& data, TensorData tensors) {
+  size_t pos = sizeof kLegacyMagic;
+  Reader version(data.data(), data.size(), pos, nullptr);
+  const c10::IValue v = version.Run();
+  if (!v.isInt() || v.toInt() != 1001) throw BadPickle("unknown legacy protocol version");
+  Reader sys_info(data.data(), data.size(), version.pos(), nullptr);
+  const c10::IValue info = sys_info.Run();
+  if (info.isGenericDict()) {
+    auto it = info.toGenericDict().find(std::string("little_endian"));
+    if (it != info.toGenericDict().end() && it->value().isBool() && !it->value().toBool()) {
+      throw BadPickle("written on a big-endian machine");
+    }
+  }
+  LegacyStorages storages;
+  Reader main(data.data(), data.size(), sys_info.pos(), &storages);
+  c10::IValue result = main.Run();
+  Reader keys_reader(data.data(), data.size(), main.pos(), nullptr);
+  const c10::IValue keys = keys_reader.Run();
+  if (!keys.isList()) throw BadPickle("malformed storage key list");
+  size_t p = keys_reader.pos();
+  for (const auto& k : keys.toListRef()) {
+    if (!k.isString()) throw BadPickle("malformed storage key list");
+    auto it = storages.storages_.find(k.toStringRef());
+    if (it == storages.storages_.end()) throw BadPickle("storage " + k.toStringRef() + " is listed but never used");
+    at::Tensor& t = it->second;
+    if (p + 8 > data.size()) throw BadPickle("cut short before storage " + k.toStringRef());
+    int64_t numel = 0;
+    std::memcpy(&numel, data.data() + p, 8);
+    const size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+    if (numel != t.numel()) throw BadPickle("storage " + k.toStringRef() + " holds " + std::to_string(numel) +
+                                            " elements, its tensors expect " + std::to_string(t.numel()));
+    p += 8;
+    if (p + nbytes > data.size()) throw BadPickle("cut short inside storage " + k.toStringRef());
+    if (tensors == TensorData::kLoad && nbytes) std::memcpy(t.data_ptr(), data.data() + p, nbytes);
+    p += nbytes;
+  }
+  if (storages.storages_.size() != keys.toListRef().size()) throw BadPickle("a storage's data is missing");
+  return result;
+}
 
 }  // namespace
 
 c10::IValue LoadPickle(const std::string& path, TensorData tensors) {
   std::vector<char> data = ReadFile(path);
   if (data.empty()) throw std::runtime_error(path + " is empty (expected a file written by torch.save)");
+  try {
+    if (IsLegacy(data)) return LoadLegacy(data, tensors);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + " is not a file torch.load can read: " + TorchMessage(e));
+  } catch (const BadPickle& e) {
+    throw std::runtime_error(path + " is a damaged or unsupported legacy torch.save file: " + e.what());
+  }
   if (data.size() < 4 || std::memcmp(data.data(), "PK\x03\x04", 4) != 0) {
-    throw std::runtime_error(path + " is not a file written by torch.save (no zip archive; the legacy "
-                                    "pre-1.6 format is not read: re-save it with a current torch.save)");
+    throw std::runtime_error(path + " is not a file written by torch.save (neither its zip format nor the legacy "
+                                    "format of PyTorch before 1.6)");
   }
   VerifyZip(data, path);
   try {
@@ -332,7 +441,8 @@ c10::IValue LoadPickle(const std::string& path, TensorData tensors) {
     }
     auto [ptr, size] = zip.getRecord("data.pkl");
     std::vector<char> pkl(static_cast<const char*>(ptr.get()), static_cast<const char*>(ptr.get()) + size);
-    return Reader(pkl, zip, tensors).Run();
+    ZipStorages storages(zip, tensors);
+    return Reader(pkl.data(), pkl.size(), 0, &storages).Run();
   } catch (const c10::Error& e) {
     throw std::runtime_error(path + " is not a file torch.load can read: " + TorchMessage(e));
   } catch (const BadPickle& e) {

@@ -11,12 +11,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->model_ctor = Napi::Persistent(model);
   Napi::Function dataset = DefineDataset(env);
   data->dataset_ctor = Napi::Persistent(dataset);
-  Napi::Function script = DefineScriptModule(env);
-  data->script_ctor = Napi::Persistent(script);
+  Napi::Function foreign = DefineForeignModule(env);
+  data->foreign_ctor = Napi::Persistent(foreign);
   env.SetInstanceData<AddonData>(data);
   exports.Set("Model", model);
   exports.Set("Dataset", dataset);
-  exports.Set("ScriptModule", script);
+  exports.Set("ForeignModule", foreign);
   exports.Set("fit", Napi::Function::New<Fit>(env, "fit"));
   exports.Set("stopAllFits", Napi::Function::New<StopAllFits>(env, "stopAllFits"));
   exports.Set("trainingBatch", Napi::Function::New<TrainingBatch>(env, "trainingBatch"));

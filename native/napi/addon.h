@@ -14,15 +14,15 @@ struct ModelState;
 struct AddonData {
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference dataset_ctor;
-  Napi::FunctionReference script_ctor;
+  Napi::FunctionReference foreign_ctor;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-// The classes (one file each: model.cc, dataset.cc, script_module.cc) and the state behind their objects.
+// The classes (one file each: model.cc, dataset.cc, foreign_module.cc) and the state behind their objects.
 Napi::Function DefineModel(Napi::Env env);
 Napi::Function DefineDataset(Napi::Env env);
-Napi::Function DefineScriptModule(Napi::Env env);
+Napi::Function DefineForeignModule(Napi::Env env);
 std::shared_ptr<ModelState> ModelOf(const Napi::Value& v);       // TypeError unless a live native Model
 std::shared_ptr<const Dataset> DatasetOf(const Napi::Value& v);  // TypeError unless a native Dataset
 

@@ -119,7 +119,8 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   });
 }
 
-// save(path, meta?, normalization?) -> Promise<void>; atomic, readable by torch.load(weights_only=True).
+// save(path, meta?, normalization?, format?) -> Promise<void>; atomic; format 'checkpoint' (default), 'safetensors',
+// 'state-dict' or 'akamaster' (checkpoint.h).
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
@@ -127,8 +128,11 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
     resnet_cifar::Meta extra = ToMeta(args::At(info, 1), "save: meta");
     std::optional<Normalization> norm;
     if (!args::At(info, 2).IsUndefined() && !args::At(info, 2).IsNull()) norm = NormalizationFromJs(info[2], "save: normalization");
-    return TaskWorker::Run(info.Env(), "resnet-cifar:save", [s, path, extra, norm] { SaveModel(*s, path, extra, norm); },
-                           nullptr);
+    const WeightsFormat format = args::At(info, 3).IsUndefined()
+                                     ? WeightsFormat::kCheckpoint
+                                     : ParseWeightsFormat(args::String(info[3], "save: format"));
+    return TaskWorker::Run(info.Env(), "resnet-cifar:save",
+                           [s, path, extra, norm, format] { SaveModel(*s, path, extra, norm, format); }, nullptr);
   });
 }
 
@@ -185,14 +189,15 @@ Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
 
-// Model.load(path, device) -> Promise<Model>
+// Model.load(path, device, shortcutHint?) -> Promise<Model>: our checkpoints and foreign state dicts alike.
 Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     const std::string path = args::String(args::At(info, 0), "load: path");
     const auto device = ResolveDevice(args::String(args::At(info, 1), "load: device"));
+    const std::string hint = args::At(info, 2).IsUndefined() ? "" : args::String(info[2], "load: shortcut");
     auto state = std::make_shared<std::shared_ptr<ModelState>>();
     return TaskWorker::Run(
-        info.Env(), "resnet-cifar:load", [state, path, device] { *state = LoadModel(path, device); },
+        info.Env(), "resnet-cifar:load", [state, path, device, hint] { *state = LoadModel(path, device, hint); },
         [state](Napi::Env env) -> Napi::Value { return NewWrapped(Data(env).model_ctor, *state); });
   });
 }

@@ -118,7 +118,8 @@ export async function fuzz(data: Cifar10, dir: string, rounds: number, seed: num
       return h.promise;
     }],
     ['native trainingBatch', () => native().trainingBatch(data.nativeDataset, options() as never, weird() as never)],
-    ['native ScriptModule.load', () => native().ScriptModule.load(weird() as never, weird() as never)],
+    ['native ForeignModule.loadTorchScript', () => native().ForeignModule.loadTorchScript(weird() as never, weird() as never)],
+    ['native ForeignModule.loadExported', () => native().ForeignModule.loadExported(weird() as never, weird() as never)],
     ['native setNumThreads', () => native().setNumThreads(weird() as never)],
     ['native batchNormRelu', () => native().batchNormRelu(weird() as never, weird() as never)],
     ['native batchNormRelu fields', () => native().batchNormRelu({

@@ -1,12 +1,13 @@
-// TorchScript models exported by PyTorch (torch.jit.script or torch.jit.trace), evaluated like a ResNet.
-import { native, type NativeScriptModule } from './native';
+// Models PyTorch exported, evaluated like a ResNet: TorchScript modules (torch.jit.script or torch.jit.trace, saved
+// with torch.jit.save) and AOTInductor packages (torch.export, then torch._inductor.aoti_compile_and_package).
+import { native, type NativeForeignModule } from './native';
 import { Cifar10 } from './cifar10';
 import { checkImages, summarizeEvaluation, type DeviceSpec, type Evaluation } from './resnet';
 import { CIFAR10_CHANNEL_NORMALIZATION, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
 import * as v from './validate';
 
-export interface TorchScriptOptions {
+export interface ForeignModelOptions {
   /** Default 'auto'. */
   device?: DeviceSpec;
   /**
@@ -17,39 +18,43 @@ export interface TorchScriptOptions {
   /** Compute precision of predict and evaluate (default 'fp32'; each call may override it). */
   precision?: Precision;
 }
+export type TorchScriptOptions = ForeignModelOptions;
+export type ExportedOptions = ForeignModelOptions;
 
-export class TorchScriptModel {
-  #native: NativeScriptModule | undefined;
+const KEYS = ['device', 'normalize', 'precision'];
+
+/** What TorchScriptModel and ExportedModel share: predict and evaluate on a module PyTorch exported. */
+export abstract class ForeignModel {
+  #native: NativeForeignModule | undefined;
   /** The normalization evaluate() applies. */
   readonly normalization: Normalization;
   /** The compute precision predict and evaluate use unless told otherwise. */
   readonly precision: Precision;
 
-  private constructor(m: NativeScriptModule, normalization: Normalization, precision: Precision) {
+  protected constructor(m: NativeForeignModule, normalization: Normalization, precision: Precision) {
     this.#native = m;
     this.normalization = normalization;
     this.precision = precision;
   }
 
-  /** @internal */
-  static async load(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
+  /** Loads with `load`, naming the file in every error (libtorch's own messages do not always). */
+  protected static async open(what: string, path: string, options: ForeignModelOptions,
+    load: (path: string, device: string) => Promise<NativeForeignModule>) {
     v.nonEmptyString('path', path);
-    const o = v.checkKeys('loadTorchScript', options, ['device', 'normalize', 'precision']);
-    const precision = checkPrecision('precision', o.precision ?? 'fp32');
+    const o = v.checkKeys(what, options, KEYS);
     const device = v.device('device', o.device ?? 'auto');
+    const precision = checkPrecision('precision', o.precision ?? 'fp32');
     const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
     toNative(normalization, 'normalize');
-    // libtorch's own errors (e.g. a script that fails to compile after a flipped byte in a member name, which no
-    // CRC covers) do not say which file: every error names it.
-    const loaded = await native().ScriptModule.load(path, device).catch((e: Error) => {
-      if (e instanceof Error && !e.message.includes(path)) e.message = `Cannot load TorchScript file ${path}: ${e.message}`;
+    const m = await load(path, device).catch((e: Error) => {
+      if (e instanceof Error && !e.message.includes(path)) e.message = `Cannot load ${path}: ${e.message}`;
       throw e;
     });
-    return new TorchScriptModel(loaded, normalization, precision);
+    return { m, normalization, precision };
   }
 
-  get #live(): NativeScriptModule {
-    if (!this.#native || this.#native.disposed()) throw new Error('This TorchScript model has been disposed');
+  get #live(): NativeForeignModule {
+    if (!this.#native || this.#native.disposed()) throw new Error('This model has been disposed');
     return this.#native;
   }
 
@@ -73,14 +78,13 @@ export class TorchScriptModel {
     return m.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? this.precision));
   }
 
-
   /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
   async evaluate(data: Cifar10, options: { batchSize?: number; precision?: Precision } = {}): Promise<Evaluation> {
     const m = this.#live;
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'precision']);
-    const precision = checkPrecision('precision', o.precision ?? this.precision);
     const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
+    const precision = checkPrecision('precision', o.precision ?? this.precision);
     if (m.numClasses() !== data.classes.length) {
       throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);
     }
@@ -92,7 +96,35 @@ export class TorchScriptModel {
   }
 }
 
+/** A scripted or traced module saved by torch.jit.save. */
+export class TorchScriptModel extends ForeignModel {
+  /** @internal */
+  static async load(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
+    const { m, normalization, precision } = await ForeignModel.open('loadTorchScript', path, options,
+      (p, d) => native().ForeignModule.loadTorchScript(p, d));
+    return new TorchScriptModel(m, normalization, precision);
+  }
+}
+
+/** An AOTInductor package (.pt2) compiled for this device kind, with a dynamic batch dimension. */
+export class ExportedModel extends ForeignModel {
+  /** @internal */
+  static async load(path: string, options: ExportedOptions = {}): Promise<ExportedModel> {
+    const { m, normalization, precision } = await ForeignModel.open('loadExported', path, options,
+      (p, d) => native().ForeignModule.loadExported(p, d));
+    return new ExportedModel(m, normalization, precision);
+  }
+}
+
 /** Loads a scripted or traced module saved by PyTorch's torch.jit.save. */
 export function loadTorchScript(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
   return TorchScriptModel.load(path, options);
+}
+
+/**
+ * Loads a torch.export model compiled by torch._inductor.aoti_compile_and_package (a .pt2 package); export it with
+ * a dynamic batch dimension (torch.export.Dim) and for the device it will run on.
+ */
+export function loadExported(path: string, options: ExportedOptions = {}): Promise<ExportedModel> {
+  return ExportedModel.load(path, options);
 }
