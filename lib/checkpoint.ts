@@ -3,7 +3,6 @@
 import { native, type MetaValue, type NativeCheckpoint } from './native';
 import { fromNative, type Normalization } from './normalization';
 import type { ResNetConfig } from './resnet';
-import type { EvalPoint, TrainPoint } from './trainer';
 import * as v from './validate';
 
 /** The file a fit with `checkpoint: { dir }` writes into dir and resumes from. */
@@ -17,17 +16,7 @@ export interface CheckpointInfo {
   /** The libtorch version that wrote it. */
   libtorch: string;
   /** Written by a fit: where it stopped, its settings and history; undefined for a checkpoint written by save. */
-  trainer: {
-    iteration: number;
-    iterations: number;
-    seed: number;
-    batchSize: number;
-    trainSize: number;
-    /** The precision the run trained at (weights are float32 either way). */
-    precision: 'fp32' | 'bf16';
-    train: TrainPoint[];
-    eval: EvalPoint[];
-  } | undefined;
+  trainer: Omit<NonNullable<NativeCheckpoint['trainer']>, 'momentum'> | undefined;
 }
 
 /**

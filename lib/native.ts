@@ -167,6 +167,7 @@ export interface NativeCheckpoint {
     seed: number;
     batchSize: number;
     trainSize: number;
+    /** The precision the run trained at (weights are float32 either way). */
     precision: 'fp32' | 'bf16';
     train: TrainPoint[];
     eval: EvalPoint[];

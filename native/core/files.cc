@@ -20,14 +20,20 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::vector<char> ReadFile(const std::string& path) {
+// An open descriptor of a regular file, and its stat; an error naming the path otherwise.
+static int OpenRegular(const std::string& path, struct stat* st) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
     ::close(fd);
     throw std::runtime_error("Cannot read " + path + ": not a regular file");
   }
+  return fd;
+}
+
+std::vector<char> ReadFile(const std::string& path) {
+  struct stat st;
+  const int fd = OpenRegular(path, &st);
   std::vector<char> data(static_cast<size_t>(st.st_size));
   size_t off = 0;
   while (off < data.size()) {
@@ -47,13 +53,8 @@ std::vector<char> ReadFile(const std::string& path) {
 }
 
 std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw std::runtime_error("Cannot read " + path + ": not a regular file");
-  }
+  const int fd = OpenRegular(path, &st);
   if (size) *size = static_cast<uint64_t>(st.st_size);
   std::vector<char> data(n);
   ssize_t r;

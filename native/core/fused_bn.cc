@@ -167,16 +167,22 @@ RC_INLINE void GradSumV(const T* __restrict x, const T* __restrict dy, const T* 
   for (int64_t j = 0; j < kV; ++j) St(o1 + 16 * j, a1[j]), St(o2 + 16 * j, a2[j]);
 }
 
+// Scalar form of Pass for element i of channel c, also giving x[i] as float.
+template <class T>
+RC_INLINE float PassS(const T* x, const T* dy, const T* out, int64_t i, int64_t c, Chan ch, float* xv) {
+  *xv = Ld1(x[i]);
+  const float gate = out ? Ld1(out[i]) : (*xv - ch.c[c]) * ch.a[c] + ch.b[c];
+  return gate > 0.f ? Ld1(dy[i]) : 0.f;
+}
+
 template <class T>
 RC_INLINE void GradSumS(const T* __restrict x, const T* __restrict dy, const T* __restrict out, int64_t rows,
                         int64_t C, Chan ch, float* o1, float* o2) {
   for (int64_t c = 0; c < C; ++c) o1[c] = o2[c] = 0.f;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < C; ++c) {
-      const int64_t i = r * C + c;
-      const float xv = Ld1(x[i]);
-      const float gate = out ? Ld1(out[i]) : (xv - ch.c[c]) * ch.a[c] + ch.b[c];
-      const float g = gate > 0.f ? Ld1(dy[i]) : 0.f;
+      float xv;
+      const float g = PassS(x, dy, out, r * C + c, c, ch, &xv);
       o1[c] += g;
       o2[c] += g * (xv - ch.c[c]);
     }
@@ -211,9 +217,8 @@ RC_INLINE void GradInS(const T* __restrict x, const T* __restrict dy, const T* _
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < C; ++c) {
       const int64_t i = r * C + c;
-      const float xv = Ld1(x[i]);
-      const float gate = out ? Ld1(out[i]) : (xv - ch.c[c]) * ch.a[c] + ch.b[c];
-      const float g = gate > 0.f ? Ld1(dy[i]) : 0.f;
+      float xv;
+      const float g = PassS(x, dy, out, i, c, ch, &xv);
       St1(dx + i, g * k.a[c] + (xv - ch.c[c]) * k.b[c] + k.c[c]);
       if (ds) St1(ds + i, g);
     }

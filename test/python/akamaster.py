@@ -76,6 +76,19 @@ class ResNet(nn.Module):
         return self.linear(out.view(out.size(0), -1))
 
 
+def randomize_bn(model):
+    """Non-trivial BatchNorm statistics and affine parameters (a few train-mode batches), then eval mode."""
+    model.train()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        for _ in range(3):
+            model(torch.randn(32, 3, 32, 32))
+    return model.eval()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('cmd', choices=['make'])
@@ -92,16 +105,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
-    model = ResNet((a.depth - 2) // 6, a.classes, a.option)
-    model.train()
-    with torch.no_grad():  # non-trivial BatchNorm statistics and affine parameters
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-        for _ in range(3):
-            model(torch.randn(32, 3, 32, 32))
-    model.eval()
+    model = randomize_bn(ResNet((a.depth - 2) // 6, a.classes, a.option))
     x = torch.from_numpy(np.fromfile(a.input, dtype=np.float32).reshape(a.n, 3, 32, 32))
     with torch.no_grad():
         model(x).numpy().astype(np.float32).tofile(a.logits)

@@ -14,22 +14,9 @@ import argparse, json, os, shutil, sys, zipfile
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(__file__))
-from akamaster import ResNet as Akamaster  # noqa: E402
-
-
-def stats(model):
-    model.train()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-        for _ in range(2):
-            model(torch.randn(16, 3, 32, 32))
-    return model.eval()
+from akamaster import ResNet as Akamaster, randomize_bn as stats  # noqa: E402
 
 
 def logits(model, a):
