@@ -37,7 +37,7 @@ function fromNativeCheckpoint(c: NativeCheckpoint): CheckpointInfo {
     libtorch: c.libtorch,
     trainer: t ? {
       iteration: t.iteration, iterations: t.iterations, seed: t.seed, batchSize: t.batchSize, trainSize: t.trainSize,
-      precision: t.precision,
+      precision: t.precision, worldSize: t.worldSize,
       train: t.train, eval: t.eval,
     } : undefined,
   };

@@ -1,6 +1,7 @@
 // The resnet-cifar command line: info, train, eval, predict, reproduce. User errors print one line (no stack)
 // and exit non-zero; --json gives machine-readable output on stdout.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
@@ -63,6 +64,9 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
   --out DIR              run folder (default runs/resnet<depth>[-<shortcut>]-seed<seed>)
   --resume               continue the run in --out from its checkpoint
   --json                 one JSON line per event instead of a progress bar / log lines
+  --nproc-per-node N     data-parallel: N workers on this machine (the cores split between them; --batch-size is
+                         per worker); with --nnodes M --node-rank K --master-addr A --master-port P across machines.
+                         Workers started by torchrun (--no-python node …) join through its environment.
 
 Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
 Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
@@ -271,7 +275,7 @@ async function cmdInfo(argv: string[]): Promise<number> {
   out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS); fused BN + ReLU kernels: ${i.fusedKernels}`);
   out(`cpu bf16   ${i.cpu.bf16 === 'emulated' ? 'no AMX-BF16 or AVX512-BF16: --precision bf16 works but is slower than fp32'
     : `${i.cpu.bf16 === 'amx-bf16' ? 'AMX-BF16' : 'AVX512-BF16'} (--precision bf16 runs convolutions on it)`}`);
-  out(`addon      ${i.addon.build} build, ${i.addon.path}`);
+  out(`addon      ${i.addon.build} build, ${i.addon.path}; distributed: ${i.distributed.length ? i.distributed.join(', ') : 'none (built without libgloo-dev)'}`);
   out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
   return 0;
 }
@@ -303,6 +307,7 @@ function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: nu
     normalization: norm,
     warmup,
     precision: precisionArg(s('precision')),
+    worldSize: process.env.WORLD_SIZE !== undefined && process.env.RANK !== undefined ? Number(process.env.WORLD_SIZE) : 1,
   };
 }
 
@@ -314,7 +319,61 @@ const TRAIN_OPTS: Opts = {
   precision: { type: 'string' },
   'warmup-lr': { type: 'string' }, 'warmup-iterations': { type: 'string' }, 'warmup-until-error': { type: 'string' },
   'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+  'nproc-per-node': { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
+  'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
 };
+
+const LAUNCH_OPTS = ['nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
+
+/**
+ * train --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P]: this machine's N workers, as
+ * torchrun starts them (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; the cores split between them). Rank 0
+ * prints and keeps the run folder; the others print only errors. Ctrl-C reaches every worker, which stop together
+ * with a checkpoint. Resolves with rank 0's exit code, or the first failure's.
+ */
+async function launch(argv: string[], values: Values): Promise<number> {
+  const s = (k: string) => values[k] as string | undefined;
+  const perNode = int('nproc-per-node', s('nproc-per-node'), 1, 1);
+  const nnodes = int('nnodes', s('nnodes'), 1, 1);
+  const nodeRank = int('node-rank', s('node-rank'), 0);
+  if (nodeRank >= nnodes) throw new UsageError(`--node-rank must be below --nnodes (${nnodes}), got ${nodeRank}`);
+  const port = int('master-port', s('master-port'), 29500, 1);
+  if (port > 65535) throw new UsageError(`--master-port must be at most 65535, got ${port}`);
+  const addr = s('master-addr') ?? '127.0.0.1';
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].replace(/^--/, '').split('=')[0];
+    if (LAUNCH_OPTS.includes(name)) {
+      if (!argv[i].includes('=')) i++;
+      continue;
+    }
+    rest.push(argv[i]);
+  }
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / perNode));
+  const world = perNode * nnodes;
+  const { spawn } = await import('node:child_process');
+  const children = Array.from({ length: perNode }, (_, local) => {
+    const rank = nodeRank * perNode + local;
+    return spawn(process.execPath, [...process.execArgv, process.argv[1], 'train', ...rest], {
+      stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit'],
+      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(perNode),
+        MASTER_ADDR: addr, MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
+    });
+  });
+  const forward = (sig: NodeJS.Signals) => () => { for (const c of children) c.kill(sig); };
+  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const codes = await Promise.all(children.map((c) => new Promise<number>((resolve) => {
+      c.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 1) : 1)));
+    })));
+    return codes.find((c) => c !== 0 && c !== 130) ?? codes[0];
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}
 
 function runName(depth: number, shortcut: Shortcut, seed: number): string {
   return `resnet${depth}${shortcut === 'A' ? '' : `-${shortcut}`}-seed${seed}`;
@@ -323,7 +382,9 @@ function runName(depth: number, shortcut: Shortcut, seed: number): string {
 async function cmdTrain(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, TRAIN_OPTS);
   if (values.help) return help('train');
+  if (LAUNCH_OPTS.some((k) => values[k] !== undefined)) return launch(argv, values);
   const json = values.json === true;
+  const follower = process.env.RANK !== undefined && process.env.WORLD_SIZE !== undefined && Number(process.env.RANK) !== 0;
   const depth = depthArg(values.depth as string | undefined, 20);
   const shortcut = shortcutArg(values.shortcut as string | undefined);
   const seed = int('seed', values.seed as string | undefined, 0);
@@ -332,11 +393,13 @@ async function cmdTrain(argv: string[]): Promise<number> {
   const dir = path.resolve((values.out as string | undefined) ?? path.join('runs', runName(depth, shortcut, seed)));
   const stop = stopSignal();
   const label = `ResNet-${depth}${shortcut === 'A' ? '' : ` ${shortcut}`}`;
-  const p = progressPrinter(json, label);
-  if (!json) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
+  const p = follower ? { onProgress: () => undefined, end: () => undefined } : progressPrinter(json, label);
+  const ranks = config.worldSize > 1 ? `, ${config.worldSize} ranks × batch ${config.batchSize}` : '';
+  if (!json && !follower) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}${ranks}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
   try {
     const r = await trainRun({ data, out: dir, config, resume: values.resume === true, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
     p.end();
+    if (follower) return r.history.stopped === 'completed' ? 0 : 130;
     if (!json) for (const note of r.history.notes) out(`note: ${note}`);
     if (!r.final) {
       if (json) out(JSON.stringify({ kind: 'stopped', iteration: r.history.iterations, checkpoint: r.history.checkpoint }));

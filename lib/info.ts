@@ -21,6 +21,8 @@ export interface Info {
    * 'emulated' (neither: bf16 works but is slower than fp32).
    */
   cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
+  /** The c10d backends this build has for data-parallel training: ['gloo'], or [] (built without libgloo-dev). */
+  distributed: string[];
   /** The .node file in use and which build produced it. */
   addon: { path: string; build: 'cmake-js' | 'node-gyp' };
 }
@@ -40,6 +42,7 @@ export function info(): Info {
     interopThreads: n.interopThreads,
     fusedKernels: n.fusedKernels,
     cpu: { ...n.cpu },
+    distributed: [...n.distributed],
     addon: { path: n.libraries.addon, build: n.build },
   };
 }

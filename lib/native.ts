@@ -15,6 +15,8 @@ export interface NativeLibtorchInfo {
   fusedKernels: 'openmp' | 'single-thread';
   /** bfloat16 support of this CPU and the path bf16 compute takes. */
   cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
+  /** The c10d backends this build has for data-parallel training (e.g. ['gloo']; [] without). */
+  distributed: string[];
   libraries: { c10: string; torch_cpu: string; addon: string };
   build: 'cmake-js' | 'node-gyp';
 }
@@ -131,6 +133,8 @@ export interface NativeFitOptions {
   /** A kind (its statistics are computed from the training set, natively) or given statistics. */
   normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
+  /** Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. */
+  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number };
 }
 
 export type NativeFitEvent =
@@ -169,6 +173,8 @@ export interface NativeCheckpoint {
     trainSize: number;
     /** The precision the run trained at (weights are float32 either way). */
     precision: 'fp32' | 'bf16';
+    /** Ranks of a data-parallel run (batchSize is per rank). */
+    worldSize: number;
     train: TrainPoint[];
     eval: EvalPoint[];
     /** With tensors: the momentum buffers by parameter name. */

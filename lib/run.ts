@@ -26,6 +26,8 @@ export interface RunConfig {
   warmup?: { lr: number; iterations?: number; untilError?: number };
   /** Compute precision; a resumed run may change it (its checkpoint is float32 either way). */
   precision: Precision;
+  /** Data-parallel ranks (torchrun's environment: RANK, WORLD_SIZE, …); batchSize is per rank. */
+  worldSize: number;
 }
 
 export interface RunFinal {
@@ -47,7 +49,7 @@ export interface RunFinal {
 }
 
 /** The settings that must match for --resume to continue a run exactly. */
-const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization'];
+const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization', 'worldSize'];
 
 export class RunError extends Error {}
 
@@ -83,6 +85,31 @@ async function redraw(dir: string, title: string): Promise<void> {
   if (pts.length) await writeCurves(path.join(dir, 'curves.svg'), pts, { title });
 }
 
+function trainerOptions(c: RunConfig) {
+  return {
+    iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
+    normalization: c.normalization, warmup: c.warmup, precision: c.precision,
+    distributed: c.worldSize > 1 ? (true as const) : undefined,
+  };
+}
+
+/** A rank other than 0 of a data-parallel run: it trains alongside rank 0 and writes nothing. */
+async function followerRun(o: RunOptions): Promise<RunResult> {
+  const c = o.config;
+  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
+  const evalSet = train.validation ?? await Cifar10.load(o.data, { split: 'test' });
+  const model = new ResNet({ depth: c.depth, shortcut: c.shortcut, device: c.device, seed: c.seed });
+  try {
+    const history = await new Trainer(model, trainerOptions(c)).fit(train, {
+      eval: evalSet, evalEvery: c.evalEvery, reportEvery: o.reportEvery ?? 10, signal: o.signal,
+      checkpoint: { dir: o.out, every: c.checkpointEvery, resume: o.resume }, onProgress: o.onProgress,
+    });
+    return { history };
+  } finally {
+    model.dispose();
+  }
+}
+
 export interface RunOptions {
   /** CIFAR-10 source (folder or .tar.gz). */
   data: string;
@@ -106,6 +133,9 @@ export interface RunResult {
  */
 export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { out, config: c } = o;
+  // Data-parallel: every rank trains, rank 0 alone keeps the folder (config, metrics, checkpoint, final result).
+  const distributed = c.worldSize > 1;
+  if (distributed && process.env.RANK !== undefined && Number(process.env.RANK) !== 0) return followerRun(o);
   fs.mkdirSync(out, { recursive: true });
   const ckpt = path.join(out, CHECKPOINT_FILE);
   const cfgFile = path.join(out, 'config.json');
@@ -140,10 +170,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   let drawing: Promise<void> = Promise.resolve();
   let lastEval: Evaluation | undefined;
   try {
-    const trainer = new Trainer(model, {
-      iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
-      normalization: c.normalization, warmup: c.warmup, precision: c.precision,
-    });
+    const trainer = new Trainer(model, trainerOptions(c));
     const history = await trainer.fit(train, {
       eval: evalSet,
       evalEvery: c.evalEvery,

@@ -57,6 +57,24 @@ export interface TrainerOptions {
    * either precision.
    */
   precision?: Precision;
+  /**
+   * Data-parallel training over processes (and machines) on c10d's Gloo backend: this process is `rank` of
+   * `worldSize`. `batchSize` is per rank (the global batch is worldSize × batchSize); every rank trains on its shard
+   * of each epoch, gradients are averaged each step, rank 0 writes checkpoints. `true` reads torchrun's environment
+   * (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
+   */
+  distributed?: DistributedOptions | true;
+}
+
+export interface DistributedOptions {
+  rank: number;
+  worldSize: number;
+  /** Rank 0's address, where the others meet it (default 127.0.0.1). */
+  masterAddr?: string;
+  /** Default 29500. */
+  masterPort?: number;
+  /** A rank silent this long fails the others with an error naming it (default 60,000 ms). */
+  timeoutMs?: number;
 }
 
 export interface CheckpointOptions {
@@ -164,9 +182,35 @@ export interface History {
 }
 
 const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision'];
+  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'distributed'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly'];
+
+/** Checked distributed options; `true` takes torchrun's environment. */
+export function checkDistributed(d: unknown): Required<DistributedOptions> {
+  if (native().info().distributed.length === 0) {
+    throw new Error('Distributed training needs a build with c10d\'s Gloo backend: install libgloo-dev (Debian/Ubuntu) ' +
+      'and rebuild (npm run build:native); info().distributed lists the backends a build has');
+  }
+  let o: Record<string, unknown>;
+  if (d === true) {
+    const env = process.env;
+    for (const k of ['RANK', 'WORLD_SIZE']) {
+      if (env[k] === undefined) throw new Error(`Expected the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) for distributed: true, but ${k} is not set`);
+    }
+    o = { rank: Number(env.RANK), worldSize: Number(env.WORLD_SIZE), masterAddr: env.MASTER_ADDR, masterPort: env.MASTER_PORT === undefined ? undefined : Number(env.MASTER_PORT) };
+  } else {
+    o = v.checkKeys('distributed', d, ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs']);
+  }
+  const worldSize = v.integer('distributed.worldSize', o.worldSize, 1, 65_536);
+  return {
+    worldSize,
+    rank: v.integer('distributed.rank', o.rank, 0, worldSize - 1),
+    masterAddr: o.masterAddr === undefined ? '127.0.0.1' : v.nonEmptyString('distributed.masterAddr', o.masterAddr),
+    masterPort: v.integer('distributed.masterPort', o.masterPort ?? 29500, 1, 65_535),
+    timeoutMs: v.integer('distributed.timeoutMs', o.timeoutMs ?? 60_000, 1000, 86_400_000),
+  };
+}
 
 function positive(name: string, x: unknown, max = Infinity): number {
   if (typeof x !== 'number') throw v.expected(`${name} to be a number`, x);
@@ -188,6 +232,7 @@ interface ResolvedOptions {
   channelsLast: boolean;
   fusedBatchNorm: boolean;
   precision: Precision;
+  distributed: Required<DistributedOptions> | undefined;
 }
 
 let exitHook = false;
@@ -259,6 +304,7 @@ export class Trainer {
       channelsLast,
       fusedBatchNorm,
       precision: checkPrecision('precision', o.precision ?? 'fp32'),
+      distributed: o.distributed === undefined ? undefined : checkDistributed(o.distributed),
     });
   }
 
@@ -388,6 +434,7 @@ export class Trainer {
       channelsLast: opts.channelsLast,
       fusedBatchNorm: opts.fusedBatchNorm,
       precision: opts.precision,
+      distributed: opts.distributed,
       stepOnly: false,
       // A kind is computed natively from the training set; explicit statistics go as they are.
       normalization: typeof opts.normalization === 'string' ? opts.normalization : toNative(opts.normalization),
@@ -399,7 +446,8 @@ export class Trainer {
     const iterations = this.options.iterations;
     if (e.kind === 'train') {
       const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
-      const eta = imagesPerSecond > 0 ? ((iterations - iteration) * this.options.batchSize) / imagesPerSecond : 0;
+      const globalBatch = this.options.batchSize * (this.options.distributed?.worldSize ?? 1);
+      const eta = imagesPerSecond > 0 ? ((iterations - iteration) * globalBatch) / imagesPerSecond : 0;
       return { kind, iteration, iterations, epoch, lr, loss, trainError, imagesPerSecond, elapsed, eta };
     }
     if (e.kind === 'eval') return { kind: 'eval', iteration: e.iteration, ...summarizeEvaluation(e, train.classes) };

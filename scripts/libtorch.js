@@ -181,6 +181,13 @@ function summary(t) {
   return `libtorch ${t.version} (${t.cuda ? 'CUDA' : 'CPU only'}) from ${t.source}: ${t.root}`;
 }
 
+// Whether distributed training can be built (as CMakeLists.txt decides): c10d's Gloo header in this libtorch and
+// gloo's own headers (Debian's libgloo-dev) on the system.
+function gloo(t) {
+  const c10d = t.includeDirs.some((d) => exists(path.join(d, 'torch/csrc/distributed/c10d/ProcessGroupGloo.hpp')));
+  return c10d && ['/usr/include', '/usr/local/include'].some((d) => exists(path.join(d, 'gloo/config.h')));
+}
+
 function main(argv) {
   let t;
   try {
@@ -202,7 +209,8 @@ function main(argv) {
       // without it, so the only OpenMP runtime linked is libtorch's (libs).
       cflags: [...t.includeDirs.flatMap((d) => ['-isystem', d]),
         ...(t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi]), ...(t.openmp ? ['-fopenmp'] : [])],
-      defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : [])],
+      defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : []),
+        ...(gloo(t) ? ['RESNET_CIFAR_GLOO=1', 'USE_C10D_GLOO', 'USE_DISTRIBUTED'] : [])],
     }[argv[1]];
     if (!out) {
       process.stderr.write(`--gyp expects one of libs, ldflags, cflags, defines; got ${argv[1]}\n`);
@@ -214,5 +222,5 @@ function main(argv) {
   }
 }
 
-module.exports = { find, summary, NotFound, HOW_TO };
+module.exports = { find, summary, NotFound, HOW_TO, gloo };
 if (require.main === module) main(process.argv.slice(2));

@@ -24,7 +24,8 @@ BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions opt
   norm_.mean = norm_.mean.to(device).contiguous();
   norm_.std = norm_.std.to(device).contiguous();
   n_ = labels_.size(0);
-  per_epoch_ = (n_ + opt_.batch - 1) / opt_.batch;
+  shard_ = (n_ + opt_.world_size - 1) / opt_.world_size;
+  per_epoch_ = (shard_ + opt_.batch - 1) / opt_.batch;
 }
 
 // One pass that writes normalized floats straight into the training layout (single-threaded: it runs on the
@@ -82,10 +83,15 @@ Batch BatchMaker::Make(int64_t it, BatchDraw* draw) {
   if (epoch != order_epoch_) {
     auto g = StreamGenerator(opt_.seed, 1, static_cast<uint64_t>(epoch));
     order_ = at::randperm(n_, g, at::kLong);
+    if (opt_.world_size > 1) {
+      const int64_t total = shard_ * opt_.world_size;
+      auto padded = order_.repeat({(total + n_ - 1) / n_}).narrow(0, 0, total);
+      order_ = padded.narrow(0, opt_.rank, total - opt_.rank).slice(0, 0, c10::nullopt, opt_.world_size).contiguous();
+    }
     order_epoch_ = epoch;
   }
-  const int64_t start = k * opt_.batch, b = std::min(opt_.batch, n_ - start);
-  auto g = StreamGenerator(opt_.seed, 2, static_cast<uint64_t>(it));
+  const int64_t start = k * opt_.batch, b = std::min(opt_.batch, shard_ - start);
+  auto g = StreamGenerator(opt_.seed, 2 + 16 * static_cast<uint64_t>(opt_.rank), static_cast<uint64_t>(it));
   BatchDraw d;
   d.index = order_.narrow(0, start, b).to(device_);
   d.dy = at::randint(0, 9, {b}, g, at::kLong).to(device_);

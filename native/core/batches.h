@@ -23,6 +23,11 @@ struct BatchOptions {
   uint64_t seed = 0;
   bool channels_last = true;  // the batch in NHWC memory order (what the network trains on)
   bool generic = false;       // the torch-ops path other devices use, on the CPU too (tests compare the two)
+  // Data-parallel training: this rank's shard of every epoch's permutation, as DistributedSampler takes it (the
+  // permutation padded with its own first indices to a multiple of world_size, then every world_size-th from
+  // `rank`); each rank draws its own augmentation. The global batch is world_size * batch.
+  int64_t rank = 0;
+  int64_t world_size = 1;
 };
 
 struct Batch {
@@ -52,7 +57,7 @@ class BatchMaker {
   Normalization norm_;
   BatchOptions opt_;
   c10::Device device_;
-  int64_t n_ = 0, per_epoch_ = 1;
+  int64_t n_ = 0, shard_ = 0, per_epoch_ = 1;
   int64_t order_epoch_ = -1;
   at::Tensor order_;
 };

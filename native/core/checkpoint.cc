@@ -66,6 +66,7 @@ static Meta TrainerDict(const TrainerState& s) {
   t.insert(std::string("rng"), std::string("splitmix64(seed, epoch) order, splitmix64(seed, iteration) augmentation"));
   t.insert(std::string("warmup_done"), s.warmup_done);
   t.insert(std::string("precision"), std::string(PrecisionName(s.precision)));
+  t.insert(std::string("world_size"), s.world_size);
   Meta win = NewMeta();
   win.insert(std::string("loss"), s.window.loss);
   win.insert(std::string("correct"), s.window.correct);
@@ -158,6 +159,7 @@ static TrainerState ReadTrainerState(const c10::IValue& v, const std::string& pa
   s.batch_size = t.Int("batch_size");
   s.train_size = t.Int("train_size");
   s.warmup_done = t.Bool("warmup_done");
+  if (t.dict().contains(std::string("world_size"))) s.world_size = t.Int("world_size");  // before distributed: 1
   if (t.dict().contains(std::string("precision"))) {  // written since bf16 training; before it, fp32
     const c10::IValue& p = t.Get("precision");
     try {
@@ -428,7 +430,7 @@ std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Me
 }
 
 void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetOptions& model, uint64_t seed,
-                    int64_t batch_size, int64_t train_size) {
+                    int64_t batch_size, int64_t train_size, int64_t world_size) {
   const std::string cannot = "Cannot resume from " + path + ": ";
   if (ck.options.depth() != model.depth() || ck.options.shortcut() != model.shortcut() ||
       ck.options.num_classes() != model.num_classes()) {
@@ -441,6 +443,11 @@ void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetO
                              std::to_string(t.batch_size) + " on " + std::to_string(t.train_size) +
                              " images, but this fit has seed " + std::to_string(seed) + ", batch size " +
                              std::to_string(batch_size) + " on " + std::to_string(train_size));
+  }
+  if (t.world_size != world_size) {
+    throw std::runtime_error(cannot + "it was trained by " + std::to_string(t.world_size) + " rank(s) (a global batch of " +
+                             std::to_string(t.world_size * t.batch_size) + "), but this fit has " +
+                             std::to_string(world_size) + " (the data order and batches would differ)");
   }
   if (!ck.normalization) throw std::runtime_error(cannot + "it does not store the normalization the run trained with");
 }

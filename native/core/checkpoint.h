@@ -5,7 +5,7 @@
 //    "meta": {"format": "resnet-cifar", "format_version": 1, "depth", "shortcut", "num_classes", "libtorch",
 //             "normalization"?: {"kind", "mean", "std"}, ...the user's plain data (e.g. "iteration", "run")},
 //    "trainer"?: {"version", "iteration", "iterations", "seed", "batch_size", "train_size", "rng", "warmup_done",
-//                 "precision",
+//                 "precision", "world_size",
 //                 "window": {...}, "momentum": {name: tensor}, "history": {"train": {...}, "eval": {...}}}}
 #pragma once
 
@@ -51,6 +51,7 @@ struct TrainerState {
   int64_t train_size = 0;
   bool warmup_done = false;
   Precision precision = Precision::kFp32;  // what the run trained at (weights are float32 either way)
+  int64_t world_size = 1;                  // ranks of a data-parallel run (its batch_size is per rank)
   struct Window {
     double loss = 0;  // sum of loss * batch size
     int64_t correct = 0, count = 0, start = 0;
@@ -94,9 +95,9 @@ WeightsFormat ParseWeightsFormat(const std::string& s);  // "checkpoint" | "safe
 std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Meta& meta,
                                const std::optional<Normalization>& normalization);
 
-// Whether a fit of `model` with this seed, batch size and training set size can continue `ck` exactly; a
-// std::runtime_error "Cannot resume from <path>: ..." saying what differs otherwise.
+// Whether a fit of `model` with this seed, batch size, training set size and number of ranks can continue `ck`
+// exactly; a std::runtime_error "Cannot resume from <path>: ..." saying what differs otherwise.
 void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetOptions& model, uint64_t seed,
-                    int64_t batch_size, int64_t train_size);
+                    int64_t batch_size, int64_t train_size, int64_t world_size = 1);
 
 }  // namespace resnet_cifar

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <sstream>
 
 #include "errors.h"
 #include "files.h"
@@ -67,14 +68,24 @@ FitResult FitLoop::Run() {
 }
 
 void FitLoop::Prepare() {
-  if (!cfg_.checkpoint_path.empty()) RemoveStaleTemps(cfg_.checkpoint_path);
+  if (cfg_.distributed) {
+    // Before taking the model: joining waits for every rank.
+    cfg_.batches.rank = cfg_.distributed->rank;
+    cfg_.batches.world_size = cfg_.distributed->world_size;
+    comm_ = Connect(*cfg_.distributed);
+    comm_->CheckSame("settings", Fingerprint());
+  }
+  if (!cfg_.checkpoint_path.empty() && Leader()) RemoveStaleTemps(cfg_.checkpoint_path);
   std::lock_guard<std::mutex> lock(model_->mu);
   sgd_ = std::make_unique<Sgd>(model_->net->parameters(), cfg_.sgd);
-  if (cfg_.resume && FileExists(cfg_.checkpoint_path)) {
+  bool resumed = false;
+  if (Leader() && cfg_.resume && FileExists(cfg_.checkpoint_path)) {
     Resume();
+    resumed = true;
   } else {
     norm_ = cfg_.normalization ? *cfg_.normalization : train_->Statistics(cfg_.normalization_kind);
   }
+  if (comm_) TakeLeaderState(resumed);
   result_.normalization = norm_;
   if (cfg_.batches.channels_last) SetLayout(true);
   model_->net->SetFusedBatchNorm(cfg_.fused_bn);
@@ -85,7 +96,8 @@ void FitLoop::Prepare() {
 void FitLoop::Resume() {
   const std::string& path = cfg_.checkpoint_path;
   Checkpoint ck = ReadCheckpoint(path);
-  CheckResumable(path, ck, model_->net->options, cfg_.batches.seed, cfg_.batches.batch, train_->size());
+  CheckResumable(path, ck, model_->net->options, cfg_.batches.seed, cfg_.batches.batch, train_->size(),
+                 cfg_.batches.world_size);
   ApplyStateDict(model_->net, ck.state_dict, path);
   const TrainerState& t = *ck.trainer;
   result_.iteration = result_.start_iteration = t.iteration;
@@ -131,13 +143,16 @@ void FitLoop::Loop() {
   // RESNET_CIFAR_PROFILE=FILE: libtorch's profiler over 5 steps (after 3 of warm-up), as a Chrome trace in FILE.
   const char* profile_file = std::getenv("RESNET_CIFAR_PROFILE");
   std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  std::vector<at::Tensor> buffers;  // BatchNorm running statistics, which follow rank 0's (distributed)
+  for (const auto& b : model_->net->buffers()) buffers.push_back(b);
   while (result_.iteration < cfg_.iterations) {
     if (profile_file && *profile_file) {
       const int64_t k = result_.iteration - result_.start_iteration;
       if (k == 3) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(profile_file));
       if (k == 8) profile.reset();
     }
-    if (abort_.load() || model_->disposed.load()) {
+    // Alone, an abort stops here; distributed, it travels with the step's gradients so every rank stops together.
+    if (!comm_ && (abort_.load() || model_->disposed.load())) {
       result_.stopped = "aborted";
       break;
     }
@@ -145,14 +160,16 @@ void FitLoop::Loop() {
     Batch b = cfg_.step_only ? fixed : prefetch->Take(it);
     if (!cfg_.step_only && it + 1 < cfg_.iterations) prefetch->Request(it + 1);
     const double lr = schedule_.At(it);
-    at::Tensor loss, correct;
+    at::Tensor loss, correct, control;
     std::unique_lock<std::mutex> lock(model_->mu);
-    Step(b, lr, loss, correct);
+    if (comm_) comm_->Broadcast(buffers);
+    Step(b, lr, loss, correct, control);
     const int64_t done = it + 1;
     const bool report = done % cfg_.report_every == 0 || done == cfg_.iterations;
-    // On the CPU reading the loss costs nothing, so it is checked every step; on CUDA at report points.
-    if (dev.is_cpu() || report) {
-      const double loss_v = loss.item<double>();
+    // On the CPU reading the loss costs nothing, so it is checked every step; on CUDA at report points. Distributed,
+    // the sum of every rank's loss was reduced with the gradients: one rank's NaN stops them all.
+    if (dev.is_cpu() || report || comm_) {
+      const double loss_v = comm_ ? control[1].item<double>() : loss.item<double>();
       if (!std::isfinite(loss_v)) {
         result_.error = "Training stopped at iteration " + std::to_string(done) + ": the loss is " +
                         (std::isnan(loss_v) ? "NaN" : "infinite") + " (lr " + std::to_string(lr) + ")." +
@@ -169,8 +186,19 @@ void FitLoop::Loop() {
     window_.count += b.y.size(0);
     win_images += b.y.size(0);
     result_.iteration = done;
+    const bool stop_all = comm_ && control[0].item<float>() > 0;
     if (report) {
       SyncWindow();
+      if (comm_) {  // the window over every rank's images
+        std::vector<at::Tensor> w{at::tensor({window_.loss}, at::kDouble),
+                                  at::tensor({window_.correct, window_.count, win_images}, at::kLong)};
+        comm_->AllReduceSum(w);
+        window_.loss = w[0].item<double>();
+        window_.correct = w[1][0].item<int64_t>();
+        window_.count = w[1][1].item<int64_t>();
+        win_images = w[1][2].item<int64_t>();
+        comm_->Heartbeat(done);
+      }
       const double secs = Now() - win_t0;
       TrainRecord r{static_cast<double>(done), static_cast<double>(done) / maker.PerEpoch(), lr,
                     window_.loss / static_cast<double>(std::max<int64_t>(window_.count, 1)),
@@ -189,6 +217,10 @@ void FitLoop::Loop() {
     if (eval_ && ((cfg_.eval_every > 0 && done % cfg_.eval_every == 0) || done == cfg_.iterations)) Evaluate();
     if (cfg_.checkpoint_every > 0 && done % cfg_.checkpoint_every == 0 && done != cfg_.iterations) WriteCheckpoint();
     win_t0 += Now() - aside;
+    if (stop_all) {
+      result_.stopped = "aborted";
+      break;
+    }
   }
   prefetch.reset();
   std::lock_guard<std::mutex> lock(model_->mu);
@@ -215,7 +247,7 @@ void FitLoop::Restore() {
   model_->net->train(model_->training.load());
 }
 
-void FitLoop::Step(const Batch& b, double lr, at::Tensor& loss_out, at::Tensor& correct_out) {
+void FitLoop::Step(const Batch& b, double lr, at::Tensor& loss_out, at::Tensor& correct_out, at::Tensor& control) {
   auto& net = model_->net;
   net->train(true);
   at::Tensor logits;
@@ -225,6 +257,11 @@ void FitLoop::Step(const Batch& b, double lr, at::Tensor& loss_out, at::Tensor& 
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(at::kFloat), b.y);
   loss.backward();
+  if (comm_) {
+    const bool stop = abort_.load() || model_->disposed.load();
+    control = at::tensor({stop ? 1.0f : 0.0f, loss.detach().to(at::kCPU).item<float>()}, at::kFloat);
+    AverageGradients(control);
+  }
   sgd_->Step(lr);
   c10::NoGradGuard no_grad;
   loss_out = loss.detach();
@@ -245,8 +282,21 @@ void FitLoop::Evaluate() {
   EvalResult r;
   try {
     const bool cl = cfg_.batches.channels_last;
+    // Distributed: each rank evaluates its share of the images, and the counts are summed.
+    std::shared_ptr<const Dataset> part = eval_;
+    if (comm_) {
+      const int64_t n = eval_->size(), w = comm_->world_size(), k = comm_->rank();
+      part = eval_->Slice(n * k / w, n * (k + 1) / w);
+    }
     r = resnet_cifar::Evaluate([&](const at::Tensor& x) { return net->forward(cl ? x.contiguous(at::MemoryFormat::ChannelsLast) : x); },
-                               model_->device, *eval_, cfg_.eval_batch, norm_, net->options.num_classes(), cfg_.precision);
+                               model_->device, *part, cfg_.eval_batch, norm_, net->options.num_classes(), cfg_.precision);
+    if (comm_) {
+      std::vector<at::Tensor> sums{at::tensor(r.confusion, at::kLong), at::tensor({r.loss_sum}, at::kDouble)};
+      comm_->AllReduceSum(sums);
+      r.confusion.assign(sums[0].data_ptr<int64_t>(), sums[0].data_ptr<int64_t>() + sums[0].numel());
+      r.loss_sum = sums[1].item<double>();
+      r.count = eval_->size();
+    }
   } catch (...) {
     net->train(true);
     throw;
@@ -265,6 +315,7 @@ TrainerState FitLoop::State() const {
   t.train_size = train_->size();
   t.warmup_done = schedule_.warmup_done();
   t.precision = cfg_.precision;
+  t.world_size = cfg_.batches.world_size;
   t.window = window_;
   const auto& mom = sgd_->momentum();
   if (!mom.empty()) {
@@ -276,9 +327,9 @@ TrainerState FitLoop::State() const {
   return t;
 }
 
-// Caller holds model_->mu.
+// Caller holds model_->mu. Distributed, rank 0 writes (the others hold the same weights and momentum).
 void FitLoop::WriteCheckpoint() {
-  if (cfg_.checkpoint_path.empty()) return;
+  if (cfg_.checkpoint_path.empty() || !Leader()) return;
   SyncWindow();
   Meta meta = model_->meta.copy();
   for (const auto& kv : cfg_.meta) meta.insert_or_assign(kv.key(), kv.value());
@@ -287,6 +338,67 @@ void FitLoop::WriteCheckpoint() {
   WriteFileAtomic(cfg_.checkpoint_path, CheckpointBytes(model_->net, meta, norm_, &state));
   result_.checkpoint = cfg_.checkpoint_path;
   observer_.OnCheckpoint(result_.iteration, cfg_.checkpoint_path);
+}
+
+// ---- distributed
+
+std::string FitLoop::Fingerprint() const {
+  std::ostringstream s;
+  s << DescribeModel(model_->net->options) << ", world size " << cfg_.distributed->world_size << ", " << cfg_.iterations
+    << " iterations, batch " << cfg_.batches.batch << " per rank, seed " << cfg_.batches.seed << ", lr " << cfg_.schedule.lr
+    << ", momentum " << cfg_.sgd.momentum << ", weight decay " << cfg_.sgd.weight_decay << ", milestones";
+  for (int64_t m : cfg_.schedule.milestones) s << ' ' << m;
+  s << ", gamma " << cfg_.schedule.gamma << ", warm-up " << cfg_.schedule.warmup_lr << '/' << cfg_.schedule.warmup_iterations
+    << '/' << cfg_.schedule.warmup_until_error << ", " << train_->size() << " training images, "
+    << NormKindName(cfg_.normalization_kind) << " normalization, " << PrecisionName(cfg_.precision)
+    << (cfg_.batches.channels_last ? ", channels-last" : "") << (cfg_.fused_bn ? ", fused BatchNorm" : "") << ", resume "
+    << (cfg_.resume ? "yes" : "no") << ", evaluation ";
+  if (eval_) s << eval_->size() << " images every " << cfg_.eval_every;
+  else s << "none";
+  return s.str();
+}
+
+// Caller holds model_->mu.
+void FitLoop::TakeLeaderState(bool resumed) {
+  const auto dev = model_->device;
+  // The header: what rank 0 resumed from, and its normalization's kind.
+  auto header = at::tensor({static_cast<int64_t>(resumed), result_.iteration, static_cast<int64_t>(schedule_.warmup_done()),
+                            static_cast<int64_t>(norm_.kind == NormKind::kPixel), static_cast<int64_t>(!sgd_->momentum().empty()),
+                            window_.correct, window_.count, window_.start},
+                           at::kLong);
+  std::vector<at::Tensor> first{header, at::tensor({window_.loss}, at::kDouble)};
+  comm_->Broadcast(first);
+  auto h = first[0];
+  if (!Leader()) {
+    result_.iteration = result_.start_iteration = h[1].item<int64_t>();
+    schedule_.set_warmup_done(h[2].item<int64_t>() != 0);
+    // A partial report window restored from the checkpoint counts once: rank 0 holds it.
+    window_ = TrainerState::Window{0, 0, 0, h[7].item<int64_t>()};
+    const NormKind kind = h[3].item<int64_t>() ? NormKind::kPixel : NormKind::kChannel;
+    if (norm_.kind != kind) norm_ = train_->Statistics(kind);  // shapes for the broadcast below
+    if (h[4].item<int64_t>()) {
+      std::vector<at::Tensor> m;
+      for (const auto& p : model_->net->parameters()) m.push_back(at::zeros_like(p));
+      sgd_->set_momentum(std::move(m));
+    }
+  }
+  std::vector<at::Tensor> state{norm_.mean, norm_.std};
+  c10::NoGradGuard no_grad;
+  for (const auto& p : model_->net->parameters()) state.push_back(p.detach());
+  for (const auto& b : model_->net->buffers()) state.push_back(b);
+  for (const auto& m : sgd_->momentum()) state.push_back(m);
+  comm_->Broadcast(state);
+  (void)dev;
+}
+
+void FitLoop::AverageGradients(at::Tensor& control) {
+  std::vector<at::Tensor> grads;
+  const double inv = 1.0 / static_cast<double>(comm_->world_size());
+  for (auto& p : model_->net->parameters()) {
+    if (p.grad().defined()) grads.push_back(p.mutable_grad().mul_(inv));  // DDP divides before it sums
+  }
+  grads.push_back(control);
+  comm_->AllReduceSum(grads);
 }
 
 }  // namespace resnet_cifar

@@ -13,6 +13,7 @@
 #include "batches.h"
 #include "checkpoint.h"
 #include "dataset.h"
+#include "distributed.h"
 #include "evaluate.h"
 #include "lr_schedule.h"
 #include "model.h"
@@ -39,6 +40,10 @@ struct FitConfig {
   NormKind normalization_kind = NormKind::kPixel;
   std::optional<Normalization> normalization;  // given statistics; else those of the training set
   Meta meta = NewMeta();  // extra plain data for each checkpoint's meta
+  // Data-parallel training (distributed.h): rank 0's weights are broadcast at the start, each rank trains on its
+  // shard, gradients are averaged over the ranks each step, BatchNorm buffers follow rank 0's before each forward
+  // (as DistributedDataParallel's broadcast_buffers), evaluation is split over the ranks, rank 0 writes checkpoints.
+  std::optional<DistributedOptions> distributed;
 };
 
 class FitObserver {
@@ -75,7 +80,7 @@ class FitLoop {
  private:
   void Prepare();
   void Loop();
-  void Step(const Batch& b, double lr, at::Tensor& loss, at::Tensor& correct);
+  void Step(const Batch& b, double lr, at::Tensor& loss, at::Tensor& correct, at::Tensor& control);
   void Evaluate();
   void WriteCheckpoint();
   void Resume();
@@ -83,6 +88,12 @@ class FitLoop {
   void Restore();
   void SyncWindow();
   TrainerState State() const;
+  // Distributed: every rank takes rank 0's weights, buffers, normalization and (resumed) trainer state.
+  void TakeLeaderState(bool resumed);
+  // Distributed: averages the gradients over the ranks; `control` ({stop, loss}) is summed alongside.
+  void AverageGradients(at::Tensor& control);
+  std::string Fingerprint() const;
+  bool Leader() const { return !comm_ || comm_->rank() == 0; }
 
   std::shared_ptr<ModelState> model_;
   std::shared_ptr<const Dataset> train_, eval_;
@@ -93,6 +104,7 @@ class FitLoop {
   Normalization norm_;
   StepSchedule schedule_;
   std::unique_ptr<Sgd> sgd_;
+  std::unique_ptr<Communicator> comm_;
   FitResult result_;
   TrainerState::Window window_;
   at::Tensor win_loss_, win_correct_;  // the window's sums on the device: no per-step host sync on CUDA

@@ -36,6 +36,7 @@ Napi::Object CheckpointToJs(Napi::Env env, const Checkpoint& ck, bool tensors) {
     t.Set("batchSize", static_cast<double>(s.batch_size));
     t.Set("trainSize", static_cast<double>(s.train_size));
     t.Set("precision", PrecisionName(s.precision));
+    t.Set("worldSize", static_cast<double>(s.world_size));
     SetHistory(env, t, s.train, s.eval);
     if (tensors) t.Set("momentum", TensorsToJs(env, s.momentum));
     o.Set("trainer", t);

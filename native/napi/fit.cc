@@ -56,6 +56,18 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
     c.normalization_kind = c.normalization->kind;
   }
   c.meta = ToMeta(o.Get("meta"), o.Name("meta"));
+  if (o.Has("distributed")) {
+    args::Fields d(o.Get("distributed"), o.Name("distributed"));
+    DistributedOptions dist;
+    dist.world_size = d.Int("worldSize", 1, 65536);
+    dist.rank = d.Int("rank", 0, dist.world_size - 1);
+    dist.master_addr = d.String("masterAddr");
+    dist.master_port = d.Int("masterPort", 1, 65535);
+    dist.timeout_ms = d.Int("timeoutMs", 1, 86400000);
+    c.distributed = dist;
+    c.batches.rank = dist.rank;
+    c.batches.world_size = dist.world_size;
+  }
   return c;
 }
 

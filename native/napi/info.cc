@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include "../core/checkpoint.h"
+#include "../core/distributed.h"
 #include "../core/fused_bn.h"
 #include "../core/precision.h"
 #include "../core/resnet.h"
@@ -44,6 +45,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     cpu.Set("avx512Bf16", bf16.avx512);
     cpu.Set("bf16", bf16.path());
     o.Set("cpu", cpu);
+    const auto backends = DistributedBackends();
+    auto dist = Napi::Array::New(env, backends.size());
+    for (size_t i = 0; i < backends.size(); ++i) dist.Set(static_cast<uint32_t>(i), backends[i]);
+    o.Set("distributed", dist);
     auto libs = Napi::Object::New(env);
     libs.Set("c10", LibraryOf(reinterpret_cast<const void*>(&c10::GetAllocator)));
     libs.Set("torch_cpu", LibraryOf(reinterpret_cast<const void*>(&at::get_num_threads)));

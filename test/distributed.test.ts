@@ -1,0 +1,179 @@
+// Data-parallel training on c10d's Gloo backend, over processes on 127.0.0.1: equivalence with PyTorch's own
+// DistributedDataParallel, the shards, faults (a rank killed mid-run, a port in use, ranks that disagree or never
+// come) and the CLI's launcher. Every wait is bounded.
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Cifar10, ResNet, Trainer, info, readCheckpointMeta } from '../lib/index';
+import { anyCifarDir, havePythonTorch, maxWeightDiff, PYTHON, ROOT, tmpDir } from './helpers';
+
+let nextPort = 29700 + (process.pid % 200) * 5;
+const port = () => nextPort++;
+
+interface Rank { code: number | null; stdout: string; stderr: string }
+
+/** One rank: a Node process running `body` (TypeScript, with Cifar10, ResNet, Trainer and RANK in scope). */
+function rank(r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Rank> {
+  const script = `const { Cifar10, ResNet, Trainer } = require(${JSON.stringify(path.join(ROOT, 'lib/index.ts'))});
+    const RANK = ${r};
+    (async () => { ${body} })().catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['--import=tsx', '-e', script], { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => { stdout += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
+    const kill = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('close', (code) => { clearTimeout(kill); resolve({ code, stdout, stderr }); });
+  });
+}
+
+test.before((t) => {
+  if (info().distributed.length === 0) {
+    if (process.env.CI) throw new Error('CI builds with libgloo-dev: info().distributed must list gloo');
+    t.log('these tests need a build with c10d Gloo (libgloo-dev)');
+  }
+});
+
+const available = () => info().distributed.includes('gloo');
+
+test('each rank trains on its own shard of every epoch: disjoint, equal-sized, together the padded permutation', async (t) => {
+  if (!available()) return t.pass();
+  const data = (await Cifar10.load(anyCifarDir(t), { split: 'train', holdout: 1001 })).validation!;
+  const m = new ResNet({ depth: 8, device: 'cpu' });
+  const shard = (rank: number) => new Trainer(m, { batchSize: 100, seed: 4, distributed: { rank, worldSize: 3 } });
+  const seen = new Map<number, number>();
+  for (let it = 0; it < 4; it++) { // 1001 images over 3 ranks: 334 each (two repeated), batches 100, 100, 100, 34
+    const b = await Promise.all([0, 1, 2].map((r) => shard(r).trainingBatch(data, it)));
+    t.deepEqual(b.map((x) => x.index.length), it < 3 ? [100, 100, 100] : [34, 34, 34]);
+    for (const x of b) for (const i of x.index) seen.set(i, (seen.get(i) ?? 0) + 1);
+    t.notDeepEqual(b[0].flip, b[1].flip, 'each rank draws its own augmentation');
+  }
+  t.is(seen.size, 1001);
+  t.is([...seen.values()].reduce((a, c) => a + c, 0), 1002);
+});
+
+test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
+  if (!available() || !havePythonTorch(t)) return t.pass();
+  const data = anyCifarDir(t);
+  const dir = tmpDir();
+  const f = (n: string) => path.join(dir, n);
+  await new ResNet({ depth: 20, seed: 11, device: 'cpu' }).save(f('before.pt'));
+  const options = (rank: number, masterPort = 0) => ({ iterations: 3, batchSize: 64, seed: 5, milestones: [], fusedBatchNorm: false,
+    distributed: { rank, worldSize: 2, masterPort: masterPort || 1 } });
+  const train = await Cifar10.load(data, { split: 'test' });
+  const model = await ResNet.load(f('before.pt'), { device: 'cpu' });
+  const prefixes: string[][] = [[], []];
+  for (const r of [0, 1]) {
+    for (let it = 0; it < 3; it++) {
+      const b = await new Trainer(model, options(r)).trainingBatch(train, it);
+      const p = f(`r${r}-${it}`);
+      fs.writeFileSync(p + '.x', Buffer.from(b.input.buffer, b.input.byteOffset, b.input.byteLength));
+      fs.writeFileSync(p + '.y', Buffer.from(b.labels.buffer, b.labels.byteOffset, b.labels.byteLength));
+      prefixes[r].push(p);
+    }
+  }
+  const p = port();
+  const body = `const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
+    const m = await ResNet.load(${JSON.stringify(f('before.pt'))}, { device: 'cpu' });
+    const o = ${JSON.stringify(options(0, p))}; o.distributed.rank = RANK;
+    const h = await new Trainer(m, o).fit(data, { checkpoint: { dir: ${JSON.stringify(f('ours'))} } });
+    console.log(JSON.stringify({ iterations: h.iterations, checkpoint: h.checkpoint }));`;
+  const [r0, r1] = await Promise.all([rank(0, body), rank(1, body)]);
+  t.is(r0.code, 0, r0.stderr);
+  t.is(r1.code, 0, r1.stderr);
+  t.is(JSON.parse(r0.stdout).checkpoint, path.join(f('ours'), 'checkpoint.pt'));
+  t.is(JSON.parse(r1.stdout).checkpoint, null, 'rank 1 writes no checkpoint');
+  const out = JSON.parse(execFileSync(PYTHON, [path.join(ROOT, 'test/python/ddp.py'), '--ckpt', f('before.pt'),
+    '--after', path.join(f('ours'), 'checkpoint.pt'), '--batches', prefixes.map((x) => x.join(',')).join(';'), '--port', String(port())],
+  { encoding: 'utf8' }).trim().split('\n').pop()!);
+  t.log(`vs PyTorch DDP: relative error ${out.rel.toExponential(2)} (weights moved ${out.moved.toFixed(3)})`);
+  t.true(out.moved > 1e-3);
+  t.true(out.rel < 1e-5, `relative error ${out.rel}`);
+});
+
+test('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const dir = tmpDir();
+  const run = (masterPort: number, killAt: number) => `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
+    const m = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+    const h = await new Trainer(m, { iterations: 60, batchSize: 16, seed: 2, distributed: { rank: RANK, worldSize: 2, masterPort: ${masterPort}, timeoutMs: 4000 } })
+      .fit(data, { reportEvery: 5, checkpoint: { dir: ${JSON.stringify(dir)}, every: 10, resume: true },
+        onProgress: (e) => { if (RANK === 1 && e.kind === 'train' && e.iteration >= ${killAt}) process.kill(process.pid, 'SIGKILL'); } });
+    console.log(JSON.stringify({ iterations: h.iterations, start: h.startIteration, stopped: h.stopped }));`;
+  const p = port();
+  const started = Date.now();
+  const [r0, r1] = await Promise.all([rank(0, run(p, 25)), rank(1, run(p, 25))]);
+  const seconds = (Date.now() - started) / 1000;
+  t.is(r1.code, null, `rank 1 was killed: ${r1.stderr}`);
+  t.is(r0.code, 3, r0.stdout);
+  t.log(r0.stderr.trim());
+  t.regex(r0.stderr, /ERROR rank 0: the .* with the other ranks failed \(suspect: rank 1 \(last at iteration \d+\)/);
+  t.true(seconds < 60, `${seconds} s`);
+  const meta = await readCheckpointMeta(path.join(dir, 'checkpoint.pt'));
+  t.true(meta.trainer!.iteration >= 10 && meta.trainer!.iteration <= 30, `checkpoint at ${meta.trainer!.iteration}`);
+  t.is(meta.trainer!.worldSize, 2);
+  t.deepEqual(fs.readdirSync(dir), ['checkpoint.pt']);
+  // Both ranks again: the run continues from the checkpoint and ends where an uninterrupted one does.
+  const q = port();
+  const [s0, s1] = await Promise.all([rank(0, run(q, 1e9)), rank(1, run(q, 1e9))]);
+  t.is(s0.code, 0, s0.stderr);
+  t.is(s1.code, 0, s1.stderr);
+  t.like(JSON.parse(s0.stdout), { iterations: 60, start: meta.trainer!.iteration, stopped: 'completed' });
+  const straight = tmpDir();
+  const r = port();
+  const plain = (x: string) => run(r, 1e9).replace(JSON.stringify(dir), JSON.stringify(x));
+  await Promise.all([rank(0, plain(straight)), rank(1, plain(straight))]);
+  const diff = await maxWeightDiff(path.join(straight, 'checkpoint.pt'), path.join(dir, 'checkpoint.pt'));
+  t.log(`resumed vs uninterrupted: max |Δ| ${diff}`);
+  t.true(diff <= 1e-6, `max |Δ| ${diff}`);
+});
+
+test('start errors are clear: a port in use, ranks with other settings, a rank that never comes', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const fit = (extra: string) => `const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
+    const m = new ResNet({ depth: 8, device: 'cpu' });
+    await new Trainer(m, { iterations: 2, batchSize: ${'RANK === 0 ? 8 : 8'}, ${extra} }).fit(data);`;
+  // A port another program holds.
+  const held = port();
+  const server = net.createServer().listen(held, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const busy = await rank(0, fit(`distributed: { rank: 0, worldSize: 1, masterPort: ${held}, timeoutMs: 3000 }`));
+  server.close();
+  t.regex(busy.stderr, new RegExp(`ERROR rank 0 of 1 cannot listen on 127\\.0\\.0\\.1:${held}: the port is in use`));
+  // Two ranks started with other batch sizes.
+  const p = port();
+  const mixed = (r: number) => fit(`distributed: { rank: RANK, worldSize: 2, masterPort: ${p}, timeoutMs: 5000 }`).replace('batchSize: RANK === 0 ? 8 : 8', `batchSize: ${r === 0 ? 8 : 16}`);
+  const [a, b] = await Promise.all([rank(0, mixed(0)), rank(1, mixed(1))]);
+  t.regex(a.stderr + b.stderr, /rank \d and rank \d were started with different settings: .*batch (8|16) per rank.* here, .*batch (16|8) per rank/);
+  // A world of 2 where the second rank never comes: bounded by the timeout.
+  const started = Date.now();
+  const alone = await rank(0, fit(`distributed: { rank: 0, worldSize: 2, masterPort: ${port()}, timeoutMs: 3000 }`));
+  t.regex(alone.stderr, /ERROR rank 0 of 2: no rendezvous at 127\.0\.0\.1:\d+ within 3 s \(are all 2 ranks started/);
+  t.true(Date.now() - started < 30_000);
+});
+
+test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the folder is written once', async (t) => {
+  if (!available()) return t.pass();
+  const out = path.join(tmpDir(), 'run');
+  const r = await new Promise<Rank>((resolve) => {
+    const c = spawn(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', '20', '--batch-size', '16',
+      '--holdout', '45000', '--eval-every', '20', '--checkpoint-every', '10', '--data', anyCifarDir(t), '--out', out,
+      '--nproc-per-node', '2', '--master-port', String(port())], { cwd: ROOT });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => { stdout += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
+    const kill = setTimeout(() => c.kill('SIGKILL'), 180_000);
+    c.on('close', (code) => { clearTimeout(kill); resolve({ code, stdout, stderr }); });
+  });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /2 ranks × batch 16/);
+  t.is(r.stdout.match(/done: test error/g)?.length, 1, 'rank 0 alone reports');
+  const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8'));
+  t.is(final.iterations, 20);
+  t.is(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).worldSize, 2);
+  t.is((await readCheckpointMeta(path.join(out, 'checkpoint.pt'))).trainer!.worldSize, 2);
+});
