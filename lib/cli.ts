@@ -97,10 +97,13 @@ OUT is written atomically, and only when the whole conversion succeeded.`,
   --seeds N              runs per network (default 5)
   --plain                also train the plain (no shortcut) nets, for Figure 6
   --iterations N         per run (default 64000; milestones at 50 % and 75 %)
+  --workers N            train N runs at a time, each in its own process with the cores split between them
+                         (default 1: one run after another in this process)
   --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every, --precision as for train
 
 Each (depth, shortcut, seed) trains in its own folder under DIR/runs; finished runs are skipped and interrupted
-ones resumed, so the same command continues after Ctrl-C or a crash. Writes DIR/table.md (mean ± std test error
+ones resumed, so the same command continues after Ctrl-C or a crash. With --workers, a run that fails lets the
+others finish, starts no new one and is named in the error. Writes DIR/table.md (mean ± std test error
 beside the paper's and the seed's) and DIR/figure6.svg (+ .png): plain nets left, ResNets right, thin lines
 training error, bold lines test error.`,
 };
@@ -238,8 +241,15 @@ function progressPrinter(json: boolean, label: string): { onProgress: (e: FitPro
 
 function stopSignal(): { signal: AbortSignal; dispose: () => void; stopped: () => boolean } {
   const ac = new AbortController();
+  let first = 0;
   const onSig = () => {
-    if (ac.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    // A second Ctrl-C leaves now; one that follows the first within a second is the same Ctrl-C arriving twice (a
+    // worker gets the terminal's and the launcher's forwarded signal).
+    if (ac.signal.aborted) {
+      if (Date.now() - first > 1000) process.exit(130);
+      return;
+    }
+    first = Date.now();
     process.stderr.write('\nstopping after the current iteration (a checkpoint is written; run again with --resume)\n');
     ac.abort();
   };
@@ -609,12 +619,97 @@ export async function writeReport(dir: string, depths: number[], shortcuts: Shor
   }
 }
 
+interface PendingRun { depth: number; shortcut: Shortcut; seed: number; runDir: string }
+
+/**
+ * reproduce --workers N: each pending run is a `train --json` child process (OMP_NUM_THREADS = cores / N), at most N
+ * at a time. Their progress comes back as JSON lines, printed with the run's name; the report is rewritten after
+ * each finished run. Ctrl-C reaches every child, which stop with a checkpoint. A failed child lets the others finish,
+ * no new one starts, and the error names each failed run with the end of its stderr. Resolves with the number of
+ * runs finished.
+ */
+async function runWorkers(runs: PendingRun[], o: { workers: number; data: string; passOn: string[]; json: boolean;
+  stop: ReturnType<typeof stopSignal>; report: () => Promise<void> }): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / o.workers));
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  for (const k of ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT']) delete env[k];
+  const live = new Set<import('node:child_process').ChildProcess>();
+  const forward = (sig: NodeJS.Signals) => () => { for (const c of live) c.kill(sig); };
+  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const failures: string[] = [];
+  let finished = 0;
+  let next = 0;
+  if (!o.json) out(`${runs.length} run(s) over ${o.workers} workers, ${threads} thread(s) each`);
+  const one = (r: PendingRun) => new Promise<void>((resolve) => {
+    const name = runName(r.depth, r.shortcut, r.seed);
+    const label = `${r.shortcut === 'plain' ? 'plain' : 'ResNet'}-${r.depth} seed ${r.seed}`;
+    const resume = fs.existsSync(path.join(r.runDir, CHECKPOINT_FILE));
+    const args = ['train', '--json', '--out', r.runDir, '--depth', String(r.depth), '--shortcut', r.shortcut, '--seed', String(r.seed),
+      '--data', o.data, ...o.passOn, ...(resume ? ['--resume'] : [])];
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    if (o.json) out(JSON.stringify({ kind: 'start', run: name, resume, pid: child.pid }));
+    else out(`${label}: ${resume ? 'resuming' : 'training'} in worker ${child.pid} -> ${r.runDir}`);
+    let err = '';
+    let buf = '';
+    let shown = 0;
+    child.stderr!.on('data', (d: Buffer) => { err = (err + d).slice(-4000); });
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let e: Record<string, unknown>;
+        try { e = JSON.parse(line); } catch { continue; }
+        if (o.json) { out(JSON.stringify({ run: name, ...e })); continue; }
+        if (e.kind === 'eval') out(`${label} eval at ${e.iteration}: error ${(e.error as number).toFixed(2)} %`);
+        else if (e.kind === 'train' && (e.iteration as number) >= shown + (e.iterations as number) / 20) {
+          shown = e.iteration as number;
+          out(`${label} it ${e.iteration}/${e.iterations} loss ${(e.loss as number).toFixed(3)} train err ${(e.trainError as number).toFixed(1)} %`);
+        }
+      }
+    });
+    child.on('close', (code, signal) => {
+      live.delete(child);
+      if (code === 0) {
+        finished++;
+        const f = readFinal(r.runDir);
+        if (o.json) out(JSON.stringify({ kind: 'final', run: name, testError: f?.testError }));
+        else out(`${label}: test error ${f?.testError.toFixed(2)} %`);
+      } else if (code === 130 && o.stop.stopped()) {
+        if (!o.json) out(`${label}: stopped with a checkpoint`);
+      } else {
+        const why = err.trim().split('\n').filter((l) => l.trim()).slice(-3).map((l) => l.replace(/^resnet-cifar: /, '')).join(' / ') || 'no message';
+        failures.push(`${name} (exit ${code ?? signal}): ${why}`);
+        if (o.json) out(JSON.stringify({ kind: 'failed', run: name, code, signal, error: why }));
+        else process.stderr.write(`${label}: failed (exit ${code ?? signal}): ${why}\n`);
+      }
+      o.report().then(() => resolve(), (e) => { failures.push(`report: ${(e as Error).message}`); resolve(); });
+    });
+  });
+  const lane = async () => {
+    while (next < runs.length && !o.stop.stopped() && failures.length === 0) await one(runs[next++]);
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.workers, runs.length) }, lane));
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  if (failures.length) throw new RunError(`${failures.length} run(s) failed, the others ${o.stop.stopped() ? 'stopped' : 'finished or were not started'}: ${failures.join('; ')}`);
+  return finished;
+}
+
 async function cmdReproduce(argv: string[]): Promise<number> {
   const { values } = parse('reproduce', argv, {
     ...DATA, depths: { type: 'string' }, seeds: { type: 'string' }, plain: { type: 'boolean' },
     iterations: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'batch-size': { type: 'string' },
     lr: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-    precision: { type: 'string' },
+    precision: { type: 'string' }, workers: { type: 'string' },
   });
   if (values.help) return help('reproduce');
   if (!values.out) throw new UsageError('reproduce needs --out DIR');
@@ -623,12 +718,34 @@ async function cmdReproduce(argv: string[]): Promise<number> {
   const seeds = int('seeds', values.seeds as string | undefined, 5, 1);
   const shortcuts: Shortcut[] = values.plain ? ['plain', 'A'] : ['A'];
   const dir = path.resolve(values.out as string);
+  const workers = int('workers', values.workers as string | undefined, 1, 1);
   const data = await dataArg(values, json);
   const stop = stopSignal();
   let trained = 0;
   let skipped = 0;
   try {
-    for (const shortcut of shortcuts) {
+    if (workers > 1) {
+      const runs = [];
+      for (const shortcut of shortcuts) {
+        for (const depth of depths) {
+          for (let seed = 0; seed < seeds; seed++) {
+            const runDir = path.join(dir, 'runs', runName(depth, shortcut, seed));
+            if (readFinal(runDir)) {
+              skipped++;
+              if (json) out(JSON.stringify({ kind: 'skipped', run: runName(depth, shortcut, seed) }));
+              else out(`${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth} seed ${seed}: finished earlier, skipped`);
+              continue;
+            }
+            trainConfig(values, depth, shortcut, seed); // option errors here, before any worker starts
+            runs.push({ depth, shortcut, seed, runDir });
+          }
+        }
+      }
+      const passOn = ['iterations', 'device', 'batch-size', 'lr', 'eval-every', 'checkpoint-every', 'precision']
+        .flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k] as string]));
+      trained = await runWorkers(runs, { workers, data, passOn, json, stop, report: () => writeReport(dir, depths, shortcuts, seeds) });
+    }
+    for (const shortcut of workers > 1 ? [] : shortcuts) {
       for (const depth of depths) {
         for (let seed = 0; seed < seeds; seed++) {
           if (stop.stopped()) break;

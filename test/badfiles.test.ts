@@ -147,7 +147,7 @@ test('a checkpoint of another depth or shortcut, and Python pickles that are not
 test('TorchScript files with flipped bytes are errors', async (t) => {
   if (!havePythonTorch(t)) return;
   const out = tmpDir();
-  py(['torchscript', '--depth', '8', '--steps', '1', '--eval-dir', fakeCifarDir(), '--out', out]);
+  await py(['torchscript', '--depth', '8', '--steps', '1', '--eval-dir', fakeCifarDir(), '--out', out]);
   const good = fs.readFileSync(path.join(out, 'scripted.pt'));
   const x = new Float32Array(2 * 3072).map((_, i) => Math.sin(i));
   const reference = await (await loadTorchScript(path.join(out, 'scripted.pt'), { device: 'cpu' })).predict(x);

@@ -217,6 +217,37 @@ test('reproduce: every run in its own folder, table.md and figure6.svg; a second
   t.true(cfg.resumedFrom > 0);
 });
 
+test('reproduce --workers: runs train side by side in worker processes; a failed run is named, the others finish', async (t) => {
+  const data = anyCifarDir(t);
+  const out = tmpDir();
+  const args = (dir: string) => ['reproduce', '--depths', '8', '--seeds', '2', '--iterations', '20', '--batch-size', '16', '--eval-every', '10',
+    '--data', data, '--out', dir, '--workers', '2', '--json'];
+  const r = await cli(args(out));
+  t.is(r.code, 0, r.stderr);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const firstFinal = events.findIndex((e) => e.kind === 'final');
+  t.deepEqual(events.slice(0, firstFinal).filter((e) => e.kind === 'start').map((e) => e.run).sort(), ['resnet8-seed0', 'resnet8-seed1'],
+    'both runs started before either finished');
+  t.true(events.some((e) => e.run === 'resnet8-seed1' && e.kind === 'eval'), 'progress comes back with the run named');
+  t.like(events.at(-1), { kind: 'done', trained: 2, skipped: 0 });
+  t.regex(fs.readFileSync(path.join(out, 'table.md'), 'utf8'), /\| ResNet-8 \| 8 \| 2\/2 \| \d+\.\d\d ± \d+\.\d\d \|/);
+
+  // A run that cannot start (a damaged checkpoint in its folder): named in the error; the other run still finishes.
+  const out2 = tmpDir();
+  const broken = path.join(out2, 'runs', 'resnet8-seed1');
+  fs.mkdirSync(broken, { recursive: true });
+  fs.writeFileSync(path.join(broken, 'checkpoint.pt'), 'garbage');
+  const bad = await cli(args(out2));
+  t.is(bad.code, 2, bad.stderr);
+  t.regex(bad.stderr, /1 run\(s\) failed.*resnet8-seed1 \(exit 1\): .*checkpoint\.pt is not a file written by torch\.save/);
+  noStack(t, bad);
+  t.truthy(fs.existsSync(path.join(out2, 'runs', 'resnet8-seed0', 'final.json')));
+  fs.rmSync(broken, { recursive: true });
+  const again = await cli(args(out2));
+  t.is(again.code, 0, again.stderr);
+  t.like(JSON.parse(again.stdout.trim().split('\n').pop()!), { kind: 'done', trained: 1, skipped: 1 });
+});
+
 test('convert moves weights between formats; eval --weights opens each, --normalize says how to normalize', async (t) => {
   const dir = tmpDir();
   const data = anyCifarDir(t);

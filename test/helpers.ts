@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +9,7 @@ import { readCheckpointTensors } from '../lib/checkpoint';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const PYTHON = process.env.PYTHON ?? 'python3';
+const execFileAsync = promisify(execFile);
 
 export function tmpDir(prefix = 'resnet-cifar-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -33,8 +35,14 @@ export function havePythonTorch(t: ExecutionContext, modules: string[] = []): bo
   return ok;
 }
 
-export function py(args: string[]): string {
-  return execFileSync(PYTHON, [path.join(ROOT, 'test/python/seed_parity.py'), ...args], { encoding: 'utf8' });
+/**
+ * Runs test/python/seed_parity.py without blocking the event loop: a synchronous child process would hold back
+ * other tests' progress events and abort signals (in ava, a file's tests share one thread) for minutes.
+ */
+export async function py(args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(PYTHON, [path.join(ROOT, 'test/python/seed_parity.py'), ...args],
+    { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return stdout;
 }
 
 /** CIFAR10_DIR (binary version) or undefined, with the skip message logged. */

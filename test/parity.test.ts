@@ -25,7 +25,7 @@ for (const [depth, shortcut] of [[20, 'A'], [32, 'B'], [20, 'plain']] as const) 
     m.eval();
     const ours = await m.predict(x);
     await m.save(path.join(dir, 'ours.pt'));
-    py(['check', '--ckpt', path.join(dir, 'ours.pt'), '--input', path.join(dir, 'in.f32'), '--n', String(N), '--logits', path.join(dir, 'py.f32')]);
+    await py(['check', '--ckpt', path.join(dir, 'ours.pt'), '--input', path.join(dir, 'in.f32'), '--n', String(N), '--logits', path.join(dir, 'py.f32')]);
     const theirs = readF32(path.join(dir, 'py.f32'));
     const err = relError(ours, theirs);
     t.log(`relative error ${err.toExponential(2)}`);
@@ -39,7 +39,7 @@ for (const [depth, shortcut, bias] of [[20, 'A', 0], [20, 'A', 1], [32, 'B', 0],
     const dir = tmpDir();
     const x = inputs(t);
     fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));
-    py(['export', '--depth', String(depth), '--shortcut', shortcut, '--bias', String(bias), '--ckpt', path.join(dir, 'sd.pt'),
+    await py(['export', '--depth', String(depth), '--shortcut', shortcut, '--bias', String(bias), '--ckpt', path.join(dir, 'sd.pt'),
       '--input', path.join(dir, 'in.f32'), '--n', String(N), '--logits', path.join(dir, 'py.f32')]);
     const m = new ResNet({ depth, shortcut });
     await m.loadStateDict(path.join(dir, 'sd.pt'));
@@ -53,7 +53,7 @@ for (const [depth, shortcut, bias] of [[20, 'A', 0], [20, 'A', 1], [32, 'B', 0],
 test('state dict keys and parameter counts equal the bias-free seed model, for A and B', (t) => {
   if (!havePythonTorch(t)) return;
   for (const [depth, shortcut] of [[20, 'A'], [56, 'A'], [32, 'B']] as const) {
-    const ref = JSON.parse(py(['names', '--depth', String(depth), '--shortcut', shortcut]));
+    const ref = JSON.parse(await py(['names', '--depth', String(depth), '--shortcut', shortcut]));
     const m = new ResNet({ depth, shortcut });
     t.deepEqual([...m.stateDictKeys()].sort(), [...ref.keys].sort());
     t.is(m.parameterCount, ref.params);
@@ -67,7 +67,7 @@ test('evaluate on the real test set gives the same error as PyTorch for the same
   const dir = tmpDir();
   const x = randomImages(2);
   fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));
-  const out = py(['export', '--depth', '20', '--shortcut', 'A', '--bias', '1', '--ckpt', path.join(dir, 'sd.pt'),
+  const out = await py(['export', '--depth', '20', '--shortcut', 'A', '--bias', '1', '--ckpt', path.join(dir, 'sd.pt'),
     '--input', path.join(dir, 'in.f32'), '--n', '2', '--logits', path.join(dir, 'py.f32'), '--eval-dir', data]);
   const theirs = JSON.parse(out.trim().split('\n').pop()!).error;
   const m = new ResNet({ depth: 20 });

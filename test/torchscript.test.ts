@@ -8,7 +8,7 @@ test('scripted and traced modules trained in PyTorch 2.13 evaluate to the same t
   if (!havePythonTorch(t)) return;
   const dir = anyCifarDir(t);
   const out = tmpDir();
-  const ref = JSON.parse(py(['torchscript', '--depth', '20', '--steps', '30', '--eval-dir', dir, '--out', out]));
+  const ref = JSON.parse(await py(['torchscript', '--depth', '20', '--steps', '30', '--eval-dir', dir, '--out', out]));
   const data = await Cifar10.load(dir, { split: 'test' });
   const input = readF32(path.join(out, 'input4.f32'));
   const logits = readF32(path.join(out, 'logits4.f32'));
@@ -31,7 +31,7 @@ test('normalize overrides the default per-channel statistics', async (t) => {
   if (!havePythonTorch(t)) return;
   const dir = anyCifarDir(t);
   const out = tmpDir();
-  py(['torchscript', '--depth', '8', '--steps', '2', '--eval-dir', dir, '--out', out]);
+  await py(['torchscript', '--depth', '8', '--steps', '2', '--eval-dir', dir, '--out', out]);
   const data = await Cifar10.load(dir, { split: 'test' });
   const a = await (await loadTorchScript(path.join(out, 'scripted.pt'), { device: 'cpu' })).evaluate(data);
   const b = await (await loadTorchScript(path.join(out, 'scripted.pt'), {

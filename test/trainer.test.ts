@@ -111,7 +111,7 @@ for (const [channelsLast, fusedBatchNorm] of [[true, false], [false, true], [tru
     const h = await trainer.fit(data, { reportEvery: 1 });
     t.is(h.iterations, 2);
     await model.save(path.join(dir, 'after.pt'));
-    const r = JSON.parse(py(['sgd', '--ckpt', path.join(dir, 'before.pt'), '--after', path.join(dir, 'after.pt'),
+    const r = JSON.parse(await py(['sgd', '--ckpt', path.join(dir, 'before.pt'), '--after', path.join(dir, 'after.pt'),
       '--batches', prefixes.join(','), '--channels-last', channelsLast ? '1' : '0']));
     t.log(`vs PyTorch float32: relative error ${r.rel.toExponential(2)} (worst tensor ${r.worst || '-'}: ${r.worst_rel.toExponential(2)}), weights moved ${r.moved.toFixed(3)}`);
     t.log(`vs PyTorch float64: ours ${r.rel64.toExponential(2)} (worst ${r.worst64}: ${r.worst64_rel.toExponential(2)}), PyTorch float32 ${r.torch_rel64.toExponential(2)}`);
