@@ -67,6 +67,7 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
   --nproc-per-node N     data-parallel: N workers on this machine (the cores split between them; --batch-size is
                          per worker); with --nnodes M --node-rank K --master-addr A --master-port P across machines.
                          Workers started by torchrun (--no-python node …) join through its environment.
+  --sync-bn              data-parallel: BatchNorm statistics over every worker's batch together (synchronized BN)
 
 Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
 Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
@@ -318,6 +319,7 @@ function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: nu
     warmup,
     precision: precisionArg(s('precision')),
     worldSize: process.env.WORLD_SIZE !== undefined && process.env.RANK !== undefined ? Number(process.env.WORLD_SIZE) : 1,
+    syncBatchNorm: values['sync-bn'] === true,
   };
 }
 
@@ -330,7 +332,7 @@ const TRAIN_OPTS: Opts = {
   'warmup-lr': { type: 'string' }, 'warmup-iterations': { type: 'string' }, 'warmup-until-error': { type: 'string' },
   'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
   'nproc-per-node': { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
-  'master-addr': { type: 'string' }, 'master-port': { type: 'string' },
+  'master-addr': { type: 'string' }, 'master-port': { type: 'string' }, 'sync-bn': { type: 'boolean' },
 };
 
 const LAUNCH_OPTS = ['nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
@@ -399,6 +401,9 @@ async function cmdTrain(argv: string[]): Promise<number> {
   const shortcut = shortcutArg(values.shortcut as string | undefined);
   const seed = int('seed', values.seed as string | undefined, 0);
   const config = trainConfig(values, depth, shortcut, seed);
+  if (config.syncBatchNorm && config.worldSize < 2) {
+    throw new UsageError('--sync-bn synchronizes BatchNorm between data-parallel workers: it needs --nproc-per-node (or --nnodes) with 2 or more in all, or torchrun\'s environment');
+  }
   const data = await dataArg(values, json);
   const dir = path.resolve((values.out as string | undefined) ?? path.join('runs', runName(depth, shortcut, seed)));
   const stop = stopSignal();

@@ -134,7 +134,7 @@ export interface NativeFitOptions {
   normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
   /** Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. */
-  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number };
+  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; syncBatchNorm: boolean };
 }
 
 export type NativeFitEvent =

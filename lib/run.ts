@@ -28,6 +28,8 @@ export interface RunConfig {
   precision: Precision;
   /** Data-parallel ranks (torchrun's environment: RANK, WORLD_SIZE, …); batchSize is per rank. */
   worldSize: number;
+  /** Data-parallel: BatchNorm statistics over the global batch (DistributedOptions.syncBatchNorm). */
+  syncBatchNorm?: boolean;
 }
 
 export interface RunFinal {
@@ -89,7 +91,7 @@ function trainerOptions(c: RunConfig) {
   return {
     iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
     normalization: c.normalization, warmup: c.warmup, precision: c.precision,
-    distributed: c.worldSize > 1 ? (true as const) : undefined,
+    distributed: c.worldSize > 1 ? { syncBatchNorm: c.syncBatchNorm === true } : undefined,
   };
 }
 

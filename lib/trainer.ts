@@ -60,21 +60,28 @@ export interface TrainerOptions {
   /**
    * Data-parallel training over processes (and machines) on c10d's Gloo backend: this process is `rank` of
    * `worldSize`. `batchSize` is per rank (the global batch is worldSize × batchSize); every rank trains on its shard
-   * of each epoch, gradients are averaged each step, rank 0 writes checkpoints. `true` reads torchrun's environment
-   * (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
+   * of each epoch, gradients are averaged each step, rank 0 writes checkpoints. `true` (or an object without rank
+   * and worldSize) reads torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
    */
   distributed?: DistributedOptions | true;
 }
 
 export interface DistributedOptions {
-  rank: number;
-  worldSize: number;
+  /** With worldSize; both omitted: torchrun's RANK and WORLD_SIZE (and MASTER_ADDR, MASTER_PORT when set). */
+  rank?: number;
+  worldSize?: number;
   /** Rank 0's address, where the others meet it (default 127.0.0.1). */
   masterAddr?: string;
   /** Default 29500. */
   masterPort?: number;
   /** A rank silent this long fails the others with an error naming it (default 60,000 ms). */
   timeoutMs?: number;
+  /**
+   * Train-mode BatchNorm statistics over every rank's batch together, as one process training on the global batch
+   * (PyTorch's SyncBatchNorm); default false: each rank's own batch, as DistributedDataParallel does. Costs two
+   * small all-reduces per BatchNorm layer and step, and takes libtorch ops instead of the fused BN + ReLU kernels.
+   */
+  syncBatchNorm?: boolean;
 }
 
 export interface CheckpointOptions {
@@ -192,15 +199,14 @@ export function checkDistributed(d: unknown): Required<DistributedOptions> {
     throw new Error('Distributed training needs a build with c10d\'s Gloo backend: install libgloo-dev (Debian/Ubuntu) ' +
       'and rebuild (npm run build:native); info().distributed lists the backends a build has');
   }
-  let o: Record<string, unknown>;
-  if (d === true) {
+  let o: Record<string, unknown> = d === true ? {} : v.checkKeys('distributed', d, ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'syncBatchNorm']);
+  if (o.rank === undefined && o.worldSize === undefined) {
     const env = process.env;
     for (const k of ['RANK', 'WORLD_SIZE']) {
-      if (env[k] === undefined) throw new Error(`Expected the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) for distributed: true, but ${k} is not set`);
+      if (env[k] === undefined) throw new Error(`Expected the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) for distributed without rank and worldSize, but ${k} is not set`);
     }
-    o = { rank: Number(env.RANK), worldSize: Number(env.WORLD_SIZE), masterAddr: env.MASTER_ADDR, masterPort: env.MASTER_PORT === undefined ? undefined : Number(env.MASTER_PORT) };
-  } else {
-    o = v.checkKeys('distributed', d, ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs']);
+    o = { ...o, rank: Number(env.RANK), worldSize: Number(env.WORLD_SIZE),
+      masterAddr: o.masterAddr ?? env.MASTER_ADDR, masterPort: o.masterPort ?? (env.MASTER_PORT === undefined ? undefined : Number(env.MASTER_PORT)) };
   }
   const worldSize = v.integer('distributed.worldSize', o.worldSize, 1, 65_536);
   return {
@@ -209,6 +215,7 @@ export function checkDistributed(d: unknown): Required<DistributedOptions> {
     masterAddr: o.masterAddr === undefined ? '127.0.0.1' : v.nonEmptyString('distributed.masterAddr', o.masterAddr),
     masterPort: v.integer('distributed.masterPort', o.masterPort ?? 29500, 1, 65_535),
     timeoutMs: v.integer('distributed.timeoutMs', o.timeoutMs ?? 60_000, 1000, 86_400_000),
+    syncBatchNorm: v.boolean('distributed.syncBatchNorm', o.syncBatchNorm ?? false),
   };
 }
 
@@ -285,10 +292,8 @@ export class Trainer {
     }
     const norm = o.normalization ?? 'pixel';
     if (norm !== 'pixel' && norm !== 'channel') toNative(norm);
-    const channelsLast = o.channelsLast ?? true;
-    if (typeof channelsLast !== 'boolean') throw v.expected('channelsLast to be a boolean', channelsLast);
-    const fusedBatchNorm = o.fusedBatchNorm ?? true;
-    if (typeof fusedBatchNorm !== 'boolean') throw v.expected('fusedBatchNorm to be a boolean', fusedBatchNorm);
+    const channelsLast = v.boolean('channelsLast', o.channelsLast ?? true);
+    const fusedBatchNorm = v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true);
     this.model = model;
     this.options = Object.freeze({
       iterations,
@@ -333,11 +338,11 @@ export class Trainer {
       const c = v.checkKeys('checkpoint', o.checkpoint, ['dir', 'every', 'resume']);
       checkpointDir = path.resolve(v.nonEmptyString('checkpoint.dir', c.dir));
       checkpointEvery = c.every === undefined ? 0 : v.integer('checkpoint.every', c.every, 1);
-      if (c.resume !== undefined && typeof c.resume !== 'boolean') throw v.expected('checkpoint.resume to be a boolean', c.resume);
+      if (c.resume !== undefined) v.boolean('checkpoint.resume', c.resume);
       resume = c.resume === true;
     }
     const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
-    if (o.stepOnly !== undefined && typeof o.stepOnly !== 'boolean') throw v.expected('stepOnly to be a boolean', o.stepOnly);
+    if (o.stepOnly !== undefined) v.boolean('stepOnly', o.stepOnly);
     const model = this.model.nativeModel;
     const classes = train.classes.length;
     if (model.config().numClasses !== classes) {

@@ -44,6 +44,11 @@ export function integer(name: string, v: unknown, min = -Number.MAX_SAFE_INTEGER
   return v;
 }
 
+export function boolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw expected(`${name} to be a boolean`, v);
+  return v;
+}
+
 export function oneOf<T extends string>(name: string, v: unknown, values: readonly T[]): T {
   if (typeof v !== 'string' || !values.includes(v as T)) {
     throw expected(`${name} to be one of ${values.map((x) => `'${x}'`).join(', ')}`, v, typeof v === 'string' ? RangeError : TypeError);

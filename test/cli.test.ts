@@ -52,6 +52,8 @@ test('user errors: one clear line, a non-zero exit, no stack trace', async (t) =
     [['eval', '--checkpoint', '/no/file.pt'], /\/no\/file\.pt does not exist/],
     [['predict', '--checkpoint', 'x.pt'], /predict needs at least one image file/],
     [['reproduce', '--depths', '20'], /reproduce needs --out DIR/],
+    [['reproduce', '--out', tmpDir(), '--workers', '0'], /--workers must be at least 1, got 0/],
+    [['train', '--sync-bn'], /--sync-bn synchronizes BatchNorm between data-parallel workers: it needs --nproc-per-node/],
     [['eval', '--torchscript', BIN, '--mean', '1,2'], /--mean expects 3 comma-separated numbers, got '1,2'/],
   ];
   for (const [args, re, env] of cases) {

@@ -1,14 +1,16 @@
 // Data-parallel training on c10d's Gloo backend, over processes on 127.0.0.1: equivalence with PyTorch's own
 // DistributedDataParallel, the shards, faults (a rank killed mid-run, a port in use, ranks that disagree or never
 // come) and the CLI's launcher. Every wait is bounded.
-import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, readCheckpointMeta } from '../lib/index';
 import { anyCifarDir, havePythonTorch, maxWeightDiff, PYTHON, ROOT, tmpDir } from './helpers';
 
+const execFileAsync = promisify(execFile);
 let nextPort = 29700 + (process.pid % 200) * 5;
 const port = () => nextPort++;
 
@@ -54,14 +56,17 @@ test('each rank trains on its own shard of every epoch: disjoint, equal-sized, t
   t.is([...seen.values()].reduce((a, c) => a + c, 0), 1002);
 });
 
-test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
-  if (!available() || !havePythonTorch(t)) return t.pass();
+/**
+ * Ours: 2 ranks × batch 64 for 3 steps from saved weights; theirs (test/python/ddp.py): PyTorch DDP on the same
+ * batches, or with syncBatchNorm one process on each step's two batches together (what synchronized BN equals).
+ */
+async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut: 'A' | 'B'; syncBatchNorm: boolean }) {
   const data = anyCifarDir(t);
   const dir = tmpDir();
   const f = (n: string) => path.join(dir, n);
-  await new ResNet({ depth: 20, seed: 11, device: 'cpu' }).save(f('before.pt'));
+  await new ResNet({ depth: o.depth, shortcut: o.shortcut, seed: 11, device: 'cpu' }).save(f('before.pt'));
   const options = (rank: number, masterPort = 0) => ({ iterations: 3, batchSize: 64, seed: 5, milestones: [], fusedBatchNorm: false,
-    distributed: { rank, worldSize: 2, masterPort: masterPort || 1 } });
+    distributed: { rank, worldSize: 2, masterPort: masterPort || 1, syncBatchNorm: o.syncBatchNorm } });
   const train = await Cifar10.load(data, { split: 'test' });
   const model = await ResNet.load(f('before.pt'), { device: 'cpu' });
   const prefixes: string[][] = [[], []];
@@ -85,12 +90,32 @@ test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo
   t.is(r1.code, 0, r1.stderr);
   t.is(JSON.parse(r0.stdout).checkpoint, path.join(f('ours'), 'checkpoint.pt'));
   t.is(JSON.parse(r1.stdout).checkpoint, null, 'rank 1 writes no checkpoint');
-  const out = JSON.parse(execFileSync(PYTHON, [path.join(ROOT, 'test/python/ddp.py'), '--ckpt', f('before.pt'),
-    '--after', path.join(f('ours'), 'checkpoint.pt'), '--batches', prefixes.map((x) => x.join(',')).join(';'), '--port', String(port())],
-  { encoding: 'utf8' }).trim().split('\n').pop()!);
-  t.log(`vs PyTorch DDP: relative error ${out.rel.toExponential(2)} (weights moved ${out.moved.toFixed(3)})`);
+  const { stdout } = await execFileAsync(PYTHON, [path.join(ROOT, 'test/python/ddp.py'), '--ckpt', f('before.pt'),
+    '--after', path.join(f('ours'), 'checkpoint.pt'), '--batches', prefixes.map((x) => x.join(',')).join(';'), '--port', String(port()),
+    ...(o.syncBatchNorm ? ['--global-batch'] : [])], { encoding: 'utf8' });
+  const out = JSON.parse(stdout.trim().split('\n').pop()!);
+  t.log(`ResNet-${o.depth} ${o.shortcut} vs PyTorch ${o.syncBatchNorm ? 'on the global batch of 128' : 'DDP'}: relative error ${out.rel.toExponential(2)} (worst tensor ${out.worst}: ${out.worstRel.toExponential(2)}; weights moved ${out.moved.toFixed(3)})`);
   t.true(out.moved > 1e-3);
-  t.true(out.rel < 1e-5, `relative error ${out.rel}`);
+  if (!o.syncBatchNorm) {
+    t.true(out.rel < 1e-5, `relative error ${out.rel}`);
+    return;
+  }
+  // Our sums are ordered otherwise than PyTorch's BatchNorm kernel: float32 rounding differs, and three steps amplify
+  // it (as they amplify PyTorch's own float32 against float64). Both must be as close to the float64 truth.
+  t.log(`vs float64 on the global batch: ours ${out.oursVsF64.toExponential(2)}, PyTorch float32 ${out.torchVsF64.toExponential(2)}`);
+  t.true(out.rel < 5e-3, `relative error ${out.rel}`);
+  t.true(out.oursVsF64 < 2 * out.torchVsF64 + 1e-6, `ours ${out.oursVsF64} vs PyTorch float32 ${out.torchVsF64} against float64`);
+}
+
+test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
+  if (!available() || !havePythonTorch(t)) return t.pass();
+  await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: false });
+});
+
+test('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
+  if (!available() || !havePythonTorch(t)) return t.pass();
+  await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: true });
+  await againstPyTorch(t, { depth: 8, shortcut: 'B', syncBatchNorm: true }); // the projections' BatchNorm too
 });
 
 test('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {
@@ -129,6 +154,25 @@ test('a rank killed mid-run fails the others within the timeout, naming it; the 
   const diff = await maxWeightDiff(path.join(straight, 'checkpoint.pt'), path.join(dir, 'checkpoint.pt'));
   t.log(`resumed vs uninterrupted: max |Δ| ${diff}`);
   t.true(diff <= 1e-6, `max |Δ| ${diff}`);
+});
+
+test('distributed options are checked before anything starts, naming what was expected and received', (t) => {
+  if (!available()) return t.pass();
+  const m = new ResNet({ depth: 8, device: 'cpu' });
+  const bad = (distributed: unknown) => () => new Trainer(m, { distributed } as never);
+  t.throws(bad({ rank: 0, worldSize: 2, syncBatchNorm: 'yes' }), { message: /Expected distributed\.syncBatchNorm to be a boolean/ });
+  t.throws(bad({ rank: 2, worldSize: 2 }), { message: /Expected distributed\.rank/ });
+  t.throws(bad({ rank: 0, worldSize: 2, bogus: 1 }), { message: /bogus/ });
+  const env = { RANK: process.env.RANK, WORLD_SIZE: process.env.WORLD_SIZE };
+  delete process.env.RANK;
+  delete process.env.WORLD_SIZE;
+  try {
+    t.throws(bad({ syncBatchNorm: true }), { message: /Expected the environment torchrun sets .* but RANK is not set/ });
+  } finally {
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+  }
+  t.notThrows(() => new Trainer(m, { distributed: { rank: 1, worldSize: 2, syncBatchNorm: true } }));
+  m.dispose();
 });
 
 test('start errors are clear: a port in use, ranks with other settings, a rank that never comes', async (t) => {

@@ -18,6 +18,7 @@ struct DistributedOptions {
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
   int64_t timeout_ms = 60000;  // a peer silent this long fails every rank's next collective
+  bool sync_batch_norm = false;  // train-mode BatchNorm statistics over the global batch (sync_bn.h)
 };
 
 // The backends this build has, e.g. {"gloo"}.

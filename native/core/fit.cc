@@ -89,6 +89,13 @@ void FitLoop::Prepare() {
   result_.normalization = norm_;
   if (cfg_.batches.channels_last) SetLayout(true);
   model_->net->SetFusedBatchNorm(cfg_.fused_bn);
+  if (comm_ && cfg_.distributed->sync_batch_norm) {
+    Communicator* comm = comm_.get();
+    model_->net->SetBatchNormSync(std::make_shared<const AllReduceSum>([comm](at::Tensor& t) {
+      std::vector<at::Tensor> one{t};
+      comm->AllReduceSum(one);
+    }));
+  }
 }
 
 // Caller holds model_->mu. Weights, momentum, iteration, warm-up and window state, history and the normalization
@@ -244,6 +251,7 @@ void FitLoop::SetLayout(bool channels_last) {
 void FitLoop::Restore() {
   if (cfg_.batches.channels_last) SetLayout(false);
   model_->net->SetFusedBatchNorm(false);
+  model_->net->SetBatchNormSync(nullptr);
   model_->net->train(model_->training.load());
 }
 
@@ -351,7 +359,8 @@ std::string FitLoop::Fingerprint() const {
   s << ", gamma " << cfg_.schedule.gamma << ", warm-up " << cfg_.schedule.warmup_lr << '/' << cfg_.schedule.warmup_iterations
     << '/' << cfg_.schedule.warmup_until_error << ", " << train_->size() << " training images, "
     << NormKindName(cfg_.normalization_kind) << " normalization, " << PrecisionName(cfg_.precision)
-    << (cfg_.batches.channels_last ? ", channels-last" : "") << (cfg_.fused_bn ? ", fused BatchNorm" : "") << ", resume "
+    << (cfg_.batches.channels_last ? ", channels-last" : "") << (cfg_.fused_bn ? ", fused BatchNorm" : "")
+    << (cfg_.distributed->sync_batch_norm ? ", synchronized BatchNorm" : "") << ", resume "
     << (cfg_.resume ? "yes" : "no") << ", evaluation ";
   if (eval_) s << eval_->size() << " images every " << cfg_.eval_every;
   else s << "none";

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fused_bn.h"
+#include "sync_bn.h"
 
 namespace resnet_cifar {
 
@@ -50,22 +51,38 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stri
   }
 }
 
+// relu(bn(x) [+ residual]) in training or eval mode, by the path `p` says.
+static torch::Tensor BnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const BatchNormPath& p,
+                            const torch::Tensor& residual = {}) {
+  if (p.sync && bn->is_training()) {
+    auto y = SyncBatchNorm(x, *bn, *p.sync);
+    if (residual.defined()) y.add_(residual.to(y.scalar_type()));
+    return y.relu_();
+  }
+  if (p.fused && FusedBnApplies(x, bn)) return FusedBnRelu(x, bn, residual);
+  auto y = bn(x);
+  if (residual.defined()) y.add_(residual);  // in place: BN saves its input, not its output
+  return y.relu_();
+}
+
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-  auto h = conv1(x);
-  h = fused_bn && FusedBnApplies(h, bn1) ? FusedBnRelu(h, bn1) : bn1(h).relu_();
+  auto h = BnRelu(conv1(x), bn1, bn_path);
   auto z = conv2(h);
-  const bool fused = fused_bn && FusedBnApplies(z, bn2);
-  if (kind == Shortcut::Plain) return fused ? FusedBnRelu(z, bn2) : bn2(z).relu_();
+  if (kind == Shortcut::Plain) return BnRelu(z, bn2, bn_path);
   torch::Tensor s = x;
   if (projection) {
-    s = projection->forward(x);
+    auto* bn = projection[1]->as<torch::nn::BatchNorm2d>();
+    if (bn_path.sync && bn->is_training()) {
+      s = SyncBatchNorm(projection[0]->as<torch::nn::Conv2d>()->forward(x), *bn, *bn_path.sync);
+    } else {
+      s = projection->forward(x);
+    }
   } else if (stride != 1 || in_planes != planes) {
     // Option A: subsample by the stride, zero-pad the new channels (no parameters).
     if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
     if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
   }
-  if (fused) return FusedBnRelu(z, bn2, s);
-  return bn2(z).add_(s).relu_();  // in place: BN saves its input, not its output
+  return BnRelu(z, bn2, bn_path, s);
 }
 
 static torch::nn::Sequential Stage(int64_t in, int64_t out, int64_t n, int64_t stride, Shortcut sc) {
@@ -96,7 +113,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   x = conv(x);
-  x = fused_bn && FusedBnApplies(x, bn) ? FusedBnRelu(x, bn) : bn(x).relu_();
+  x = BnRelu(x, bn, bn_path);
   x = block3->forward(block2->forward(block1->forward(x)));
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   return fc(x);
@@ -118,9 +135,21 @@ std::vector<std::pair<std::string, std::string>> ResNetImpl::ConvBnPairs() const
 }
 
 void ResNetImpl::SetFusedBatchNorm(bool on) {
-  fused_bn = on;
+  BatchNormPath p = bn_path;
+  p.fused = on;
+  SetPath(p);
+}
+
+void ResNetImpl::SetBatchNormSync(std::shared_ptr<const AllReduceSum> all_reduce) {
+  BatchNormPath p = bn_path;
+  p.sync = std::move(all_reduce);
+  SetPath(p);
+}
+
+void ResNetImpl::SetPath(const BatchNormPath& p) {
+  bn_path = p;
   for (const auto& seq : {block1, block2, block3}) {
-    for (size_t i = 0; i < seq->size(); ++i) seq->ptr<BasicBlockImpl>(i)->fused_bn = on;
+    for (size_t i = 0; i < seq->size(); ++i) seq->ptr<BasicBlockImpl>(i)->bn_path = p;
   }
 }
 

@@ -8,9 +8,12 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sync_bn.h"
 
 namespace resnet_cifar {
 
@@ -33,6 +36,13 @@ struct ResNetOptions {
 };
 
 // conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU.
+// How train-mode BatchNorm runs: libtorch's BatchNorm2d, the fused CPU kernels of fused_bn.h where they apply, or
+// synchronized over the ranks of a data-parallel fit (sync_bn.h; set, it takes precedence).
+struct BatchNormPath {
+  bool fused = false;
+  std::shared_ptr<const AllReduceSum> sync;
+};
+
 struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut);
   torch::Tensor forward(torch::Tensor x);
@@ -42,7 +52,7 @@ struct BasicBlockImpl : torch::nn::Module {
   torch::nn::Sequential projection{nullptr};  // option B where the shape changes: "shortcut.0" conv, "shortcut.1" bn
   Shortcut kind;
   int64_t in_planes, planes, stride;
-  bool fused_bn = false;  // train-mode BN + ReLU through fused_bn.h where it applies (set by ResNetImpl)
+  BatchNormPath bn_path;  // set by ResNetImpl
 };
 TORCH_MODULE(BasicBlock);
 
@@ -56,7 +66,10 @@ struct ResNetImpl : torch::nn::Module {
   // Train-mode BatchNorm + ReLU (+ residual) through the fused CPU kernels of fused_bn.h where they apply (the
   // trainer turns this on for a fit); off, libtorch's own BatchNorm2d and relu run.
   void SetFusedBatchNorm(bool on);
-  bool FusedBatchNorm() const { return fused_bn; }
+  bool FusedBatchNorm() const { return bn_path.fused; }
+  // Train-mode BatchNorm over the global batch of a data-parallel fit (the trainer sets it for a fit with
+  // synchronized BatchNorm and clears it after); null: each rank's own batch.
+  void SetBatchNormSync(std::shared_ptr<const AllReduceSum> all_reduce);
 
   ResNetOptions options;
   torch::nn::Conv2d conv{nullptr};
@@ -65,7 +78,8 @@ struct ResNetImpl : torch::nn::Module {
   torch::nn::Linear fc{nullptr};
 
  private:
-  bool fused_bn = false;
+  void SetPath(const BatchNormPath& p);
+  BatchNormPath bn_path;
 };
 TORCH_MODULE(ResNet);
 
