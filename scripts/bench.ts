@@ -116,7 +116,7 @@ async function main() {
       await measure(ev, [['PyTorch bf16 eager', () => python(path.join(__dirname, 'peer_eval.py'),
         ['--peer', a.peer, '--data', dataDir, '--bf16', '--channels-last']).images_per_s], ['ours', () => oursEval(test)]], r);
       rows.eval.push(ev);
-      evalText = `, evaluation ${ev['PyTorch bf16 eager'].toFixed(0)} vs ${ev.ours.toFixed(0)} (${(ev.ours / ev['PyTorch bf16 eager']).toFixed(2)}x)`;
+      evalText = `; evaluation ours ${ev.ours.toFixed(0)} vs PyTorch bf16 eager ${ev['PyTorch bf16 eager'].toFixed(0)} (${(ev.ours / ev['PyTorch bf16 eager']).toFixed(2)}x)`;
     }
     const vs = (row: Row) => PEERS.map((p) => `${p.name} ${row[p.name].toFixed(0)} (${(row.ours / row[p.name]).toFixed(2)}x)`).join(', ');
     console.log(`round ${r + 1}: step ours ${step.ours.toFixed(0)} vs ${vs(step)}; end to end ours ${e2e.ours.toFixed(0)} vs ${vs(e2e)}${evalText}`);

@@ -62,7 +62,8 @@ class BatchMaker {
   at::Tensor order_;
 };
 
-// One background thread that prepares the batch of iteration k+1 while iteration k computes.
+// One background thread that prepares the batch of iteration k+1 while iteration k computes (on a device; on the
+// CPU the fit makes each batch between steps, see FitLoop::Loop).
 class Prefetcher {
  public:
   explicit Prefetcher(BatchMaker& maker);
