@@ -60,12 +60,12 @@ test('each rank trains on its own shard of every epoch: disjoint, equal-sized, t
  * Ours: 2 ranks × batch 64 for 3 steps from saved weights; theirs (test/python/ddp.py): PyTorch DDP on the same
  * batches, or with syncBatchNorm one process on each step's two batches together (what synchronized BN equals).
  */
-async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut: 'A' | 'B'; syncBatchNorm: boolean }) {
+async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut: 'A' | 'B'; syncBatchNorm: boolean; fused?: boolean }) {
   const data = anyCifarDir(t);
   const dir = tmpDir();
   const f = (n: string) => path.join(dir, n);
   await new ResNet({ depth: o.depth, shortcut: o.shortcut, seed: 11, device: 'cpu' }).save(f('before.pt'));
-  const options = (rank: number, masterPort = 0) => ({ iterations: 3, batchSize: 64, seed: 5, milestones: [], fusedBatchNorm: false,
+  const options = (rank: number, masterPort = 0) => ({ iterations: 3, batchSize: 64, seed: 5, milestones: [], fusedBatchNorm: o.fused === true,
     distributed: { rank, worldSize: 2, masterPort: masterPort || 1, syncBatchNorm: o.syncBatchNorm } });
   const train = await Cifar10.load(data, { split: 'test' });
   const model = await ResNet.load(f('before.pt'), { device: 'cpu' });
@@ -94,7 +94,7 @@ async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut:
     '--after', path.join(f('ours'), 'checkpoint.pt'), '--batches', prefixes.map((x) => x.join(',')).join(';'), '--port', String(port()),
     ...(o.syncBatchNorm ? ['--global-batch'] : [])], { encoding: 'utf8' });
   const out = JSON.parse(stdout.trim().split('\n').pop()!);
-  t.log(`ResNet-${o.depth} ${o.shortcut} vs PyTorch ${o.syncBatchNorm ? 'on the global batch of 128' : 'DDP'}: relative error ${out.rel.toExponential(2)} (worst tensor ${out.worst}: ${out.worstRel.toExponential(2)}; weights moved ${out.moved.toFixed(3)})`);
+  t.log(`ResNet-${o.depth} ${o.shortcut}${o.fused ? ' (fused kernels)' : ''} vs PyTorch ${o.syncBatchNorm ? 'on the global batch of 128' : 'DDP'}: relative error ${out.rel.toExponential(2)} (worst tensor ${out.worst}: ${out.worstRel.toExponential(2)}; weights moved ${out.moved.toFixed(3)})`);
   t.true(out.moved > 1e-3);
   if (!o.syncBatchNorm) {
     t.true(out.rel < 1e-5, `relative error ${out.rel}`);
@@ -114,8 +114,9 @@ test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo
 
 test('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
   if (!available() || !havePythonTorch(t)) return t.pass();
-  await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: true });
-  await againstPyTorch(t, { depth: 8, shortcut: 'B', syncBatchNorm: true }); // the projections' BatchNorm too
+  await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: true, fused: true }); // the fused kernels' sync
+  await againstPyTorch(t, { depth: 8, shortcut: 'B', syncBatchNorm: true, fused: true }); // + the projections' (libtorch ops)
+  await againstPyTorch(t, { depth: 8, shortcut: 'A', syncBatchNorm: true, fused: false }); // libtorch ops throughout
 });
 
 test('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {

@@ -288,10 +288,14 @@ torch::Tensor F32(const std::vector<double>& v) {
 // The two autograd functions below (without and with a residual) share these two halves. autograd cannot take an
 // undefined tensor as an input, hence two functions rather than one with an optional residual.
 // T is the activations' element type (float or bfloat16); weights, statistics and gradients of the weights are float.
+// `sync` (an AllReduceSum's address, or 0) makes the statistics those of every rank's batch together: the
+// per-channel sums are all-reduced between the statistics pass and the output pass, and the two gradient sums
+// between the backward passes (the weight and bias gradients stay this rank's, for the gradient all-reduce).
 struct BnRelu {
   static torch::Tensor Forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, const torch::Tensor& residual, torch::Tensor running_mean,
-                               torch::Tensor running_var, double momentum, double eps) {
+                               torch::Tensor running_var, double momentum, double eps, int64_t sync) {
+    ctx->saved_data["sync"] = sync;
     if (x.scalar_type() == torch::kBFloat16) {
       return ForwardT<BF16>(ctx, x, weight, bias, residual, running_mean, running_var, momentum, eps);
     }
@@ -327,6 +331,23 @@ struct BnRelu {
       }
       mean[c] = m;
       var[c] = std::max(0.0, m2 / R);
+    }
+    double count = static_cast<double>(R);
+    if (const auto* sync = reinterpret_cast<const AllReduceSum*>(ctx->saved_data["sync"].toInt())) {
+      // [Σx, Σx², n] over the ranks, in double; then the global mean and biased variance.
+      auto t = torch::empty({2 * C + 1}, torch::kDouble);
+      double* s = t.data_ptr<double>();
+      for (int64_t c = 0; c < C; ++c) s[c] = mean[c] * R, s[C + c] = (var[c] + mean[c] * mean[c]) * R;
+      s[2 * C] = count;
+      (*sync)(t);
+      s = t.data_ptr<double>();
+      count = s[2 * C];
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = s[c] / count;
+        var[c] = std::max(0.0, s[C + c] / count - mean[c] * mean[c]);
+      }
+    }
+    for (int64_t c = 0; c < C; ++c) {
       invstd[c] = 1.0 / std::sqrt(var[c] + eps);
       scale[c] = wp[c] * invstd[c];
       beta[c] = bp[c];
@@ -346,7 +367,7 @@ struct BnRelu {
     });
     // Running statistics: (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
     if (running_mean.defined() && running_var.defined()) {
-      auto unbiased = torch::tensor(var, torch::kDouble).mul_(R > 1 ? static_cast<double>(R) / (R - 1) : 1.0);
+      auto unbiased = torch::tensor(var, torch::kDouble).mul_(count > 1 ? count / (count - 1) : 1.0);
       running_mean.mul_(1 - momentum).add_(torch::tensor(mean, torch::kDouble).to(running_mean.dtype()), momentum);
       running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype()), momentum);
     }
@@ -355,6 +376,7 @@ struct BnRelu {
     ctx->saved_data["scale"] = scale_f;
     ctx->saved_data["bias"] = bias_f;
     ctx->saved_data["residual"] = residual.defined();
+    ctx->saved_data["count"] = count;
     if (residual.defined()) {
       ctx->save_for_backward({x, weight, out});
     } else {
@@ -389,12 +411,25 @@ struct BnRelu {
     const float* is = invstd.data_ptr<float>();
     for (int64_t c = 0; c < C; ++c) {
       for (int64_t b = 0; b < blocks; ++b) sg[c] += p1[b * C + c], sgx[c] += p2[b * C + c];
+      dw[c] = sgx[c] * is[c];
+    }
+    // The input gradient takes the sums over the batch the statistics came from: every rank's when synchronized.
+    std::vector<double> gsg = sg, gsgx = sgx;
+    if (const auto* sync = reinterpret_cast<const AllReduceSum*>(ctx->saved_data["sync"].toInt())) {
+      auto t = torch::empty({2 * C}, torch::kDouble);
+      double* s = t.data_ptr<double>();
+      for (int64_t c = 0; c < C; ++c) s[c] = sg[c], s[C + c] = sgx[c];
+      (*sync)(t);
+      s = t.data_ptr<double>();
+      for (int64_t c = 0; c < C; ++c) gsg[c] = s[c], gsgx[c] = s[C + c];
+    }
+    const double n = ctx->saved_data["count"].toDouble();
+    for (int64_t c = 0; c < C; ++c) {
       const double inv = is[c];
       // dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * invstd
       k1[c] = wp[c] * inv;
-      k2[c] = -wp[c] * inv * inv * inv * sgx[c] / R;
-      k3[c] = -k1[c] * sg[c] / R;
-      dw[c] = sgx[c] * inv;
+      k2[c] = -wp[c] * inv * inv * inv * gsgx[c] / n;
+      k3[c] = -k1[c] * gsg[c] / n;
     }
     auto k1f = F32(k1), k2f = F32(k2), k3f = F32(k3);
     auto dx = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
@@ -413,24 +448,25 @@ struct BnRelu {
 
 struct BnReluFunction : torch::autograd::Function<BnReluFunction> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor weight, torch::Tensor bias,
-                               torch::Tensor running_mean, torch::Tensor running_var, double momentum, double eps) {
-    return BnRelu::Forward(ctx, x, weight, bias, torch::Tensor(), running_mean, running_var, momentum, eps);
+                               torch::Tensor running_mean, torch::Tensor running_var, double momentum, double eps,
+                               int64_t sync) {
+    return BnRelu::Forward(ctx, x, weight, bias, torch::Tensor(), running_mean, running_var, momentum, eps, sync);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto g = BnRelu::Backward(ctx, grads);
-    return {g[0], g[1], g[2], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {g[0], g[1], g[2], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 struct BnAddReluFunction : torch::autograd::Function<BnAddReluFunction> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor weight, torch::Tensor bias,
                                torch::Tensor residual, torch::Tensor running_mean, torch::Tensor running_var,
-                               double momentum, double eps) {
-    return BnRelu::Forward(ctx, x, weight, bias, residual, running_mean, running_var, momentum, eps);
+                               double momentum, double eps, int64_t sync) {
+    return BnRelu::Forward(ctx, x, weight, bias, residual, running_mean, running_var, momentum, eps, sync);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto g = BnRelu::Backward(ctx, grads);
-    return {g[0], g[1], g[2], g[3], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {g[0], g[1], g[2], g[3], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -457,7 +493,9 @@ bool FusedBnApplies(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn) {
          bn->weight.scalar_type() == torch::kFloat && bn->bias.scalar_type() == torch::kFloat;
 }
 
-torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const torch::Tensor& residual) {
+torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const torch::Tensor& residual,
+                          const AllReduceSum* sync) {
+  const auto sync_id = reinterpret_cast<int64_t>(sync);
   // As BatchNormImplBase::forward: count the batch, and use momentum, or a cumulative average when it is unset.
   double factor = 0.0;
   {
@@ -467,12 +505,13 @@ torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, co
                                                 : 1.0 / bn->num_batches_tracked.item<double>();
   }
   if (!residual.defined()) {
-    return BnReluFunction::apply(x, bn->weight, bn->bias, bn->running_mean, bn->running_var, factor, bn->options.eps());
+    return BnReluFunction::apply(x, bn->weight, bn->bias, bn->running_mean, bn->running_var, factor, bn->options.eps(),
+                                 sync_id);
   }
   // The residual in the activations' type (autocast keeps both in bfloat16; a cast is differentiated as usual).
   return BnAddReluFunction::apply(x, bn->weight, bn->bias,
                                   residual.to(x.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast),
-                                  bn->running_mean, bn->running_var, factor, bn->options.eps());
+                                  bn->running_mean, bn->running_var, factor, bn->options.eps(), sync_id);
 }
 
 }  // namespace resnet_cifar

@@ -8,6 +8,8 @@
 
 #include <torch/nn/modules/batchnorm.h>
 
+#include "sync_bn.h"
+
 namespace resnet_cifar {
 
 // Whether bn(x) can take the fused CPU path (training mode, affine, running stats, float32 or bfloat16
@@ -16,7 +18,10 @@ bool FusedBnApplies(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn);
 
 // relu(bn(x) + residual); residual may be undefined (then relu(bn(x))). Updates bn's running statistics and
 // num_batches_tracked exactly as BatchNorm2d::forward does in training mode. Requires FusedBnApplies(x, bn).
-torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const torch::Tensor& residual = {});
+// With `sync`, the statistics are over every rank's batch together, as SyncBatchNorm (sync_bn.h) computes them;
+// `sync` must outlive the backward pass.
+torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const torch::Tensor& residual = {},
+                          const AllReduceSum* sync = nullptr);
 
 // "openmp" when the kernels were built to run on libtorch's threads, else "single-thread" (then they are used
 // only while libtorch runs one thread).

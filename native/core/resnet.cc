@@ -54,12 +54,12 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stri
 // relu(bn(x) [+ residual]) in training or eval mode, by the path `p` says.
 static torch::Tensor BnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const BatchNormPath& p,
                             const torch::Tensor& residual = {}) {
+  if (p.fused && FusedBnApplies(x, bn)) return FusedBnRelu(x, bn, residual, p.sync.get());
   if (p.sync && bn->is_training()) {
     auto y = SyncBatchNorm(x, *bn, *p.sync);
     if (residual.defined()) y.add_(residual.to(y.scalar_type()));
     return y.relu_();
   }
-  if (p.fused && FusedBnApplies(x, bn)) return FusedBnRelu(x, bn, residual);
   auto y = bn(x);
   if (residual.defined()) y.add_(residual);  // in place: BN saves its input, not its output
   return y.relu_();
