@@ -50,7 +50,7 @@ for (const [depth, shortcut, bias] of [[20, 'A', 0], [20, 'A', 1], [32, 'B', 0],
   });
 }
 
-test('state dict keys and parameter counts equal the bias-free seed model, for A and B', (t) => {
+test('state dict keys and parameter counts equal the bias-free seed model, for A and B', async (t) => {
   if (!havePythonTorch(t)) return;
   for (const [depth, shortcut] of [[20, 'A'], [56, 'A'], [32, 'B']] as const) {
     const ref = JSON.parse(await py(['names', '--depth', String(depth), '--shortcut', shortcut]));
