@@ -338,6 +338,31 @@ const TRAIN_OPTS: Opts = {
 const LAUNCH_OPTS = ['nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
 
 /**
+ * Child processes running this CLI again (`args` after the script), and the stop signals this process receives
+ * forwarded to every one still running; `dispose` stops forwarding.
+ */
+async function cliChildren() {
+  const { spawn } = await import('node:child_process');
+  const live = new Set<import('node:child_process').ChildProcess>();
+  const forward = (sig: NodeJS.Signals) => () => { for (const c of live) c.kill(sig); };
+  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    spawn: (args: string[], env: NodeJS.ProcessEnv, stdio: import('node:child_process').StdioOptions) => {
+      const c = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { env, stdio });
+      live.add(c);
+      c.on('close', () => live.delete(c));
+      return c;
+    },
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+/**
  * train --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P]: this machine's N workers, as
  * torchrun starts them (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; the cores split between them). Rank 0
  * prints and keeps the run folder; the others print only errors. Ctrl-C reaches every worker, which stop together
@@ -363,27 +388,21 @@ async function launch(argv: string[], values: Values): Promise<number> {
   }
   const threads = Math.max(1, Math.floor(os.availableParallelism() / perNode));
   const world = perNode * nnodes;
-  const { spawn } = await import('node:child_process');
+  const workers = await cliChildren();
   const children = Array.from({ length: perNode }, (_, local) => {
     const rank = nodeRank * perNode + local;
-    return spawn(process.execPath, [...process.execArgv, process.argv[1], 'train', ...rest], {
-      stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit'],
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(perNode),
-        MASTER_ADDR: addr, MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
-    });
+    return workers.spawn(['train', ...rest], {
+      ...process.env, RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(perNode),
+      MASTER_ADDR: addr, MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads),
+    }, ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit']);
   });
-  const forward = (sig: NodeJS.Signals) => () => { for (const c of children) c.kill(sig); };
-  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
   try {
     const codes = await Promise.all(children.map((c) => new Promise<number>((resolve) => {
       c.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 1) : 1)));
     })));
     return codes.find((c) => c !== 0 && c !== 130) ?? codes[0];
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    workers.dispose();
   }
 }
 
@@ -635,15 +654,10 @@ interface PendingRun { depth: number; shortcut: Shortcut; seed: number; runDir: 
  */
 async function runWorkers(runs: PendingRun[], o: { workers: number; data: string; passOn: string[]; json: boolean;
   stop: ReturnType<typeof stopSignal>; report: () => Promise<void> }): Promise<number> {
-  const { spawn } = await import('node:child_process');
   const threads = Math.max(1, Math.floor(os.availableParallelism() / o.workers));
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
   for (const k of ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT']) delete env[k];
-  const live = new Set<import('node:child_process').ChildProcess>();
-  const forward = (sig: NodeJS.Signals) => () => { for (const c of live) c.kill(sig); };
-  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const children = await cliChildren();
   const failures: string[] = [];
   let finished = 0;
   let next = 0;
@@ -654,8 +668,7 @@ async function runWorkers(runs: PendingRun[], o: { workers: number; data: string
     const resume = fs.existsSync(path.join(r.runDir, CHECKPOINT_FILE));
     const args = ['train', '--json', '--out', r.runDir, '--depth', String(r.depth), '--shortcut', r.shortcut, '--seed', String(r.seed),
       '--data', o.data, ...o.passOn, ...(resume ? ['--resume'] : [])];
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
+    const child = children.spawn(args, env, ['ignore', 'pipe', 'pipe']);
     if (o.json) out(JSON.stringify({ kind: 'start', run: name, resume, pid: child.pid }));
     else out(`${label}: ${resume ? 'resuming' : 'training'} in worker ${child.pid} -> ${r.runDir}`);
     let err = '';
@@ -679,7 +692,6 @@ async function runWorkers(runs: PendingRun[], o: { workers: number; data: string
       }
     });
     child.on('close', (code, signal) => {
-      live.delete(child);
       if (code === 0) {
         finished++;
         const f = readFinal(r.runDir);
@@ -702,8 +714,7 @@ async function runWorkers(runs: PendingRun[], o: { workers: number; data: string
   try {
     await Promise.all(Array.from({ length: Math.min(o.workers, runs.length) }, lane));
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    children.dispose();
   }
   if (failures.length) throw new RunError(`${failures.length} run(s) failed, the others ${o.stop.stopped() ? 'stopped' : 'finished or were not started'}: ${failures.join('; ')}`);
   return finished;

@@ -164,11 +164,20 @@ test.serial('fit reports progress on the main thread without blocking it (10 ms 
   t.is(model.meta.normalization && (model.meta.normalization as { kind: string }).kind, 'pixel');
 });
 
-test('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % test error', async (t) => {
+// The real training and test sets, read once for the tests of this file that train on them (read-only, shared).
+let realSets: Promise<{ train: Cifar10; testSet: Cifar10 }> | undefined;
+async function realTrainTest(t: ExecutionContext): Promise<{ train: Cifar10; testSet: Cifar10 } | undefined> {
   const dir = realCifarDir(t);
-  if (!dir) return;
-  const train = await Cifar10.load(dir, { split: 'train' });
-  const testSet = await Cifar10.load(dir, { split: 'test' });
+  if (!dir) return undefined;
+  realSets ??= Promise.all([Cifar10.load(dir, { split: 'train' }), Cifar10.load(dir, { split: 'test' })])
+    .then(([train, testSet]) => ({ train, testSet }));
+  return realSets;
+}
+
+test('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % test error', async (t) => {
+  const sets = await realTrainTest(t);
+  if (!sets) return;
+  const { train, testSet } = sets;
   const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
   const evals: number[] = [];
   const h = await new Trainer(model, { iterations: 300, seed: 0 }).fit(train, {
@@ -389,10 +398,9 @@ test('resuming at another precision is allowed and said; predict and evaluate ta
 });
 
 test('real CIFAR-10: 300 iterations of ResNet-20 in bf16 reach under 70 % test error', async (t) => {
-  const dir = realCifarDir(t);
-  if (!dir) return;
-  const train = await Cifar10.load(dir, { split: 'train' });
-  const testSet = await Cifar10.load(dir, { split: 'test' });
+  const sets = await realTrainTest(t);
+  if (!sets) return;
+  const { train, testSet } = sets;
   const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
   const h = await new Trainer(model, { iterations: 300, seed: 0, precision: 'bf16' }).fit(train, { eval: testSet, reportEvery: 50 });
   t.log(`bf16: train points ${h.train.map((p) => `${p.iteration}:${p.loss.toFixed(2)}/${p.trainError.toFixed(1)}%`).join(' ')}; test error ${h.eval[0].error.toFixed(2)} %; ${h.seconds.toFixed(1)} s`);

@@ -24,23 +24,36 @@ sys.path.insert(0, os.path.dirname(__file__))
 from seed_parity import ResNetCifar, read_input  # noqa: E402
 
 
-def worker(rank, a, batches, out):
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{a.port}', rank=rank, world_size=len(batches))
+def start_model(a, dtype=torch.float32):
+    """The model of --ckpt in training mode, in `dtype` and the layout asked for; and that layout."""
     ck = torch.load(a.ckpt, weights_only=True)
     meta = ck['meta']
     m = ResNetCifar((meta['depth'] - 2) // 6, False, meta['shortcut'], meta['num_classes'])
     m.load_state_dict(ck['state_dict'], strict=True)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-    m = m.to(memory_format=fmt).train()
+    return m.to(dtype=dtype, memory_format=fmt).train(), fmt
+
+
+def read_batch(prefix):
+    y = torch.from_numpy(np.fromfile(prefix + '.y', dtype='<i4').astype(np.int64))
+    return read_input(prefix + '.x', len(y)), y
+
+
+def sgd_step(model, opt, x, y):
+    opt.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    opt.step()
+
+
+def worker(rank, a, batches, out):
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{a.port}', rank=rank, world_size=len(batches))
+    m, fmt = start_model(a)
     ddp = torch.nn.parallel.DistributedDataParallel(m)
     opt = torch.optim.SGD(ddp.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
     for prefix in batches[rank]:
-        y = torch.from_numpy(np.fromfile(prefix + '.y', dtype='<i4').astype(np.int64))
-        x = read_input(prefix + '.x', len(y)).contiguous(memory_format=fmt)
-        opt.zero_grad()
-        F.cross_entropy(ddp(x), y).backward()
-        opt.step()
+        x, y = read_batch(prefix)
+        sgd_step(ddp, opt, x.contiguous(memory_format=fmt), y)
     if rank == 0:
         torch.save(m.state_dict(), out)
     dist.destroy_process_group()
@@ -48,19 +61,12 @@ def worker(rank, a, batches, out):
 
 def global_batch(a, batches, out, dtype=torch.float32):
     torch.set_num_threads(1)
-    ck = torch.load(a.ckpt, weights_only=True)
-    meta = ck['meta']
-    m = ResNetCifar((meta['depth'] - 2) // 6, False, meta['shortcut'], meta['num_classes'])
-    m.load_state_dict(ck['state_dict'], strict=True)
-    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-    m = m.to(dtype=dtype, memory_format=fmt).train()
+    m, fmt = start_model(a, dtype)
     opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
     for step in zip(*batches):
-        ys = [torch.from_numpy(np.fromfile(p + '.y', dtype='<i4').astype(np.int64)) for p in step]
-        x = torch.cat([read_input(p + '.x', len(y)) for p, y in zip(step, ys)]).to(dtype).contiguous(memory_format=fmt)
-        opt.zero_grad()
-        F.cross_entropy(m(x), torch.cat(ys)).backward()
-        opt.step()
+        parts = [read_batch(p) for p in step]
+        x = torch.cat([x for x, _ in parts]).to(dtype).contiguous(memory_format=fmt)
+        sgd_step(m, opt, x, torch.cat([y for _, y in parts]))
     torch.save(m.state_dict(), out)
 
 
