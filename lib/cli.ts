@@ -643,7 +643,7 @@ export async function writeReport(dir: string, depths: number[], shortcuts: Shor
   }
 }
 
-interface PendingRun { depth: number; shortcut: Shortcut; seed: number; runDir: string }
+interface PendingRun { depth: number; shortcut: Shortcut; seed: number; runDir: string; name: string; label: string }
 
 /**
  * reproduce --workers N: each pending run is a `train --json` child process (OMP_NUM_THREADS = cores / N), at most N
@@ -663,8 +663,7 @@ async function runWorkers(runs: PendingRun[], o: { workers: number; data: string
   let next = 0;
   if (!o.json) out(`${runs.length} run(s) over ${o.workers} workers, ${threads} thread(s) each`);
   const one = (r: PendingRun) => new Promise<void>((resolve) => {
-    const name = runName(r.depth, r.shortcut, r.seed);
-    const label = `${r.shortcut === 'plain' ? 'plain' : 'ResNet'}-${r.depth} seed ${r.seed}`;
+    const { name, label } = r;
     const resume = fs.existsSync(path.join(r.runDir, CHECKPOINT_FILE));
     const args = ['train', '--json', '--out', r.runDir, '--depth', String(r.depth), '--shortcut', r.shortcut, '--seed', String(r.seed),
       '--data', o.data, ...o.passOn, ...(resume ? ['--resume'] : [])];
@@ -740,55 +739,48 @@ async function cmdReproduce(argv: string[]): Promise<number> {
   let trained = 0;
   let skipped = 0;
   try {
-    if (workers > 1) {
-      const runs = [];
-      for (const shortcut of shortcuts) {
-        for (const depth of depths) {
-          for (let seed = 0; seed < seeds; seed++) {
-            const runDir = path.join(dir, 'runs', runName(depth, shortcut, seed));
-            if (readFinal(runDir)) {
-              skipped++;
-              if (json) out(JSON.stringify({ kind: 'skipped', run: runName(depth, shortcut, seed) }));
-              else out(`${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth} seed ${seed}: finished earlier, skipped`);
-              continue;
-            }
-            trainConfig(values, depth, shortcut, seed); // option errors here, before any worker starts
-            runs.push({ depth, shortcut, seed, runDir });
-          }
-        }
-      }
-      const passOn = ['iterations', 'device', 'batch-size', 'lr', 'eval-every', 'checkpoint-every', 'precision']
-        .flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k] as string]));
-      trained = await runWorkers(runs, { workers, data, passOn, json, stop, report: () => writeReport(dir, depths, shortcuts, seeds) });
-    }
-    for (const shortcut of workers > 1 ? [] : shortcuts) {
+    // Every (shortcut, depth, seed) without final.json; each one's options are checked before any run starts.
+    const runs: PendingRun[] = [];
+    for (const shortcut of shortcuts) {
       for (const depth of depths) {
         for (let seed = 0; seed < seeds; seed++) {
-          if (stop.stopped()) break;
-          const runDir = path.join(dir, 'runs', runName(depth, shortcut, seed));
+          const name = runName(depth, shortcut, seed);
           const label = `${shortcut === 'plain' ? 'plain' : 'ResNet'}-${depth} seed ${seed}`;
+          const runDir = path.join(dir, 'runs', name);
           if (readFinal(runDir)) {
             skipped++;
-            if (json) out(JSON.stringify({ kind: 'skipped', run: runName(depth, shortcut, seed) }));
+            if (json) out(JSON.stringify({ kind: 'skipped', run: name }));
             else out(`${label}: finished earlier, skipped`);
             continue;
           }
-          const config = trainConfig(values, depth, shortcut, seed);
-          const resume = fs.existsSync(path.join(runDir, CHECKPOINT_FILE));
-          if (!json) out(`${label}: ${resume ? 'resuming' : 'training'} (${config.iterations} iterations) -> ${runDir}`);
-          const p = progressPrinter(json, label);
-          const r = await trainRun({ data, out: runDir, config, resume, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
-          p.end();
-          if (r.final) {
-            trained++;
-            if (json) out(JSON.stringify({ kind: 'final', run: runName(depth, shortcut, seed), testError: r.final.testError }));
-            else out(`${label}: test error ${r.final.testError.toFixed(2)} %`);
-          }
-          await writeReport(dir, depths, shortcuts, seeds);
+          trainConfig(values, depth, shortcut, seed);
+          runs.push({ depth, shortcut, seed, runDir, name, label });
         }
       }
     }
-    await writeReport(dir, depths, shortcuts, seeds);
+    const report = () => writeReport(dir, depths, shortcuts, seeds);
+    if (workers > 1) {
+      const passOn = ['iterations', 'device', 'batch-size', 'lr', 'eval-every', 'checkpoint-every', 'precision']
+        .flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k] as string]));
+      trained = await runWorkers(runs, { workers, data, passOn, json, stop, report });
+    } else {
+      for (const { depth, shortcut, seed, runDir, name, label } of runs) {
+        if (stop.stopped()) break;
+        const config = trainConfig(values, depth, shortcut, seed);
+        const resume = fs.existsSync(path.join(runDir, CHECKPOINT_FILE));
+        if (!json) out(`${label}: ${resume ? 'resuming' : 'training'} (${config.iterations} iterations) -> ${runDir}`);
+        const p = progressPrinter(json, label);
+        const r = await trainRun({ data, out: runDir, config, resume, signal: stop.signal, onProgress: p.onProgress, reportEvery: json ? 50 : 10 });
+        p.end();
+        if (r.final) {
+          trained++;
+          if (json) out(JSON.stringify({ kind: 'final', run: name, testError: r.final.testError }));
+          else out(`${label}: test error ${r.final.testError.toFixed(2)} %`);
+        }
+        await report();
+      }
+    }
+    await report();
     if (json) out(JSON.stringify({ kind: 'done', trained, skipped, table: path.join(dir, 'table.md'), figure: path.join(dir, 'figure6.svg') }));
     else {
       out(`${trained} run(s) trained, ${skipped} found finished; ${path.join(dir, 'table.md')}, ${path.join(dir, 'figure6.svg')}`);
