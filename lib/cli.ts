@@ -14,7 +14,7 @@ import { RunError, readFinal, trainRun, type RunConfig, type RunFinal, curvePoin
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
 import { decodeImages, normalizeImages } from './images';
 import type { FitProgress } from './trainer';
-import type { Precision } from './precision';
+import { PRECISIONS, type Precision } from './precision';
 import * as v from './validate';
 
 export class UsageError extends Error {}
@@ -56,7 +56,9 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
   --seed N               data order, augmentation and initialisation (default 0)
   --holdout N            train on the first 50000-N images, evaluate on the last N (the paper's 45k/5k: 5000)
   --normalization pixel|channel   per-pixel mean (paper, default) or per-channel mean/std
-  --precision fp32|bf16  compute precision (default fp32; bf16: convolutions in bfloat16, float32 weights)
+  --precision fp32|tf32|bf16   compute precision (default fp32; bf16: convolutions in bfloat16, float32 weights;
+                         tf32, CUDA only: TensorFloat-32 tensor-core rounding inside convolutions)
+  --no-cuda-graphs       on CUDA, run every step eagerly instead of replaying it as a CUDA graph
   --warmup-lr X --warmup-iterations N | --warmup-until-error PCT   (ResNet-110: 0.01 until 80 % / ~400 it)
   --eval-every N         evaluate every N iterations (default iterations/20, at least 50) and at the end
   --checkpoint-every N   default 1000
@@ -80,12 +82,12 @@ torch.jit.save file, --exported an AOTInductor package (.pt2).
   --normalize cifar|imagenet|MEAN/STD   how the model's own code normalized pixels/255 (MEAN/STD: a,b,c/d,e,f);
                    default: the checkpoint's stored normalization, else cifar (0.4914, 0.4822, 0.4465 / 0.2470, …)
   --shortcut A|plain   foreign weights without projections: which net they are (default A)
-  --batch-size N   default 500        --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
+  --batch-size N   default 500        --device auto|cpu|cuda[:i]        --precision fp32|tf32|bf16`,
   predict: `Usage: resnet-cifar predict (--weights FILE | --torchscript FILE | --exported FILE) IMAGE… [--top K] [--json]
 
 Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed); --weights,
 --normalize and --shortcut as for eval.
-  --device auto|cpu|cuda[:i]        --precision fp32|bf16`,
+  --device auto|cpu|cuda[:i]        --precision fp32|tf32|bf16`,
   convert: `Usage: resnet-cifar convert IN OUT [--to checkpoint|safetensors|state-dict|akamaster] [--shortcut A|plain]
 
 Reads IN as eval's --weights does and writes OUT: our checkpoint (torch.save format), the same in safetensors, a
@@ -162,8 +164,8 @@ function shortcutArg(s: string | undefined): Shortcut {
 
 function precisionArg(s: string | undefined): Precision {
   const x = s ?? 'fp32';
-  if (x !== 'fp32' && x !== 'bf16') throw new UsageError(`--precision must be fp32 or bf16, got '${x}'`);
-  return x;
+  if (!(PRECISIONS as readonly string[]).includes(x)) throw new UsageError(`--precision must be ${PRECISIONS.join(', ')}, got '${x}'`);
+  return x as Precision;
 }
 
 function deviceArg(s: string | undefined): DeviceSpec {
@@ -320,6 +322,7 @@ function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: nu
     precision: precisionArg(s('precision')),
     worldSize: process.env.WORLD_SIZE !== undefined && process.env.RANK !== undefined ? Number(process.env.WORLD_SIZE) : 1,
     syncBatchNorm: values['sync-bn'] === true,
+    cudaGraphs: values['no-cuda-graphs'] !== true,
   };
 }
 
@@ -333,6 +336,7 @@ const TRAIN_OPTS: Opts = {
   'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
   'nproc-per-node': { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
   'master-addr': { type: 'string' }, 'master-port': { type: 'string' }, 'sync-bn': { type: 'boolean' },
+  'no-cuda-graphs': { type: 'boolean' },
 };
 
 const LAUNCH_OPTS = ['nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];

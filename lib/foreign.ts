@@ -43,13 +43,19 @@ export abstract class ForeignModel {
     v.nonEmptyString('path', path);
     const o = v.checkKeys(what, options, KEYS);
     const device = v.device('device', o.device ?? 'auto');
-    const precision = checkPrecision('precision', o.precision ?? 'fp32');
+    const precision = checkPrecision('precision', o.precision ?? 'fp32', undefined); // the device's rule after loading
     const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
     toNative(normalization, 'normalize');
     const m = await load(path, device).catch((e: Error) => {
       if (e instanceof Error && !e.message.includes(path)) e.message = `Cannot load ${path}: ${e.message}`;
       throw e;
     });
+    try {
+      checkPrecision('precision', precision, m.device());
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
     return { m, normalization, precision };
   }
 
@@ -75,7 +81,7 @@ export abstract class ForeignModel {
   async predict(input: Float32Array, n?: number, options: { precision?: Precision } = {}): Promise<Float32Array> {
     const m = this.#live;
     const o = v.checkKeys('predict', options, ['precision']);
-    return m.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? this.precision));
+    return m.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? this.precision, m.device()));
   }
 
   /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
@@ -84,7 +90,7 @@ export abstract class ForeignModel {
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'precision']);
     const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
-    const precision = checkPrecision('precision', o.precision ?? this.precision);
+    const precision = checkPrecision('precision', o.precision ?? this.precision, m.device());
     if (m.numClasses() !== data.classes.length) {
       throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);
     }

@@ -2,6 +2,7 @@
 // through `native()`; nothing here validates (lib/validate.ts does, before any call reaches C++).
 import * as path from 'node:path';
 import type { EvalPoint, TrainPoint, TrainingBatch } from './trainer';
+import type { Precision } from './precision';
 
 export interface NativeLibtorchInfo {
   version: string;
@@ -56,14 +57,14 @@ export interface NativeModel {
   /** What the model was trained with (its checkpoint's, or its last fit's); null for a new model. */
   normalization(): NativeNormalization | null;
   /** NCHW float32 input of n images -> n x numClasses logits (float32, computed at `precision`). */
-  predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
+  predict(input: Float32Array, n: number, precision: Precision): Promise<Float32Array>;
   /** normalization: stored instead of the model's own (null/undefined: the model's own, if any). */
   save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null,
     format?: WeightsFormat): Promise<void>;
   loadStateDict(path: string): Promise<void>;
   /** normalization null: the model's own (an error if it has none). */
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
-    precision: 'fp32' | 'bf16'): Promise<NativeEvaluation>;
+    precision: Precision): Promise<NativeEvaluation>;
   stateDictNames(): string[];
   dispose(): void;
   disposed(): boolean;
@@ -126,8 +127,10 @@ export interface NativeFitOptions {
   /** Fused train-mode BatchNorm + ReLU kernels on the CPU (default true). */
   fusedBatchNorm?: boolean;
   stepOnly: boolean;
+  /** On CUDA (not distributed): capture the step as a CUDA graph and replay it (default true). */
+  cudaGraphs?: boolean;
   /** Compute precision (default 'fp32'). */
-  precision?: 'fp32' | 'bf16';
+  precision?: Precision;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
   /** A kind (its statistics are computed from the training set, natively) or given statistics. */
@@ -172,7 +175,7 @@ export interface NativeCheckpoint {
     batchSize: number;
     trainSize: number;
     /** The precision the run trained at (weights are float32 either way). */
-    precision: 'fp32' | 'bf16';
+    precision: Precision;
     /** Ranks of a data-parallel run (batchSize is per rank). */
     worldSize: number;
     train: TrainPoint[];
@@ -185,9 +188,9 @@ export interface NativeCheckpoint {
 }
 
 export interface NativeForeignModule {
-  predict(input: Float32Array, n: number, precision: 'fp32' | 'bf16'): Promise<Float32Array>;
+  predict(input: Float32Array, n: number, precision: Precision): Promise<Float32Array>;
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization,
-    precision: 'fp32' | 'bf16'): Promise<NativeEvaluation>;
+    precision: Precision): Promise<NativeEvaluation>;
   numClasses(): number;
   device(): string;
   dispose(): void;

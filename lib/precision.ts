@@ -1,13 +1,19 @@
-// The arithmetic precision of a network's compute: 'fp32', or 'bf16' as PyTorch's autocast does it (convolutions
-// and matmuls in bfloat16; weights, optimizer state, BatchNorm statistics and the loss in float32).
+// The arithmetic precision of a network's compute: 'fp32'; 'tf32' on CUDA (float32 with TensorFloat-32 rounding
+// inside convolutions and matmuls); or 'bf16' as PyTorch's autocast does it (convolutions and matmuls in bfloat16;
+// weights, optimizer state, BatchNorm statistics and the loss in float32).
 import { native } from './native';
 import * as v from './validate';
 
-export type Precision = 'fp32' | 'bf16';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+export type Precision = 'fp32' | 'tf32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'bf16'];
 
-export function checkPrecision(name: string, p: unknown): Precision {
-  return v.oneOf(name, p, PRECISIONS);
+/** A precision for a network on `device` ('cpu', 'cuda:0', ...; unknown yet: undefined): 'tf32' is CUDA's only. */
+export function checkPrecision(name: string, p: unknown, device: string | undefined): Precision {
+  const precision = v.oneOf(name, p, PRECISIONS);
+  if (precision === 'tf32' && device !== undefined && !device.startsWith('cuda')) {
+    throw new RangeError(`Expected ${name} 'fp32' or 'bf16' on ${device} ('tf32' is the tensor-core float32 of NVIDIA GPUs) but received 'tf32'`);
+  }
+  return precision;
 }
 
 /** What a user should know before running bf16 here: nothing where the CPU has AMX-BF16 or AVX512-BF16. */

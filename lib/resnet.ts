@@ -224,7 +224,7 @@ export class ResNet {
   async predict(input: Float32Array, n?: number, options: PredictOptions = {}): Promise<Float32Array> {
     const model = this.nativeModel;
     const o = v.checkKeys('predict', options, ['precision']);
-    return model.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? 'fp32'));
+    return model.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? 'fp32', model.device()));
   }
 
 
@@ -259,7 +259,7 @@ export class ResNet {
     const model = this.nativeModel;
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization', 'precision']);
-    const precision = checkPrecision('precision', o.precision ?? 'fp32');
+    const precision = checkPrecision('precision', o.precision ?? 'fp32', model.device());
     const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
     const norm = o.normalization !== undefined ? toNative(o.normalization)
       : model.normalization() === null ? toNative(CIFAR10_CHANNEL_NORMALIZATION) : null; // null: the model's own

@@ -10,11 +10,14 @@ namespace resnet_cifar {
 
 Precision ParsePrecision(const std::string& s) {
   if (s == "fp32") return Precision::kFp32;
+  if (s == "tf32") return Precision::kTf32;
   if (s == "bf16") return Precision::kBf16;
   throw std::invalid_argument("unknown precision '" + s + "'");
 }
 
-const char* PrecisionName(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
+const char* PrecisionName(Precision p) {
+  return p == Precision::kBf16 ? "bf16" : p == Precision::kTf32 ? "tf32" : "fp32";
+}
 
 Bf16Support CpuBf16Support() {
   static const Bf16Support support = [] {
@@ -32,10 +35,12 @@ Bf16Support CpuBf16Support() {
 }
 
 PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device) : device_(device) {
-  if (device == c10::DeviceType::CUDA && precision == Precision::kFp32) {
-    // fp32 means fp32: no TF32 tensor-core rounding in cuDNN convolutions (libtorch allows it by default) or cuBLAS.
-    at::globalContext().setAllowTF32CuDNN(false);
-    at::globalContext().setAllowTF32CuBLAS(false);
+  if (device == c10::DeviceType::CUDA && precision != Precision::kBf16) {
+    // fp32 means fp32: no TF32 tensor-core rounding in cuDNN convolutions (libtorch allows it by default) or cuBLAS;
+    // tf32 asks for it in both.
+    const bool tf32 = precision == Precision::kTf32;
+    at::globalContext().setAllowTF32CuDNN(tf32);
+    at::globalContext().setAllowTF32CuBLAS(tf32);
   }
   if (precision != Precision::kBf16) return;
   active_ = true;

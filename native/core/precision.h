@@ -1,6 +1,7 @@
-// Arithmetic precision of the network's compute. 'fp32' is plain float32. 'bf16' is PyTorch's autocast contract:
-// convolutions and matmuls in bfloat16 (oneDNN runs them with AMX or AVX512-BF16 where the CPU has them), while
-// the master weights, the optimizer state, BatchNorm statistics and the loss stay float32.
+// Arithmetic precision of the network's compute. 'fp32' is plain float32. 'tf32' (CUDA) is float32 with cuDNN's and
+// cuBLAS's TensorFloat-32 tensor-core rounding inside convolutions and matmuls. 'bf16' is PyTorch's autocast
+// contract: convolutions and matmuls in bfloat16 (oneDNN runs them with AMX or AVX512-BF16 where the CPU has them),
+// while the master weights, the optimizer state, BatchNorm statistics and the loss stay float32.
 #pragma once
 
 #include <c10/core/DeviceType.h>
@@ -9,13 +10,13 @@
 
 namespace resnet_cifar {
 
-enum class Precision { kFp32, kBf16 };
+enum class Precision { kFp32, kTf32, kBf16 };
 
-Precision ParsePrecision(const std::string& s);  // "fp32" | "bf16"; std::invalid_argument otherwise
+Precision ParsePrecision(const std::string& s);  // "fp32" | "tf32" | "bf16"; std::invalid_argument otherwise
 const char* PrecisionName(Precision p);
 
-// While alive on this thread, ops on `device` run at `precision` (autocast for bf16; for fp32 on CUDA, TF32 is
-// switched off, process-wide). The weight casts autocast caches are dropped when the outermost scope ends.
+// While alive on this thread, ops on `device` run at `precision` (autocast for bf16; on CUDA, TF32 is switched off
+// for fp32 and on for tf32, process-wide; on the CPU tf32 is fp32). The weight casts autocast caches are dropped when the outermost scope ends.
 // What this CPU offers bfloat16 compute: AMX-BF16 tiles, AVX512-BF16 dot products, or neither (then oneDNN
 // emulates bf16 and it is slower than fp32).
 struct Bf16Support {
