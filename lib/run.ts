@@ -30,6 +30,8 @@ export interface RunConfig {
   worldSize: number;
   /** Data-parallel: BatchNorm statistics over the global batch (DistributedOptions.syncBatchNorm). */
   syncBatchNorm?: boolean;
+  /** On CUDA: replay the step as a CUDA graph (TrainerOptions.cudaGraphs; default true). */
+  cudaGraphs?: boolean;
 }
 
 export interface RunFinal {
@@ -90,9 +92,21 @@ async function redraw(dir: string, title: string): Promise<void> {
 function trainerOptions(c: RunConfig) {
   return {
     iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
-    normalization: c.normalization, warmup: c.warmup, precision: c.precision,
+    normalization: c.normalization, warmup: c.warmup, precision: c.precision, cudaGraphs: c.cudaGraphs ?? true,
     distributed: c.worldSize > 1 ? { syncBatchNorm: c.syncBatchNorm === true } : undefined,
   };
+}
+
+/**
+ * The run's network: on CUDA, each rank of a data-parallel run takes the GPU of its LOCAL_RANK (as torchrun's
+ * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
+ */
+function runModel(c: RunConfig): ResNet {
+  const local = process.env.LOCAL_RANK;
+  const gpus = info().cuda.available;
+  const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
+    ? `cuda:${Number(local)}` as DeviceSpec : c.device;
+  return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed });
 }
 
 /** A rank other than 0 of a data-parallel run: it trains alongside rank 0 and writes nothing. */
@@ -100,7 +114,7 @@ async function followerRun(o: RunOptions): Promise<RunResult> {
   const c = o.config;
   const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
   const evalSet = train.validation ?? await Cifar10.load(o.data, { split: 'test' });
-  const model = new ResNet({ depth: c.depth, shortcut: c.shortcut, device: c.device, seed: c.seed });
+  const model = runModel(c);
   try {
     const history = await new Trainer(model, trainerOptions(c)).fit(train, {
       eval: evalSet, evalEvery: c.evalEvery, reportEvery: o.reportEvery ?? 10, signal: o.signal,
@@ -167,7 +181,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const test = await Cifar10.load(o.data, { split: 'test' });
   const evalSet = train.validation ?? test;
   const split = train.validation ? 'validation' : 'test';
-  const model = new ResNet({ depth: c.depth, shortcut: c.shortcut, device: c.device, seed: c.seed });
+  const model = runModel(c);
   const metrics = fs.openSync(metricsFile, 'a');
   let drawing: Promise<void> = Promise.resolve();
   let lastEval: Evaluation | undefined;

@@ -53,12 +53,20 @@ export interface TrainerOptions {
   /**
    * 'fp32' (default) or 'bf16': convolutions and matmuls in bfloat16 (AMX or AVX512-BF16 on CPUs that have them;
    * the fused BatchNorm + ReLU kernels then run on bfloat16 activations), with float32 master weights, momentum,
-   * BatchNorm statistics, loss and weight decay, as PyTorch's autocast. Checkpoints stay float32 and work with
-   * either precision.
+   * BatchNorm statistics, loss and weight decay, as PyTorch's autocast. On CUDA also 'tf32': float32 with
+   * TensorFloat-32 tensor-core rounding inside convolutions and matmuls ('fp32' switches it off). Checkpoints stay
+   * float32 and work with every precision.
    */
   precision?: Precision;
   /**
-   * Data-parallel training over processes (and machines) on c10d's Gloo backend: this process is `rank` of
+   * On a CUDA device: after three eager steps, capture the whole training step (forward, loss, backward, SGD with
+   * the learning rate as a device tensor) once as a CUDA graph and replay it each iteration; the last, smaller
+   * batch of an epoch runs eagerly (default true). Not with `distributed`; ignored on the CPU.
+   */
+  cudaGraphs?: boolean;
+  /**
+   * Data-parallel training over processes (and machines) on c10d: NCCL when the model is on a CUDA device and the
+   * build has it (each rank on its own GPU), otherwise Gloo over the CPU. This process is `rank` of
    * `worldSize`. `batchSize` is per rank (the global batch is worldSize × batchSize); every rank trains on its shard
    * of each epoch, gradients are averaged each step, rank 0 writes checkpoints. `true` (or an object without rank
    * and worldSize) reads torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
@@ -189,7 +197,7 @@ export interface History {
 }
 
 const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'distributed'];
+  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly'];
 
@@ -239,6 +247,7 @@ interface ResolvedOptions {
   channelsLast: boolean;
   fusedBatchNorm: boolean;
   precision: Precision;
+  cudaGraphs: boolean;
   distributed: Required<DistributedOptions> | undefined;
 }
 
@@ -308,7 +317,8 @@ export class Trainer {
       normalization: norm as ResolvedOptions['normalization'],
       channelsLast,
       fusedBatchNorm,
-      precision: checkPrecision('precision', o.precision ?? 'fp32'),
+      precision: checkPrecision('precision', o.precision ?? 'fp32', model.device),
+      cudaGraphs: v.boolean('cudaGraphs', o.cudaGraphs ?? true),
       distributed: o.distributed === undefined ? undefined : checkDistributed(o.distributed),
     });
   }
@@ -438,6 +448,7 @@ export class Trainer {
       resume: false,
       channelsLast: opts.channelsLast,
       fusedBatchNorm: opts.fusedBatchNorm,
+      cudaGraphs: opts.cudaGraphs,
       precision: opts.precision,
       distributed: opts.distributed,
       stepOnly: false,

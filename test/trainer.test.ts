@@ -393,8 +393,8 @@ test('resuming at another precision is allowed and said; predict and evaluate ta
   const [e32, e16] = await Promise.all([model.evaluate(data), model.evaluate(data, { precision: 'bf16' })]);
   t.log(`test error fp32 ${e32.error.toFixed(2)} %, bf16 ${e16.error.toFixed(2)} %`);
   t.true(Math.abs(e32.error - e16.error) < 2);
-  await t.throwsAsync(model.evaluate(data, { precision: 'fp16' as never }), { message: /precision to be one of 'fp32', 'bf16'/ });
-  t.throws(() => new Trainer(model, { precision: 'half' as never }), { message: /precision to be one of 'fp32', 'bf16'/ });
+  await t.throwsAsync(model.evaluate(data, { precision: 'fp16' as never }), { message: /precision to be one of 'fp32', 'tf32', 'bf16'/ });
+  t.throws(() => new Trainer(model, { precision: 'half' as never }), { message: /precision to be one of 'fp32', 'tf32', 'bf16'/ });
 });
 
 test('real CIFAR-10: 300 iterations of ResNet-20 in bf16 reach under 70 % test error', async (t) => {

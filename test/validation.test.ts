@@ -1,6 +1,6 @@
 import test from 'ava';
-import { ResNet, info, setNumThreads } from '../lib/index';
-import { randomImages } from './helpers';
+import { Cifar10, ResNet, Trainer, info, setNumThreads } from '../lib/index';
+import { fakeCifarDir, randomImages } from './helpers';
 
 test('depth must be 6n+2', (t) => {
   t.throws(() => new ResNet({ depth: 21 }), {
@@ -89,4 +89,19 @@ test('setNumThreads validates and applies', (t) => {
   t.is(info().threads, 1);
   setNumThreads(before);
   t.throws(() => setNumThreads(0), { instanceOf: RangeError, message: 'Expected threads between 1 and 1024 but received 0' });
+});
+
+test("precision 'tf32' is CUDA's only; cudaGraphs is a boolean, and the CPU runs without graphs", async (t) => {
+  const m = new ResNet({ depth: 8, device: 'cpu', seed: 1 });
+  const message = "Expected precision 'fp32' or 'bf16' on cpu ('tf32' is the tensor-core float32 of NVIDIA GPUs) but received 'tf32'";
+  t.throws(() => new Trainer(m, { precision: 'tf32' }), { instanceOf: RangeError, message });
+  await t.throwsAsync(m.predict(randomImages(1), 1, { precision: 'tf32' }), { instanceOf: RangeError, message });
+  t.throws(() => new Trainer(m, { cudaGraphs: 'yes' as never }), {
+    instanceOf: TypeError, message: "Expected cudaGraphs to be a boolean but received 'yes'",
+  });
+  const data = await Cifar10.load(fakeCifarDir(), { split: 'test' });
+  const h = await new Trainer(m, { iterations: 4, batchSize: 16, cudaGraphs: true }).fit(data, { reportEvery: 2 });
+  t.is(h.iterations, 4);
+  t.false(h.notes.some((n) => n.includes('CUDA graph')), h.notes.join('; '));
+  m.dispose();
 });

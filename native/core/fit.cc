@@ -41,6 +41,30 @@ static void TuneAllocator() {
 #endif
 }
 
+namespace {
+
+// The fit's CUDA side stream, made known to the model's other users (ModelLock) while it lives.
+class FitStream {
+ public:
+  FitStream(ModelState& m, c10::Device device) : m_(m), side_(std::make_unique<SideStream>(device)) {
+    std::lock_guard<std::mutex> lock(m_.mu);
+    m_.after_fit = [s = side_.get()] { s->OrderAfter(); };
+  }
+  ~FitStream() {
+    {
+      std::lock_guard<std::mutex> lock(m_.mu);
+      m_.after_fit = nullptr;
+    }
+    side_.reset();
+  }
+
+ private:
+  ModelState& m_;
+  std::unique_ptr<SideStream> side_;
+};
+
+}  // namespace
+
 FitLoop::FitLoop(std::shared_ptr<ModelState> model, std::shared_ptr<const Dataset> train,
                  std::shared_ptr<const Dataset> eval, FitConfig config, FitObserver& observer)
     : model_(std::move(model)), train_(std::move(train)), eval_(std::move(eval)), cfg_(std::move(config)),
@@ -72,6 +96,7 @@ void FitLoop::Prepare() {
     // Before taking the model: joining waits for every rank.
     cfg_.batches.rank = cfg_.distributed->rank;
     cfg_.batches.world_size = cfg_.distributed->world_size;
+    cfg_.distributed->device = model_->device;
     comm_ = Connect(*cfg_.distributed);
     comm_->CheckSame("settings", Fingerprint());
   }
@@ -88,6 +113,9 @@ void FitLoop::Prepare() {
   if (comm_) TakeLeaderState(resumed);
   result_.normalization = norm_;
   if (cfg_.batches.channels_last) SetLayout(true);
+  // cuDNN times its algorithms for each new shape once and keeps the fastest (process-wide, as
+  // torch.backends.cudnn.benchmark).
+  if (model_->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   model_->net->SetFusedBatchNorm(cfg_.fused_bn);
   if (comm_ && cfg_.distributed->sync_batch_norm) {
     Communicator* comm = comm_.get();
@@ -135,11 +163,19 @@ void FitLoop::Resume() {
 void FitLoop::Loop() {
   const auto dev = model_->device;
   BatchMaker maker(*train_, norm_, cfg_.batches, dev);
+  // CUDA graphs: the loop's work goes to a side stream (a graph cannot be captured on the default one), batches
+  // are made on this thread (their kernels queue ahead of the GPU), and the step is captured after kGraphWarmup
+  // eager steps (cuDNN's algorithm search, SGD's momentum buffers and the allocator's blocks settle first).
+  constexpr int64_t kGraphWarmup = 3;
+  const bool graphs = cfg_.cuda_graphs && dev.is_cuda() && !comm_ && CudaGraphsBuilt();
+  std::optional<FitStream> stream;
+  if (graphs) stream.emplace(*model_, dev);
+  std::unique_ptr<GraphStep> graph;
   std::unique_ptr<Prefetcher> prefetch;
   Batch fixed;
   if (cfg_.step_only) {
     fixed = maker.Make(0);
-  } else if (result_.iteration < cfg_.iterations && !dev.is_cpu()) {
+  } else if (result_.iteration < cfg_.iterations && !dev.is_cpu() && !graphs) {
     // A device step leaves the CPU idle: batch k+1 is made on a thread while step k runs. On the CPU libtorch's
     // threads already take every core, and a third thread preempting one of them stalls each parallel region at
     // its barrier: making the batch between steps (about 1 ms) measured 0.98-1.02 of the step-only speed against
@@ -174,7 +210,20 @@ void FitLoop::Loop() {
     at::Tensor loss, correct, control;
     std::unique_lock<std::mutex> lock(model_->mu);
     if (comm_) comm_->Broadcast(buffers);
-    Step(b, lr, loss, correct, control);
+    if (graphs && it - result_.start_iteration >= kGraphWarmup && (!graph || graph->Fits(b.x))) {
+      if (!graph) {
+        graph = std::make_unique<GraphStep>(b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r,
+                                                             at::Tensor& l, at::Tensor& c) {
+          at::Tensor unused;
+          Step(x, y, 0, r, l, c, unused);
+        });
+        result_.notes.push_back("CUDA graph: the training step was captured at iteration " + std::to_string(it + 1) +
+                                " and replayed from there");
+      }
+      graph->Replay(b.x, b.y, lr, loss, correct);
+    } else {
+      Step(b.x, b.y, lr, at::Tensor(), loss, correct, control);
+    }
     const int64_t done = it + 1;
     const bool report = done % cfg_.report_every == 0 || done == cfg_.iterations;
     // On the CPU reading the loss costs nothing, so it is checked every step; on CUDA at report points. Distributed,
@@ -234,6 +283,8 @@ void FitLoop::Loop() {
     }
   }
   prefetch.reset();
+  graph.reset();
+  stream.reset();
   std::lock_guard<std::mutex> lock(model_->mu);
   if (result_.stopped != "nan") {
     WriteCheckpoint();
@@ -259,25 +310,30 @@ void FitLoop::Restore() {
   model_->net->train(model_->training.load());
 }
 
-void FitLoop::Step(const Batch& b, double lr, at::Tensor& loss_out, at::Tensor& correct_out, at::Tensor& control) {
+void FitLoop::Step(const at::Tensor& x, const at::Tensor& y, double lr, const at::Tensor& lr_tensor,
+                   at::Tensor& loss_out, at::Tensor& correct_out, at::Tensor& control) {
   auto& net = model_->net;
   net->train(true);
   at::Tensor logits;
   {
-    PrecisionScope precision(cfg_.precision, b.x.device().type());
-    logits = net->forward(b.x);
+    PrecisionScope precision(cfg_.precision, x.device().type());
+    logits = net->forward(x);
   }
-  auto loss = torch::nn::functional::cross_entropy(logits.to(at::kFloat), b.y);
+  auto loss = torch::nn::functional::cross_entropy(logits.to(at::kFloat), y);
   loss.backward();
   if (comm_) {
     const bool stop = abort_.load() || model_->disposed.load();
     control = at::tensor({stop ? 1.0f : 0.0f, loss.detach().to(at::kCPU).item<float>()}, at::kFloat);
     AverageGradients(control);
   }
-  sgd_->Step(lr);
+  if (lr_tensor.defined()) {
+    sgd_->Step(lr_tensor);
+  } else {
+    sgd_->Step(lr);
+  }
   c10::NoGradGuard no_grad;
   loss_out = loss.detach();
-  correct_out = logits.detach().argmax(1).eq(b.y).sum();
+  correct_out = logits.detach().argmax(1).eq(y).sum();
 }
 
 void FitLoop::SyncWindow() {

@@ -1,6 +1,6 @@
 // The paper's training loop, plain C++: SGD with momentum and weight decay on a step schedule (sgd.h,
 // lr_schedule.h), batches prepared one step ahead (batches.h), periodic evaluation, checkpoints with the trainer
-// state (checkpoint.h) and exact resume. It reports through FitObserver and runs on whatever thread calls Run();
+// state (checkpoint.h) and exact resume; on CUDA the step is replayed as a CUDA graph (cuda_graph.h). It reports through FitObserver and runs on whatever thread calls Run();
 // the N-API layer (napi/fit.cc) gives it a thread and turns its reports into JS events.
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include "batches.h"
 #include "checkpoint.h"
+#include "cuda_graph.h"
 #include "dataset.h"
 #include "distributed.h"
 #include "evaluate.h"
@@ -37,6 +38,9 @@ struct FitConfig {
   bool fused_bn = true;          // fused train-mode BN + ReLU kernels on the CPU (fused_bn.h)
   Precision precision = Precision::kFp32;
   bool step_only = false;        // benchmark: one fixed batch, no data work
+  // On CUDA (not distributed): the step captured once as a CUDA graph after a few eager steps and replayed
+  // (cuda_graph.h); the last, smaller batch of each epoch runs eagerly.
+  bool cuda_graphs = true;
   NormKind normalization_kind = NormKind::kPixel;
   std::optional<Normalization> normalization;  // given statistics; else those of the training set
   Meta meta = NewMeta();  // extra plain data for each checkpoint's meta
@@ -80,7 +84,9 @@ class FitLoop {
  private:
   void Prepare();
   void Loop();
-  void Step(const Batch& b, double lr, at::Tensor& loss, at::Tensor& correct, at::Tensor& control);
+  // One training step. `lr_tensor` (when defined) holds the rate on the device, for a captured step.
+  void Step(const at::Tensor& x, const at::Tensor& y, double lr, const at::Tensor& lr_tensor, at::Tensor& loss,
+            at::Tensor& correct, at::Tensor& control);
   void Evaluate();
   void WriteCheckpoint();
   void Resume();

@@ -44,7 +44,7 @@ std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device devic
 
 at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision) {
   c10::NoGradGuard no_grad;
-  std::lock_guard<std::mutex> lock(m.mu);
+  ModelLock lock(m);
   m.net->train(m.training.load());
   PrecisionScope scope(precision, m.device.type());
   return m.net->forward(images.to(m.device)).to(at::kFloat);
@@ -52,7 +52,7 @@ at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision)
 
 EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm,
                          Precision precision) {
-  std::lock_guard<std::mutex> lock(m.mu);
+  ModelLock lock(m);
   auto net = m.net;
   net->eval();
   EvalResult r;
@@ -71,7 +71,7 @@ void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const 
                WeightsFormat format) {
   std::vector<char> bytes;
   {
-    std::lock_guard<std::mutex> lock(m.mu);
+    ModelLock lock(m);
     Meta meta = m.meta.copy();
     for (const auto& kv : extra) meta.insert_or_assign(kv.key(), kv.value());
     bytes = WeightsBytes(m.net, format, meta, normalization ? normalization : m.normalization);
@@ -81,7 +81,7 @@ void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const 
 
 void LoadStateDictFile(ModelState& m, const std::string& path) {
   Checkpoint w = ReadWeights(path, ShortcutName(m.net->options.shortcut()));
-  std::lock_guard<std::mutex> lock(m.mu);
+  ModelLock lock(m);
   ApplyStateDict(m.net, w.state_dict, path);
 }
 

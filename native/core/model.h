@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,21 @@ struct ModelState {
   std::atomic<bool> disposed{false};  // set by dispose(): a running fit stops at the next iteration
   std::optional<Normalization> normalization;  // what it was trained with (from its checkpoint or its last fit)
   Meta meta = NewMeta();                        // the user's meta of the checkpoint it came from (e.g. iteration)
+  // Set (under mu) while a fit runs on its own CUDA stream (cuda_graph.h): orders the calling thread's stream after
+  // the work the fit has queued, so that another thread reads whole steps' weights.
+  std::function<void()> after_fit;
+};
+
+// The model's lock, for whoever runs or reads the network outside a fit; orders the caller's device work after a
+// running fit's (after_fit).
+class ModelLock {
+ public:
+  explicit ModelLock(ModelState& m) : lock_(m.mu) {
+    if (m.after_fit) m.after_fit();
+  }
+
+ private:
+  std::lock_guard<std::mutex> lock_;
 };
 
 // He-initialised (seeded when `seed` is given; torch's global generator is process-wide, so seeded constructions

@@ -20,6 +20,9 @@ class Sgd {
 
   // One step from the parameters' gradients, which are then dropped (zero_grad(set_to_none=True)).
   void Step(double lr);
+  // The same with the rate in a 0-dim float tensor on the parameters' device, for a step captured once as a CUDA
+  // graph and replayed with a new rate each time (the momentum buffers must exist already: one Step before).
+  void Step(const at::Tensor& lr);
 
   // Empty before the first step (and for momentum 0).
   const std::vector<at::Tensor>& momentum() const { return momentum_; }
@@ -27,6 +30,8 @@ class Sgd {
   void set_momentum(std::vector<at::Tensor> buffers) { momentum_ = std::move(buffers); }
 
  private:
+  std::vector<at::Tensor> Direction();
+
   std::vector<at::Tensor> params_;
   SgdOptions opt_;
   std::vector<at::Tensor> momentum_;

@@ -46,6 +46,7 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
   c.checkpoint_every = o.Int("checkpointEvery", 0);
   c.resume = o.Bool("resume");
   if (o.Has("fusedBatchNorm")) c.fused_bn = o.Bool("fusedBatchNorm");
+  if (o.Has("cudaGraphs")) c.cuda_graphs = o.Bool("cudaGraphs");
   c.step_only = o.Bool("stepOnly");
   if (o.Has("precision")) c.precision = ParsePrecision(o.String("precision"));
   Napi::Value norm = o.Get("normalization");

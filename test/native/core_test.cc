@@ -107,6 +107,36 @@ int main() {
           "Sgd: two steps with momentum and weight decay by hand");
   }
 
+  {  // The rate as a device tensor (the CUDA graph's step) moves the weights as the rate as a number does.
+    torch::manual_seed(3);
+    auto a = torch::randn({4, 3}).requires_grad_(true), b = a.detach().clone().requires_grad_(true);
+    Sgd by_number({a}, {0.9, 1e-4}), by_tensor({b}, {0.9, 1e-4});
+    bool refused = false;
+    try {
+      b.mutable_grad() = torch::ones({4, 3});
+      by_tensor.Step(torch::tensor(0.1f));
+    } catch (const std::logic_error&) {
+      refused = true;  // before the momentum buffers exist
+    }
+    b.mutable_grad() = at::Tensor();
+    double worst = 0;
+    for (int k = 0; k < 5; ++k) {
+      auto g = torch::randn({4, 3});
+      a.mutable_grad() = g.clone();
+      b.mutable_grad() = g.clone();
+      const double lr = 0.1 / (k + 1);
+      by_number.Step(lr);
+      if (k == 0) {
+        by_tensor.Step(lr);
+      } else {
+        by_tensor.Step(torch::tensor(static_cast<float>(lr)));
+      }
+      worst = std::max(worst, (a - b).abs().max().item<double>());
+    }
+    Check(refused && worst < 1e-6 && !b.grad().defined(),
+          "Sgd: a step with the rate as a tensor equals one with the rate as a number (max diff " + std::to_string(worst) + ")");
+  }
+
   {  // Normalization: statistics, the two forms of the formula, and the checkpoint form.
     auto data = SyntheticData(200);
     Normalization c = data->Statistics(NormKind::kChannel);
