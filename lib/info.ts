@@ -21,7 +21,10 @@ export interface Info {
    * 'emulated' (neither: bf16 works but is slower than fp32).
    */
   cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
-  /** The c10d backends this build has for data-parallel training: ['gloo'], or [] (built without libgloo-dev). */
+  /**
+   * The c10d backends this build has for data-parallel training: 'gloo' (needs libgloo-dev at build time), 'nccl'
+   * (CUDA builds with NCCL's header), or none.
+   */
   distributed: string[];
   /** The .node file in use and which build produced it. */
   addon: { path: string; build: 'cmake-js' | 'node-gyp' };

@@ -25,6 +25,7 @@ const cmd = args.includes('--force') ? 'rebuild' : 'compile';
 const cmakeArgs = [cmakeJs, cmd, '--directory', ROOT,
   `--CDTorch_DIR=${torch.cmakeDir}`, `--CDRESNET_CIFAR_LIBTORCH_DIR=${torch.libDir}`];
 if (args.includes('--debug')) cmakeArgs.push('--debug');
+if (process.env.RESNET_CIFAR_NCCL === '0') cmakeArgs.push('--CDRESNET_CIFAR_WITH_NCCL=OFF');
 const r = spawnSync(process.execPath, cmakeArgs, { stdio: 'inherit', cwd: ROOT });
 if (r.status !== 0) {
   console.error('resnet-cifar: building the native addon failed (see the output above).');

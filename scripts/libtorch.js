@@ -79,12 +79,22 @@ function describe(cmakeDir, source) {
     root,
     cmakeDir,
     libDir,
-    includeDirs: [includeDir, path.join(includeDir, 'torch/csrc/api/include')],
+    includeDirs: [includeDir, path.join(includeDir, 'torch/csrc/api/include'), ...(cuda ? cudaIncludeDirs(root) : [])],
     version,
     cuda,
     cxx11abi: abi ? abi[1] : null,
     openmp: gomp ? path.join(libDir, gomp) : null,
   };
+}
+
+// The CUDA runtime's headers for a CUDA libtorch (its CUDA headers include cuda_runtime_api.h): the toolkit
+// (CUDA_HOME, /usr/local/cuda) or pip's nvidia-* packages beside a wheel's torch (site-packages/nvidia/*/include).
+function cudaIncludeDirs(root) {
+  const toolkit = [process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
+  const nvidia = path.resolve(root, '../nvidia');
+  const pip = exists(nvidia) ? fs.readdirSync(nvidia).map((d) => path.join(nvidia, d, 'include')) : [];
+  const found = [...toolkit, ...pip].filter((d) => exists(path.join(d, 'cuda_runtime_api.h')));
+  return found.slice(0, 1);
 }
 
 function fromLibtorchEnv() {

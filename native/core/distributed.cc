@@ -7,18 +7,33 @@
 #include <stdexcept>
 #include <thread>
 
+#if defined(RESNET_CIFAR_GLOO) || defined(RESNET_CIFAR_NCCL)
+#define RESNET_CIFAR_C10D 1
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 #ifdef RESNET_CIFAR_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef RESNET_CIFAR_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include "errors.h"
 
 namespace resnet_cifar {
 
-#ifndef RESNET_CIFAR_GLOO
+std::vector<std::string> DistributedBackends() {
+  std::vector<std::string> out;
+#ifdef RESNET_CIFAR_GLOO
+  out.push_back("gloo");
+#endif
+#ifdef RESNET_CIFAR_NCCL
+  out.push_back("nccl");
+#endif
+  return out;
+}
 
-std::vector<std::string> DistributedBackends() { return {}; }
+#ifndef RESNET_CIFAR_C10D
 
 std::unique_ptr<Communicator> Connect(const DistributedOptions&) {
   throw std::runtime_error("this build of resnet-cifar has no distributed backend: it was compiled without c10d's "
@@ -26,8 +41,6 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions&) {
 }
 
 #else
-
-std::vector<std::string> DistributedBackends() { return {"gloo"}; }
 
 namespace {
 
@@ -38,18 +51,20 @@ std::string Short(const c10::Error& e) {
   return m.substr(0, m.find('\n'));
 }
 
-class GlooCommunicator : public Communicator {
+// Collectives on one c10d backend (Gloo or NCCL). Tensors elsewhere than `device` (the CPU for Gloo, this rank's GPU
+// for NCCL) travel there and back, so callers hand over whatever they hold.
+class C10dCommunicator : public Communicator {
  public:
-  GlooCommunicator(const DistributedOptions& o, c10::intrusive_ptr<c10d::Store> store,
-                   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg)
-      : o_(o), store_(std::move(store)), pg_(std::move(pg)) {}
+  C10dCommunicator(const DistributedOptions& o, c10::intrusive_ptr<c10d::Store> store,
+                   c10::intrusive_ptr<c10d::Backend> pg, c10::Device device)
+      : o_(o), store_(std::move(store)), pg_(std::move(pg)), device_(device) {}
 
   int64_t rank() const override { return o_.rank; }
   int64_t world_size() const override { return o_.world_size; }
 
   void Broadcast(std::vector<at::Tensor>& tensors) override {
     for (auto& t : tensors) {
-      auto c = t.contiguous();
+      auto c = t.to(device_).contiguous();
       std::vector<at::Tensor> one{c};
       Collective("broadcast", [&] { return pg_->broadcast(one); });
       if (!c.is_same(t)) t.copy_(c);
@@ -59,7 +74,7 @@ class GlooCommunicator : public Communicator {
   void AllReduceSum(std::vector<at::Tensor>& tensors) override {
     size_t i = 0;
     while (i < tensors.size()) {
-      // One bucket: tensors of one dtype, up to kBucketBytes.
+      // One bucket: tensors of one dtype, up to kBucketBytes, on the backend's device.
       const auto dtype = tensors[i].scalar_type();
       size_t j = i;
       int64_t bytes = 0;
@@ -67,7 +82,7 @@ class GlooCommunicator : public Communicator {
       while (j < tensors.size() && tensors[j].scalar_type() == dtype &&
              (j == i || bytes + tensors[j].numel() * tensors[j].element_size() <= kBucketBytes)) {
         bytes += tensors[j].numel() * tensors[j].element_size();
-        flat.push_back(tensors[j].reshape(-1));
+        flat.push_back(tensors[j].reshape(-1).to(device_));
         ++j;
       }
       std::vector<at::Tensor> bucket{at::cat(flat)};
@@ -163,8 +178,30 @@ class GlooCommunicator : public Communicator {
 
   DistributedOptions o_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
+  c10::intrusive_ptr<c10d::Backend> pg_;
+  c10::Device device_;
 };
+
+#ifdef RESNET_CIFAR_GLOO
+c10::intrusive_ptr<c10d::Backend> GlooGroup(const DistributedOptions& o, const c10::intrusive_ptr<c10d::Store>& store) {
+  auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(o.timeout_ms));
+  // On loopback every rank is on this machine; across machines gloo picks this host's interface (GLOO_SOCKET_IFNAME
+  // names one).
+  const bool loopback = o.master_addr == "localhost" || o.master_addr.rfind("127.", 0) == 0;
+  opts->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                   : c10d::ProcessGroupGloo::createDefaultDevice());
+  opts->threads = 1;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+}
+#endif
+
+#ifdef RESNET_CIFAR_NCCL
+c10::intrusive_ptr<c10d::Backend> NcclGroup(const DistributedOptions& o, const c10::intrusive_ptr<c10d::Store>& store) {
+  auto opts = c10d::ProcessGroupNCCL::Options::create();
+  opts->timeout = std::chrono::milliseconds(o.timeout_ms);
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+}
+#endif
 
 }  // namespace
 
@@ -190,15 +227,16 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
                              "and master address?): " + m);
   }
   try {
-    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(o.timeout_ms));
-    // On loopback every rank is on this machine; across machines gloo picks this host's interface (GLOO_SOCKET_IFNAME
-    // names one).
-    const bool loopback = o.master_addr == "localhost" || o.master_addr.rfind("127.", 0) == 0;
-    opts->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                     : c10d::ProcessGroupGloo::createDefaultDevice());
-    opts->threads = 1;
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
-    return std::make_unique<GlooCommunicator>(o, store, pg);
+    // NCCL between GPUs where the build has it; otherwise Gloo, over the CPU.
+#ifdef RESNET_CIFAR_NCCL
+    if (o.device.is_cuda()) return std::make_unique<C10dCommunicator>(o, store, NcclGroup(o, store), o.device);
+#endif
+#ifdef RESNET_CIFAR_GLOO
+    return std::make_unique<C10dCommunicator>(o, store, GlooGroup(o, store), c10::Device(c10::kCPU));
+#else
+    throw std::runtime_error(who + ": this build has NCCL only (no Gloo headers at build time), and this rank's model is on " +
+                             o.device.str() + ", not a CUDA device");
+#endif
   } catch (const c10::Error& e) {
     throw std::runtime_error(who + ": cannot form the process group at " + where + ": " + Short(e));
   }

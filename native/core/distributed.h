@@ -1,9 +1,11 @@
 // Data-parallel training across processes and machines on PyTorch's c10d: a TCPStore for rendezvous (hosted by rank
-// 0) and a ProcessGroupGloo for the collectives. Built when c10d's and gloo's headers are found
-// (RESNET_CIFAR_GLOO); without them, Connect says the build has no distributed backend.
+// 0) and a process group for the collectives: ProcessGroupNCCL between GPUs in CUDA builds that have NCCL's header
+// (RESNET_CIFAR_NCCL), else ProcessGroupGloo when c10d's and gloo's headers are found (RESNET_CIFAR_GLOO); with
+// neither, Connect says the build has no distributed backend.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <memory>
@@ -19,9 +21,10 @@ struct DistributedOptions {
   int64_t master_port = 29500;
   int64_t timeout_ms = 60000;  // a peer silent this long fails every rank's next collective
   bool sync_batch_norm = false;  // train-mode BatchNorm statistics over the global batch (sync_bn.h)
+  c10::Device device{c10::kCPU};  // this rank's model: a CUDA device takes NCCL where the build has it
 };
 
-// The backends this build has, e.g. {"gloo"}.
+// The backends this build has: "gloo", "nccl" (CUDA builds), both or neither.
 std::vector<std::string> DistributedBackends();
 
 class Communicator {
