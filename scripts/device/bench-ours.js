@@ -2,6 +2,7 @@
 'use strict';
 // One line of JSON: our training step's speed on a fixed synthetic batch (the model step alone), as the PyTorch
 // peer's `bench` measures its own: node scripts/device/bench-ours.js --device cuda --depth 20 --precision fp32
+// [--graphs on|off] (on CUDA the step is replayed as a CUDA graph unless off; the CPU has no graphs)
 const { native } = require('../../dist/native');
 const { ResNet, info } = require('../../dist/index');
 
@@ -9,6 +10,7 @@ const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const device = opt('--device', 'cuda'), depth = Number(opt('--depth', '20')), precision = opt('--precision', 'fp32');
 const steps = Number(opt('--steps', '50'));
+const graphs = opt('--graphs', 'on') === 'on';
 
 (async () => {
   // 1,000 generated images: a step-only fit trains on the first batch, so the data only has to exist.
@@ -20,12 +22,14 @@ const steps = Number(opt('--steps', '50'));
     iterations: steps + 5, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [], gamma: 0.1,
     warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 0, reportEvery: 5, evalEvery: 0, evalBatchSize: 500,
     checkpointPath: '', checkpointEvery: 0, resume: false, channelsLast: true, stepOnly: true, precision,
+    cudaGraphs: graphs,
     normalization: { kind: 'channel', mean: Float32Array.of(0.5, 0.5, 0.5), std: Float32Array.of(0.25, 0.25, 0.25) },
   };
   const r = await native().fit(model.nativeModel, data, null, o, () => {}).promise;
-  const timed = r.train.slice(1); // the first report holds the warm-up
+  const timed = r.train.slice(1); // the first report holds the warm-up (and the graph's capture)
   const seconds = timed.reduce((s, p) => s + (5 * 128) / p.imagesPerSecond, 0);
   const ips = (timed.length * 5 * 128) / seconds;
-  console.log(JSON.stringify({ ours: 'resnet-cifar', device, depth, precision, graphs: false, images_per_s: ips,
+  console.log(JSON.stringify({ ours: 'resnet-cifar', device, depth, precision,
+    graphs: r.notes.some((n) => n.startsWith('CUDA graph')), images_per_s: ips,
     ms_per_step: 1000 * 128 / ips, libtorch: info().libtorch.version }));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -6,6 +6,8 @@
 // 2. one SGD step on the device vs the CPU, from the same weights and batch (< 1e-4)
 // 3. the augmented batch built on the device equals the CPU's for the same (seed, iteration)
 // 4. a checkpoint trained on the device evaluates on the CPU to the same error (±0.02 points), and the reverse
+// 5. CUDA graph replays train like eager steps (85 iterations across an epoch's end, whose smaller batch runs
+//    eagerly): weights within 1e-3 relative, or within 10x of what two eager runs differ by
 // With --device cpu (the dry run) every comparison is CPU against CPU: it checks the script, not a GPU.
 const fs = require('fs');
 const os = require('os');
@@ -87,6 +89,20 @@ async function main() {
     const r = await cross(from, to);
     check(`checkpoint trained on ${from} evaluates on ${to} alike`, r.diff <= 0.02, r);
   }
+  // 5. CUDA graphs against eager steps.
+  const graphRun = async (cudaGraphs, tag) => {
+    const m = await ResNet.load(file, { device: DEVICE });
+    const dir = path.join(tmp, `graphs-${tag}`);
+    const h = await new Trainer(m, { iterations: 85, seed: 5, milestones: [60], cudaGraphs }).fit(data, { checkpoint: { dir } });
+    return { h, w: await readCheckpointTensors(path.join(dir, 'checkpoint.pt')) };
+  };
+  const g = await graphRun(true, 'on'), e1r = await graphRun(false, 'off1'), e2r = await graphRun(false, 'off2');
+  const worstRel = (a, b) => Math.max(...Object.keys(a.w.momentum).map((k) => rel(a.w.stateDict[k], b.w.stateDict[k])));
+  const vsEager = worstRel(g, e1r), eagerNoise = worstRel(e2r, e1r);
+  const captured = g.h.notes.some((n) => n.startsWith('CUDA graph'));
+  const graphOk = (DEVICE === 'cpu' ? !captured : captured) && vsEager <= Math.max(1e-3, 10 * eagerNoise);
+  check('CUDA graph replays vs eager steps (worst parameter after 85 iterations)', graphOk,
+    { captured, relative_error: vsEager, eager_vs_eager: eagerNoise, notes: g.h.notes });
   results.seconds = (Date.now() - t0) / 1000;
   results.passed = results.checks.every((c) => c.ok);
   if (OUT) fs.writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');

@@ -3,9 +3,9 @@
 # (npm run device:pack fills it here). Phases, in the order given:
 #   setup      unpack Node, node_modules and dist/; build the addon against python3's torch (cmake-js, else a direct
 #              g++ link of torch's lib/); library path for torch and nvidia/*/lib; ldd: one libtorch, one libcudart
-#   check      scripts/device/checks.js: device vs CPU logits, SGD step, batches, checkpoints (TF32 off)
-#   bench      synthetic-batch step speed: ours (ResNet-20 and -56, fp32 and bf16) and the PyTorch peer (eager, and
-#              bf16 + torch.compile reduce-overhead)
+#   check      scripts/device/checks.js: device vs CPU logits, SGD step, batches, checkpoints (TF32 off), graphs vs eager
+#   bench      synthetic-batch step speed: ours (ResNet-20 and -56, fp32 and bf16, CUDA graphs on and off; tf32) and
+#              the PyTorch peer (eager, and bf16 + torch.compile reduce-overhead)
 #   data N     unpack CIFAR-10 part N (.device/data/N carried); once all are there, check every SHA-256
 #   train      ResNet-20, the paper's full recipe, on the data above; the checkpoint and result come back in $OUT
 # Every phase prints its elapsed time; the driver stops itself DEADLINE seconds (default 540) after it started.
@@ -49,9 +49,13 @@ setup() {
   if [ ! -f build/Release/resnet_cifar.node ]; then
     budget 120 build
     if ! (node scripts/build.js > "$OUT/build.log" 2>&1); then
-      echo "cmake-js build failed (tail below); linking torch's lib/ directly"
+      echo "cmake-js build failed (tail below); again without NCCL"
       tail -20 "$OUT/build.log"
-      bash scripts/device/direct-build.sh >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; fail "build failed"; }
+      if ! (RESNET_CIFAR_NCCL=0 node scripts/build.js --force >> "$OUT/build.log" 2>&1); then
+        echo "cmake-js build without NCCL failed too (tail below); linking torch's lib/ directly"
+        tail -20 "$OUT/build.log"
+        bash scripts/device/direct-build.sh >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; fail "build failed"; }
+      fi
     fi
   fi
   echo "built in $(elapsed) s"
@@ -103,8 +107,11 @@ bench() {
   {
     for depth in 20 56; do
       for precision in fp32 bf16; do
-        node scripts/device/bench-ours.js --device "$DEVICE" --depth $depth --precision $precision --steps "$steps"
+        for graphs in on off; do
+          node scripts/device/bench-ours.js --device "$DEVICE" --depth $depth --precision $precision --graphs $graphs --steps "$steps"
+        done
       done
+      [ "$DEVICE" = cuda ] && node scripts/device/bench-ours.js --device cuda --depth $depth --precision tf32 --steps "$steps"
       if [ -f "$BASE/pytorch_seed.py" ]; then
         local n=$(( (depth - 2) / 6 ))
         python3 "$BASE/pytorch_seed.py" bench --n $n --device "$DEVICE" --channels-last --steps "$steps" | tail -1
