@@ -8,6 +8,7 @@
 // 4. a checkpoint trained on the device evaluates on the CPU to the same error (±0.02 points), and the reverse
 // 5. CUDA graph replays train like eager steps (85 iterations across an epoch's end, whose smaller batch runs
 //    eagerly): weights within 1e-3 relative, or within 10x of what two eager runs differ by
+// 6. a one-rank data-parallel run (NCCL on CUDA where the build has it, else Gloo) trains like a plain eager run
 // With --device cpu (the dry run) every comparison is CPU against CPU: it checks the script, not a GPU.
 const fs = require('fs');
 const os = require('os');
@@ -103,6 +104,24 @@ async function main() {
   const graphOk = (DEVICE === 'cpu' ? !captured : captured) && vsEager <= Math.max(1e-3, 10 * eagerNoise);
   check('CUDA graph replays vs eager steps (worst parameter after 85 iterations)', graphOk,
     { captured, relative_error: vsEager, eager_vs_eager: eagerNoise, notes: g.h.notes });
+  // 6. c10d on this device: one rank, so the collectives run but change nothing.
+  const backends = info().distributed;
+  if (backends.length) {
+    const m = await ResNet.load(file, { device: DEVICE });
+    const dir = path.join(tmp, 'one-rank');
+    await new Trainer(m, { iterations: 20, seed: 5, milestones: [], distributed: { rank: 0, worldSize: 1, masterPort: 29531 } })
+      .fit(data, { checkpoint: { dir } });
+    const plain = await ResNet.load(file, { device: DEVICE });
+    const pdir = path.join(tmp, 'plain-20');
+    await new Trainer(plain, { iterations: 20, seed: 5, milestones: [], cudaGraphs: false }).fit(data, { checkpoint: { dir: pdir } });
+    const a = await readCheckpointTensors(path.join(dir, 'checkpoint.pt')), b = await readCheckpointTensors(path.join(pdir, 'checkpoint.pt'));
+    const d = Math.max(...Object.keys(b.momentum).map((k) => rel(a.stateDict[k], b.stateDict[k])));
+    const backend = DEVICE.startsWith('cuda') && backends.includes('nccl') ? 'nccl' : 'gloo';
+    check(`one-rank data-parallel run (${backend}) vs a plain run, 20 iterations`, d <= Math.max(1e-3, 10 * eagerNoise),
+      { backends, relative_error: d, eager_vs_eager: eagerNoise });
+  } else {
+    check('data-parallel backends in this build', false, { backends });
+  }
   results.seconds = (Date.now() - t0) / 1000;
   results.passed = results.checks.every((c) => c.ok);
   if (OUT) fs.writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
