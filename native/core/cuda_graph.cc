@@ -81,8 +81,6 @@ GraphStep::GraphStep(const at::Tensor& x, const at::Tensor& y, const StepFn& ste
 
 GraphStep::~GraphStep() = default;
 
-bool GraphStep::Fits(const at::Tensor& x) const { return x.sizes() == impl_->x.sizes(); }
-
 void GraphStep::Replay(const at::Tensor& x, const at::Tensor& y, double lr, at::Tensor& loss, at::Tensor& correct) {
   Impl& g = *impl_;
   g.x.copy_(x);
@@ -107,7 +105,6 @@ GraphStep::GraphStep(const at::Tensor&, const at::Tensor&, const StepFn&) {
   throw std::runtime_error("resnet-cifar was built without CUDA: no CUDA graphs");
 }
 GraphStep::~GraphStep() = default;
-bool GraphStep::Fits(const at::Tensor&) const { return false; }
 void GraphStep::Replay(const at::Tensor&, const at::Tensor&, double, at::Tensor&, at::Tensor&) {}
 
 #endif

@@ -48,8 +48,6 @@ class GraphStep {
   GraphStep(const GraphStep&) = delete;
   GraphStep& operator=(const GraphStep&) = delete;
 
-  // Whether a batch fits the captured shapes (the last batch of an epoch is smaller: that one runs eagerly).
-  bool Fits(const at::Tensor& x) const;
   // One step on (x, y) at `lr`; loss and correct are the graph's own outputs, valid until the next Replay.
   void Replay(const at::Tensor& x, const at::Tensor& y, double lr, at::Tensor& loss, at::Tensor& correct);
 

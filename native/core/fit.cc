@@ -210,7 +210,9 @@ void FitLoop::Loop() {
     at::Tensor loss, correct, control;
     std::unique_lock<std::mutex> lock(model_->mu);
     if (comm_) comm_->Broadcast(buffers);
-    if (graphs && it - result_.start_iteration >= kGraphWarmup && (!graph || graph->Fits(b.x))) {
+    // The graph's shapes are a full batch's: the smaller last batch of an epoch runs eagerly between replays.
+    const bool full = b.y.size(0) == cfg_.batches.batch;
+    if (graphs && full && it - result_.start_iteration >= kGraphWarmup) {
       if (!graph) {
         graph = std::make_unique<GraphStep>(b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r,
                                                              at::Tensor& l, at::Tensor& c) {
