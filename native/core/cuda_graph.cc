@@ -66,7 +66,9 @@ GraphStep::GraphStep(const at::Tensor& x, const at::Tensor& y, const StepFn& ste
   // Everything queued so far (the eager warm-up steps that made cuDNN pick its algorithms and SGD its momentum
   // buffers) finishes before the capture starts.
   c10::cuda::device_synchronize();
-  g.graph.capture_begin();
+  // Thread-local capture: another trainer's thread in this process may keep using the GPU meanwhile (global mode
+  // would fail its allocations and copies, or this capture).
+  g.graph.capture_begin(at::cuda::MempoolId_t{0, 0}, cudaStreamCaptureModeThreadLocal);
   try {
     step(g.x, g.y, g.lr, g.loss, g.correct);
   } catch (...) {
