@@ -9,8 +9,9 @@
 #   data N     unpack CIFAR-10 part N (.device/data/N carried); once all are there, check every SHA-256
 #   train      ResNet-20, the paper's full recipe, on the data above; the checkpoint and result come back in $OUT
 # Every phase prints its elapsed time; the driver stops itself DEADLINE seconds (default 540) after it started.
-# $OUT gets at most 8 files (what a run brings back): build.log (with ldd), checks.json, bench.jsonl, train.log,
-# r20/{metrics.jsonl, checkpoint.pt, final.json}, and driver-failed.json on a failure.
+# $OUT gets at most 8 files (what a run brings back): build.log (with ldd and nvidia-smi's GPU line), checks.json,
+# bench.jsonl, train.log, r20/{metrics.jsonl, checkpoint.pt, final.json}, and driver-failed.json on a failure.
+# scripts/device/report.js turns them into docs/results/gpu.md.
 # DEVICE=cpu and WORK=<folder> make the dry run (scripts/device/dry-run.sh) run the same phases here.
 set -uo pipefail
 START=$(date +%s)
@@ -62,6 +63,7 @@ setup() {
   local ldd torchdirs cudart
   ldd=$(ldd build/Release/resnet_cifar.node)
   { echo; echo "ldd:"; echo "$ldd"; } >> "$OUT/build.log"
+  echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)" | tee -a "$OUT/build.log"
   torchdirs=$(echo "$ldd" | grep -E 'lib(torch|c10)[^ ]*\.so' | awk '{print $3}' | xargs -r -n1 dirname | sort -u | wc -l)
   cudart=$(echo "$ldd" | grep -E 'libcudart' | awk '{print $3}' | sort -u | wc -l)
   echo "ldd: torch libraries from $torchdirs folder(s); libcudart from $cudart file(s)"

@@ -24,3 +24,6 @@ echo
 echo "dry run: every phase passed; the GPU run would bring back:"
 (cd "$SCRATCH/out" && find . -type f | sort | head -20)
 node -e "const c = require('$SCRATCH/out/checks.json'); if (!c.passed) process.exit(1)"
+# The page a GPU run's folders become (docs/results/gpu.md there); here it only has to be written.
+node scripts/device/report.js "$SCRATCH/out" > "$SCRATCH/gpu.md" && echo "report: $(wc -l < "$SCRATCH/gpu.md") lines"
+

@@ -38,9 +38,15 @@ const precision = opt('--precision', 'fp32');
       if (e.kind === 'eval') line({ kind: 'eval', iteration: e.iteration, error: e.error, loss: e.loss });
     },
   });
+  // Training alone (evaluations and checkpoints excluded): each report window's iterations at its images/s.
+  let trainingSeconds = 0;
+  h.train.forEach((p, i) => {
+    const from = i === 0 ? h.startIteration : h.train[i - 1].iteration;
+    if (p.iteration > from && p.imagesPerSecond > 0) trainingSeconds += ((p.iteration - from) * 128) / p.imagesPerSecond;
+  });
   const final = {
     depth: 20, seed, device: model.device, precision, iterations: h.iterations, startIteration: h.startIteration,
-    stopped: h.stopped, seconds: h.seconds, testError: h.eval.at(-1)?.error, notes: h.notes,
+    stopped: h.stopped, seconds: h.seconds, trainingSeconds, testError: h.eval.at(-1)?.error, notes: h.notes,
     libtorch: info().libtorch.version, gpu: info().cuda,
   };
   fs.writeFileSync(path.join(out, 'final.json'), JSON.stringify(final, null, 2) + '\n');
