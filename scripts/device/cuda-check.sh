@@ -2,8 +2,11 @@
 # Compiles the native sources as a CUDA build would (RESNET_CIFAR_CUDA, and c10d's NCCL process group) without a GPU
 # or a CUDA toolkit: syntax and types only (g++ -fsyntax-only), against this machine's libtorch headers plus the
 # CUDA and NCCL headers of NVIDIA's pip wheels (unpacked once into .device/cuda-headers; pip reaches them here).
-# What it cannot see: link errors, and API differences between this libtorch and the GPU machine's.
-#   npm run device:cuda-check
+# With LIBTORCH naming a CUDA libtorch (e.g. the torch/ folder of a CUDA wheel, unpacked), it also compiles the
+# core and test/native/core_test.cc and links them against that libtorch's libraries: every symbol must resolve
+# except the CUDA runtime's own (cudart is loaded through libtorch_cuda at run time).
+# What it cannot see: behaviour on a GPU, and API differences from the GPU machine's libtorch version.
+#   npm run device:cuda-check            LIBTORCH=/path/to/cuda/torch npm run device:cuda-check
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 H=.device/cuda-headers
@@ -31,5 +34,19 @@ for src in $(node scripts/sources.js --write build/cuda-check); do
   echo "cuda-check: $src"
   g++ $FLAGS "$src" || status=1
 done
-[ $status -eq 0 ] && echo "cuda-check: every unit compiles as a CUDA build" || echo "cuda-check: FAILED"
-exit $status
+[ $status -eq 0 ] && echo "cuda-check: every unit compiles as a CUDA build" || { echo "cuda-check: FAILED"; exit 1; }
+if [ "$(node -p "require('./scripts/libtorch.js').find().cuda")" = true ]; then
+  LIB=$(node -p "require('./scripts/libtorch.js').find().libDir")
+  OBJ=build/cuda-check/obj && mkdir -p "$OBJ"
+  CFLAGS="${FLAGS/-fsyntax-only/-O0 -fPIC}"
+  pids=()
+  for src in $(node scripts/sources.js --write build/cuda-check | grep -v '/napi') test/native/core_test.cc; do
+    g++ $CFLAGS -c "$src" -o "$OBJ/$(basename "$src" .cc).o" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
+  [ $status -eq 0 ] || { echo "cuda-check: compiling objects FAILED"; exit 1; }
+  undefined=$(g++ -o "$OBJ/core_test" "$OBJ"/*.o -L"$LIB" -Wl,--no-as-needed -ltorch -ltorch_cpu -ltorch_cuda -lc10 -lc10_cuda \
+    -Wl,--allow-shlib-undefined -fopenmp 2>&1 | grep -o "undefined reference to \`[^']*'" | sort -u | grep -v '`cuda[A-Z]' || true)
+  if [ -n "$undefined" ]; then echo "$undefined"; echo "cuda-check: linking against $LIB FAILED"; exit 1; fi
+  echo "cuda-check: the core links against $LIB (only the CUDA runtime's symbols left to load time)"
+fi
