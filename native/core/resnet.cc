@@ -1,6 +1,6 @@
 #include "resnet.h"
 
-#include <torch/nn/functional/padding.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/init.h>
 
 #include <stdexcept>
@@ -9,10 +9,6 @@
 #include "sync_bn.h"
 
 namespace resnet_cifar {
-
-namespace F = torch::nn::functional;
-using torch::indexing::None;
-using torch::indexing::Slice;
 
 Shortcut ParseShortcut(const std::string& s) {
   if (s == "A") return Shortcut::A;
@@ -65,6 +61,36 @@ static torch::Tensor BnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, 
   return y.relu_();
 }
 
+// Option A's shortcut where the shape changes: x subsampled by `stride` and zero-padded to `planes` channels, as one
+// autograd function. libtorch's slice + pad would make the gradient with two zero-filled full-size tensors and
+// two strided copies, in NCHW order whatever x's layout (so the next fused BatchNorm kernel copies it again to
+// channels-last); here one zero-filled tensor in x's own layout and one copy. Pure copies both ways: the same bits.
+struct SubsamplePadFunction : torch::autograd::Function<SubsamplePadFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, int64_t stride,
+                               int64_t planes) {
+    const auto format = x.suggest_memory_format();
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["sizes"] = x.sizes().vec();
+    ctx->saved_data["channels_last"] = format == torch::MemoryFormat::ChannelsLast;
+    auto sub = x.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride);
+    auto out = at::empty({x.size(0), planes, sub.size(2), sub.size(3)}, x.options(), format).zero_();
+    out.narrow(1, 0, x.size(1)).copy_(sub);
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const int64_t stride = ctx->saved_data["stride"].toInt();
+    const auto sizes = ctx->saved_data["sizes"].toIntVector();
+    const auto format = ctx->saved_data["channels_last"].toBool() ? torch::MemoryFormat::ChannelsLast
+                                                                  : torch::MemoryFormat::Contiguous;
+    const auto& g = grads[0];
+    auto gx = at::empty(sizes, g.options(), format).zero_();
+    gx.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride).copy_(g.narrow(1, 0, sizes[1]));
+    return {gx, torch::Tensor(), torch::Tensor()};
+  }
+};
+
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   auto h = BnRelu(conv1(x), bn1, bn_path);
   auto z = conv2(h);
@@ -79,8 +105,7 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
     }
   } else if (stride != 1 || in_planes != planes) {
     // Option A: subsample by the stride, zero-pad the new channels (no parameters).
-    if (stride != 1) s = s.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
-    if (planes > in_planes) s = F::pad(s, F::PadFuncOptions({0, 0, 0, 0, 0, planes - in_planes}));
+    s = SubsamplePadFunction::apply(x, stride, planes);
   }
   return BnRelu(z, bn2, bn_path, s);
 }
