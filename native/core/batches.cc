@@ -92,24 +92,13 @@ Batch BatchMaker::Make(int64_t it, BatchDraw* draw) {
   }
   const int64_t start = k * opt_.batch, b = std::min(opt_.batch, shard_ - start);
   auto g = StreamGenerator(opt_.seed, 2 + 16 * static_cast<uint64_t>(opt_.rank), static_cast<uint64_t>(it));
-  BatchDraw d;
-  if (device_.is_cpu()) {
-    d.index = order_.narrow(0, start, b);
-    d.dy = at::randint(0, 9, {b}, g, at::kLong);
-    d.dx = at::randint(0, 9, {b}, g, at::kLong);
-    d.flip = at::randint(0, 2, {b}, g, at::kLong).to(at::kBool);
-  } else {
-    // The same draws in one block, copied without waiting for the device (pinned memory on CUDA): the host runs
-    // ahead of the GPU and only waits at report points.
-    auto draw = at::stack({order_.narrow(0, start, b), at::randint(0, 9, {b}, g, at::kLong),
-                           at::randint(0, 9, {b}, g, at::kLong), at::randint(0, 2, {b}, g, at::kLong)});
-    if (device_.is_cuda()) draw = draw.pin_memory();
-    draw = draw.to(device_, /*non_blocking=*/true);
-    d.index = draw[0];
-    d.dy = draw[1];
-    d.dx = draw[2];
-    d.flip = draw[3].to(at::kBool);
-  }
+  // Rows: image index, crop offsets dy and dx, flip. On a device they travel as one block, copied without waiting
+  // (pinned memory on CUDA): the host runs ahead of the GPU and only waits at report points.
+  auto rows = at::stack({order_.narrow(0, start, b), at::randint(0, 9, {b}, g, at::kLong),
+                         at::randint(0, 9, {b}, g, at::kLong), at::randint(0, 2, {b}, g, at::kLong)});
+  if (device_.is_cuda()) rows = rows.pin_memory();
+  if (!device_.is_cpu()) rows = rows.to(device_, /*non_blocking=*/true);
+  BatchDraw d{rows[0], rows[1], rows[2], rows[3].to(at::kBool)};
   Batch out{device_.is_cpu() && !opt_.generic ? CropCpu(d) : CropGeneric(d), labels_.index_select(0, d.index)};
   if (draw) *draw = d;
   return out;

@@ -21,8 +21,7 @@ bool CudaGraphsBuilt() { return true; }
 
 struct SideStream::Impl {
   c10::DeviceIndex index;
-  std::optional<c10::cuda::CUDAStream> stream;
-  std::optional<c10::cuda::CUDAStreamGuard> guard;
+  std::optional<c10::cuda::CUDAStreamGuard> guard;  // holds the side stream (current_stream())
 };
 
 static void SynchronizeDevice(c10::DeviceIndex index) {
@@ -34,13 +33,12 @@ SideStream::SideStream(c10::Device device) : impl_(std::make_unique<Impl>()) {
   if (!device.is_cuda()) throw std::invalid_argument("SideStream needs a CUDA device");
   impl_->index = device.has_index() ? device.index() : c10::cuda::current_device();
   SynchronizeDevice(impl_->index);
-  impl_->stream.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, impl_->index));
-  impl_->guard.emplace(*impl_->stream);
+  impl_->guard.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, impl_->index));
 }
 
 void SideStream::OrderAfter() const {
   c10::Event done(c10::DeviceType::CUDA);
-  done.record(impl_->stream->unwrap());
+  done.record(impl_->guard->current_stream().unwrap());
   done.block(c10::cuda::getCurrentCUDAStream(impl_->index).unwrap());
 }
 
@@ -62,7 +60,7 @@ GraphStep::GraphStep(const at::Tensor& x, const at::Tensor& y, const StepFn& ste
   Impl& g = *impl_;
   g.x = x.clone();  // keeps x's memory format (channels-last)
   g.y = y.clone();
-  g.lr = at::zeros({}, x.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
+  g.lr = at::zeros({}, x.options().dtype(at::kFloat));
   // Everything queued so far (the eager warm-up steps that made cuDNN pick its algorithms and SGD its momentum
   // buffers) finishes before the capture starts.
   c10::cuda::device_synchronize();

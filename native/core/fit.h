@@ -1,7 +1,8 @@
 // The paper's training loop, plain C++: SGD with momentum and weight decay on a step schedule (sgd.h,
 // lr_schedule.h), batches prepared one step ahead (batches.h), periodic evaluation, checkpoints with the trainer
-// state (checkpoint.h) and exact resume; on CUDA the step is replayed as a CUDA graph (cuda_graph.h). It reports through FitObserver and runs on whatever thread calls Run();
-// the N-API layer (napi/fit.cc) gives it a thread and turns its reports into JS events.
+// state (checkpoint.h) and exact resume; on CUDA the step is replayed as a CUDA graph (cuda_graph.h). It reports
+// through FitObserver and runs on whatever thread calls Run(); the N-API layer (napi/fit.cc) gives it a thread and
+// turns its reports into JS events.
 #pragma once
 
 #include <atomic>

@@ -16,7 +16,8 @@ Precision ParsePrecision(const std::string& s);  // "fp32" | "tf32" | "bf16"; st
 const char* PrecisionName(Precision p);
 
 // While alive on this thread, ops on `device` run at `precision` (autocast for bf16; on CUDA, TF32 is switched off
-// for fp32 and on for tf32, process-wide; on the CPU tf32 is fp32). The weight casts autocast caches are dropped when the outermost scope ends.
+// for fp32 and on for tf32, process-wide; on the CPU tf32 is fp32). The weight casts autocast caches are dropped
+// when the outermost scope ends.
 // What this CPU offers bfloat16 compute: AMX-BF16 tiles, AVX512-BF16 dot products, or neither (then oneDNN
 // emulates bf16 and it is slower than fp32).
 struct Bf16Support {

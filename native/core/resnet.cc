@@ -71,7 +71,7 @@ struct SubsamplePadFunction : torch::autograd::Function<SubsamplePadFunction> {
     const auto format = x.suggest_memory_format();
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["sizes"] = x.sizes().vec();
-    ctx->saved_data["channels_last"] = format == torch::MemoryFormat::ChannelsLast;
+    ctx->saved_data["format"] = static_cast<int64_t>(format);
     auto sub = x.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride);
     auto out = at::empty({x.size(0), planes, sub.size(2), sub.size(3)}, x.options(), format).zero_();
     out.narrow(1, 0, x.size(1)).copy_(sub);
@@ -82,8 +82,7 @@ struct SubsamplePadFunction : torch::autograd::Function<SubsamplePadFunction> {
                                                  torch::autograd::variable_list grads) {
     const int64_t stride = ctx->saved_data["stride"].toInt();
     const auto sizes = ctx->saved_data["sizes"].toIntVector();
-    const auto format = ctx->saved_data["channels_last"].toBool() ? torch::MemoryFormat::ChannelsLast
-                                                                  : torch::MemoryFormat::Contiguous;
+    const auto format = static_cast<torch::MemoryFormat>(ctx->saved_data["format"].toInt());
     const auto& g = grads[0];
     auto gx = at::empty(sizes, g.options(), format).zero_();
     gx.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride).copy_(g.narrow(1, 0, sizes[1]));
