@@ -90,15 +90,17 @@ async function main() {
     const r = await cross(from, to);
     check(`checkpoint trained on ${from} evaluates on ${to} alike`, r.diff <= 0.02, r);
   }
-  // 5. CUDA graphs against eager steps.
-  const graphRun = async (cudaGraphs, tag) => {
+  // 5. CUDA graphs against eager steps. trainRun: the saved weights trained on the device with these options, and
+  // the history.
+  const trainRun = async (tag, options) => {
     const m = await ResNet.load(file, { device: DEVICE });
-    const dir = path.join(tmp, `graphs-${tag}`);
-    const h = await new Trainer(m, { iterations: 85, seed: 5, milestones: [60], cudaGraphs }).fit(data, { checkpoint: { dir } });
+    const dir = path.join(tmp, tag);
+    const h = await new Trainer(m, { seed: 5, ...options }).fit(data, { checkpoint: { dir } });
     return { h, w: await readCheckpointTensors(path.join(dir, 'checkpoint.pt')) };
   };
-  const g = await graphRun(true, 'on'), e1r = await graphRun(false, 'off1'), e2r = await graphRun(false, 'off2');
   const worstRel = (a, b) => Math.max(...Object.keys(a.w.momentum).map((k) => rel(a.w.stateDict[k], b.w.stateDict[k])));
+  const graphRun = (cudaGraphs, tag) => trainRun(`graphs-${tag}`, { iterations: 85, milestones: [60], cudaGraphs });
+  const g = await graphRun(true, 'on'), e1r = await graphRun(false, 'off1'), e2r = await graphRun(false, 'off2');
   const vsEager = worstRel(g, e1r), eagerNoise = worstRel(e2r, e1r);
   const captured = g.h.notes.some((n) => n.startsWith('CUDA graph'));
   const graphOk = (DEVICE === 'cpu' ? !captured : captured) && vsEager <= Math.max(1e-3, 10 * eagerNoise);
@@ -107,15 +109,9 @@ async function main() {
   // 6. c10d on this device: one rank, so the collectives run but change nothing.
   const backends = info().distributed;
   if (backends.length) {
-    const m = await ResNet.load(file, { device: DEVICE });
-    const dir = path.join(tmp, 'one-rank');
-    await new Trainer(m, { iterations: 20, seed: 5, milestones: [], distributed: { rank: 0, worldSize: 1, masterPort: 29531 } })
-      .fit(data, { checkpoint: { dir } });
-    const plain = await ResNet.load(file, { device: DEVICE });
-    const pdir = path.join(tmp, 'plain-20');
-    await new Trainer(plain, { iterations: 20, seed: 5, milestones: [], cudaGraphs: false }).fit(data, { checkpoint: { dir: pdir } });
-    const a = await readCheckpointTensors(path.join(dir, 'checkpoint.pt')), b = await readCheckpointTensors(path.join(pdir, 'checkpoint.pt'));
-    const d = Math.max(...Object.keys(b.momentum).map((k) => rel(a.stateDict[k], b.stateDict[k])));
+    const ranked = await trainRun('one-rank', { iterations: 20, milestones: [], distributed: { rank: 0, worldSize: 1, masterPort: 29531 } });
+    const plain = await trainRun('plain-20', { iterations: 20, milestones: [], cudaGraphs: false });
+    const d = worstRel(ranked, plain);
     const backend = DEVICE.startsWith('cuda') && backends.includes('nccl') ? 'nccl' : 'gloo';
     check(`one-rank data-parallel run (${backend}) vs a plain run, 20 iterations`, d <= Math.max(1e-3, 10 * eagerNoise),
       { backends, relative_error: d, eager_vs_eager: eagerNoise });

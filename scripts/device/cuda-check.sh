@@ -22,12 +22,9 @@ if [ ! -f "$H/.complete" ]; then
   touch "$H/.complete"
 fi
 INC="-I$H/shim $(ls -d "$H"/nvidia/*/include | sed 's/^/-isystem /' | tr '\n' ' ')"
-NODE_INC=$(node -p "require('node-api-headers').include_dir")
-ADDON_INC=$(node -p "require('node-addon-api').include_dir")
-FLAGS="-std=c++20 -fsyntax-only -Wall -Wextra -Wno-unused-parameter -Wno-interference-size -DNAPI_VERSION=8
-  -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DRESNET_CIFAR_CUDA=1 -DUSE_CUDA -DRESNET_CIFAR_NCCL=1 -DUSE_C10D_NCCL -DUSE_DISTRIBUTED
-  $(node scripts/libtorch.js --gyp defines | sed 's/\([^ ]*\)/-D\1/g') $(node scripts/libtorch.js --gyp cflags)
-  $INC -isystem $NODE_INC -isystem $ADDON_INC"
+source scripts/device/addon-flags.sh
+FLAGS="-fsyntax-only -Wextra -Wno-interference-size -DRESNET_CIFAR_CUDA=1 -DUSE_CUDA -DRESNET_CIFAR_NCCL=1 -DUSE_C10D_NCCL
+  -DUSE_DISTRIBUTED $INC $ADDON_FLAGS"
 mkdir -p build/cuda-check
 status=0
 for src in $(node scripts/sources.js --write build/cuda-check); do

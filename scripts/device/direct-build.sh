@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p build/Release build/direct
-NODE_INC=$(node -p "require('node-api-headers').include_dir")
-ADDON_INC=$(node -p "require('node-addon-api').include_dir")
-FLAGS="-O3 -fPIC -std=c++20 -fexceptions -frtti -Wall -Wno-unused-parameter -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS
-  -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION $(node scripts/libtorch.js --gyp defines | sed 's/\([^ ]*\)/-D\1/g')
-  $(node scripts/libtorch.js --gyp cflags) -I$NODE_INC -I$ADDON_INC"
+source scripts/device/addon-flags.sh
+FLAGS="-O3 -fPIC $ADDON_FLAGS"
 objs=()
 for src in $(node scripts/sources.js --write build/direct/unity); do
   obj=build/direct/$(basename "$src" .cc).o
