@@ -102,7 +102,8 @@ OUT is written atomically, and only when the whole conversion succeeded.`,
   --iterations N         per run (default 64000; milestones at 50 % and 75 %)
   --workers N            train N runs at a time, each in its own process with the cores split between them
                          (default 1: one run after another in this process)
-  --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every, --precision as for train
+  --data, --download, --device, --batch-size, --lr, --eval-every, --checkpoint-every, --precision,
+  --no-cuda-graphs       as for train
 
 Each (depth, shortcut, seed) trains in its own folder under DIR/runs; finished runs are skipped and interrupted
 ones resumed, so the same command continues after Ctrl-C or a crash. With --workers, a run that fails lets the
@@ -728,7 +729,7 @@ async function cmdReproduce(argv: string[]): Promise<number> {
     ...DATA, depths: { type: 'string' }, seeds: { type: 'string' }, plain: { type: 'boolean' },
     iterations: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, 'batch-size': { type: 'string' },
     lr: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-    precision: { type: 'string' }, workers: { type: 'string' },
+    precision: { type: 'string' }, workers: { type: 'string' }, 'no-cuda-graphs': { type: 'boolean' },
   });
   if (values.help) return help('reproduce');
   if (!values.out) throw new UsageError('reproduce needs --out DIR');
@@ -765,7 +766,8 @@ async function cmdReproduce(argv: string[]): Promise<number> {
     const report = () => writeReport(dir, depths, shortcuts, seeds);
     if (workers > 1) {
       const passOn = ['iterations', 'device', 'batch-size', 'lr', 'eval-every', 'checkpoint-every', 'precision']
-        .flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k] as string]));
+        .flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k] as string]))
+        .concat(values['no-cuda-graphs'] ? ['--no-cuda-graphs'] : []);
       trained = await runWorkers(runs, { workers, data, passOn, json, stop, report });
     } else {
       for (const { depth, shortcut, seed, runDir, name, label } of runs) {

@@ -224,8 +224,12 @@ test('reproduce --workers: runs train side by side in worker processes; a failed
   const out = tmpDir();
   const args = (dir: string) => ['reproduce', '--depths', '8', '--seeds', '2', '--iterations', '20', '--batch-size', '16', '--eval-every', '10',
     '--data', data, '--out', dir, '--workers', '2', '--json'];
-  const r = await cli(args(out));
+  const r = await cli([...args(out), '--no-cuda-graphs']);
   t.is(r.code, 0, r.stderr);
+  for (const seed of [0, 1]) {
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'runs', `resnet8-seed${seed}`, 'config.json'), 'utf8'));
+    t.is(cfg.cudaGraphs, false, '--no-cuda-graphs reaches every worker');
+  }
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const firstFinal = events.findIndex((e) => e.kind === 'final');
   t.deepEqual(events.slice(0, firstFinal).filter((e) => e.kind === 'start').map((e) => e.run).sort(), ['resnet8-seed0', 'resnet8-seed1'],
