@@ -8,7 +8,8 @@ import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
 import { defaultCacheDir } from './download';
 import { info } from './info';
-import { CIFAR10_CHANNEL_NORMALIZATION, ResNet, checkDepth, formatOf, type DeviceSpec, type Evaluation, type Normalization, type Shortcut } from './resnet';
+import { pretrainedFile, pretrainedModels } from './pretrained';
+import { CIFAR10_CHANNEL_NORMALIZATION, PAPER_TEST_ERRORS, ResNet, checkDepth, formatOf, type DeviceSpec, type Evaluation, type Normalization, type Shortcut } from './resnet';
 import { loadExported, loadTorchScript } from './foreign';
 import { RunError, readFinal, trainRun, type RunConfig, type RunFinal, curvePoints } from './run';
 import { writeAtomic, writeCurves, type CurvePoint } from './plots';
@@ -73,9 +74,11 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
 
 Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
 Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
-  eval: `Usage: resnet-cifar eval (--weights FILE | --torchscript FILE | --exported FILE) [--normalize N] [--data …] [--json]
+  eval: `Usage: resnet-cifar eval (--pretrained NAME | --weights FILE | --torchscript FILE | --exported FILE) [--normalize N]
+       [--data …] [--json]
 
 Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix.
+--pretrained takes one of the networks shipped trained with the package ('resnet-cifar info' lists them).
 --weights opens our checkpoints and the PyTorch world's state dicts and training checkpoints (the seed's nets.py,
 akamaster/pytorch_resnet_cifar10), in torch.save's zip or legacy format or safetensors. --torchscript takes a
 torch.jit.save file, --exported an AOTInductor package (.pt2).
@@ -83,10 +86,11 @@ torch.jit.save file, --exported an AOTInductor package (.pt2).
                    default: the checkpoint's stored normalization, else cifar (0.4914, 0.4822, 0.4465 / 0.2470, …)
   --shortcut A|plain   foreign weights without projections: which net they are (default A)
   --batch-size N   default 500        --device auto|cpu|cuda[:i]        --precision fp32|tf32|bf16`,
-  predict: `Usage: resnet-cifar predict (--weights FILE | --torchscript FILE | --exported FILE) IMAGE… [--top K] [--json]
+  predict: `Usage: resnet-cifar predict (--pretrained NAME | --weights FILE | --torchscript FILE | --exported FILE) IMAGE…
+       [--top K] [--json]
 
-Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed); --weights,
---normalize and --shortcut as for eval.
+Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed); --pretrained,
+--weights, --normalize and --shortcut as for eval.
   --device auto|cpu|cuda[:i]        --precision fp32|tf32|bf16`,
   convert: `Usage: resnet-cifar convert IN OUT [--to checkpoint|safetensors|state-dict|akamaster] [--shortcut A|plain]
 
@@ -112,7 +116,6 @@ beside the paper's and the seed's) and DIR/figure6.svg (+ .png): plain nets left
 training error, bold lines test error.`,
 };
 
-const PAPER: Record<number, number> = { 20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43 };
 const SEED_ARTICLE: Record<number, number> = { 20: 8.59, 32: 7.73, 44: 7.54, 56: 7.88 };
 
 function parse(cmd: string, argv: string[], options: Opts, positionals = false) {
@@ -280,8 +283,9 @@ async function cmdInfo(argv: string[]): Promise<number> {
     cache: defaultCacheDir(),
     cached: fs.existsSync(path.join(defaultCacheDir(), 'cifar-10-binary.tar.gz')),
   };
+  const pretrained = (await pretrainedModels()).map((m) => ({ name: m.name, depth: m.config.depth, shortcut: m.config.shortcut, testError: m.testError }));
   if (values.json) {
-    out(JSON.stringify({ ...i, data }));
+    out(JSON.stringify({ ...i, data, pretrained }));
     return 0;
   }
   out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
@@ -290,6 +294,8 @@ async function cmdInfo(argv: string[]): Promise<number> {
   out(`cpu bf16   ${i.cpu.bf16 === 'emulated' ? 'no AMX-BF16 or AVX512-BF16: --precision bf16 works but is slower than fp32'
     : `${i.cpu.bf16 === 'amx-bf16' ? 'AMX-BF16' : 'AVX512-BF16'} (--precision bf16 runs convolutions on it)`}`);
   out(`addon      ${i.addon.build} build, ${i.addon.path}; distributed: ${i.distributed.length ? i.distributed.join(', ') : 'none (built without libgloo-dev)'}`);
+  out(`pretrained ${pretrained.length ? pretrained.map((m) => `${m.name} (ResNet-${m.depth}, test error ${m.testError.toFixed(2)} %)`).join(', ')
+    : 'none installed'}; eval/predict --pretrained NAME`);
   out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
   return 0;
 }
@@ -467,7 +473,7 @@ function printEvaluation(r: Evaluation, classes: readonly string[], what: string
 }
 
 const MODEL_OPTS: Opts = {
-  weights: { type: 'string' }, checkpoint: { type: 'string' }, torchscript: { type: 'string' }, exported: { type: 'string' },
+  pretrained: { type: 'string' }, weights: { type: 'string' }, checkpoint: { type: 'string' }, torchscript: { type: 'string' }, exported: { type: 'string' },
   normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, shortcut: { type: 'string' },
   device: { type: 'string' }, precision: { type: 'string' },
 };
@@ -490,27 +496,47 @@ function normalizeArg(values: Values): Normalization | undefined {
   return { kind: 'channel', mean: list('normalize', parts[0], [], 3), std: list('normalize', parts[1], [], 3) };
 }
 
-async function loadModel(values: Values, cmd: string) {
-  const sources = (['weights', 'checkpoint', 'torchscript', 'exported'] as const).filter((k) => values[k] !== undefined);
-  if (sources.length !== 1) throw new UsageError(`${cmd} needs exactly one of --weights FILE, --torchscript FILE or --exported FILE`);
-  const kind = sources[0];
-  const file = values[kind] as string;
+function existingFile(file: string): string {
   if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
+  return file;
+}
+
+async function loadModel(values: Values, cmd: string) {
+  const sources = (['pretrained', 'weights', 'checkpoint', 'torchscript', 'exported'] as const).filter((k) => values[k] !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError(`${cmd} needs exactly one of --pretrained NAME, --weights FILE, --torchscript FILE or --exported FILE`);
+  }
+  const kind = sources[0];
   const device = deviceArg(values.device as string | undefined);
   const normalize = normalizeArg(values);
-  if (kind === 'weights' || kind === 'checkpoint') {
-    const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
-    const m = await ResNet.load(file, { device, shortcut });
-    const imported = m.meta.imported as { layout?: string } | undefined;
+  if (kind === 'pretrained' || kind === 'weights' || kind === 'checkpoint') {
+    let m: ResNet;
+    let from: string;
+    if (kind === 'pretrained') {
+      const name = values.pretrained as string;
+      try {
+        pretrainedFile(name);
+      } catch (e) {
+        throw new UsageError(`--pretrained: ${(e as Error).message}`);
+      }
+      m = await ResNet.pretrained(name, { device });
+      from = `pretrained '${name}'`;
+    } else {
+      const file = existingFile(values[kind] as string);
+      const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
+      m = await ResNet.load(file, { device, shortcut });
+      const imported = m.meta.imported as { layout?: string } | undefined;
+      from = imported?.layout ? `${imported.layout} weights ${file}` : file;
+    }
     // Our checkpoints know their normalization; foreign weights need the one their code trained with.
     const norm = normalize ?? m.normalization ?? CIFAR10_CHANNEL_NORMALIZATION;
-    const from = imported?.layout ? `${imported.layout} weights ${file}` : file;
     return {
       name: `ResNet-${m.config.depth} (${m.config.shortcut}) from ${from}`, norm, dispose: () => m.dispose(),
       predict: (x: Float32Array, n: number, precision: Precision) => m.predict(x, n, { precision }),
       evaluate: (d: Cifar10, batchSize: number, precision: Precision) => m.evaluate(d, { batchSize, precision, normalization: norm }),
     };
   }
+  const file = existingFile(values[kind] as string);
   const load = kind === 'torchscript' ? loadTorchScript : loadExported;
   const m = await load(file, { device, normalize: normalize ?? CIFAR10_CHANNEL_NORMALIZATION });
   return {
@@ -624,7 +650,7 @@ export async function writeReport(dir: string, depths: number[], shortcuts: Shor
         points.push({ iteration: Number(it), error: meanStd(errs).mean, curve, series: `${depth}-layer`, panel: net });
       }
       const ms = finals.length ? meanStd(finals.map((f) => f.testError)) : undefined;
-      const paper = shortcut === 'A' ? PAPER[depth] : undefined;
+      const paper = shortcut === 'A' ? PAPER_TEST_ERRORS[depth] : undefined;
       const seedArticle = shortcut === 'A' ? SEED_ARTICLE[depth] : undefined;
       rows.push(`| ${net}-${depth} | ${depth} | ${finals.length}/${seeds} | ${ms ? `${ms.mean.toFixed(2)} ± ${ms.std.toFixed(2)}` : '–'} | ` +
         `${paper?.toFixed(2) ?? '–'} | ${seedArticle?.toFixed(2) ?? '–'} |`);

@@ -1,4 +1,4 @@
-export { ResNet, IMAGE_SIZE, PAPER_DEPTHS, CIFAR10_CHANNEL_NORMALIZATION } from './resnet';
+export { ResNet, IMAGE_SIZE, PAPER_DEPTHS, PAPER_TEST_ERRORS, CIFAR10_CHANNEL_NORMALIZATION } from './resnet';
 export { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
 export type { CheckpointInfo } from './checkpoint';
 export { Cifar10, CIFAR10_CLASSES, CIFAR10_FILE_BYTES, CIFAR10_RECORD_BYTES } from './cifar10';
@@ -13,5 +13,7 @@ export type { TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitP
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './foreign';
 export type { TorchScriptOptions, ExportedOptions, ForeignModelOptions } from './foreign';
 export type { WeightsFormat } from './native';
+export { pretrainedModels, PRETRAINED_DIR } from './pretrained';
+export type { PretrainedInfo } from './pretrained';
 export { CIFAR10_URL, CIFAR10_MD5, defaultCacheDir } from './download';
 export type { DownloadOptions, DownloadProgress } from './download';

@@ -4,6 +4,7 @@ import * as v from './validate';
 import { Cifar10 } from './cifar10';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
+import { pretrainedFile } from './pretrained';
 
 export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization };
 
@@ -100,6 +101,8 @@ export function formatOf(path: string, format?: unknown): WeightsFormat {
 
 /** The depths of the paper's CIFAR-10 table. */
 export const PAPER_DEPTHS = [20, 32, 44, 56, 110, 1202] as const;
+/** The paper's CIFAR-10 test errors (%) by depth, option A (Table 6; 110: the best of 5 runs, whose mean is 6.61). */
+export const PAPER_TEST_ERRORS: Readonly<Record<number, number>> = { 20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93 };
 const SHORTCUTS = ['A', 'B', 'plain'] as const;
 
 /** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
@@ -160,6 +163,17 @@ export class ResNet {
     const device = v.device('device', o.device ?? 'auto');
     const shortcut = o.shortcut === undefined ? undefined : v.oneOf('shortcut', o.shortcut, SHORTCUTS);
     return ResNet.#wrap(await native().Model.load(path, device, shortcut));
+  }
+
+  /**
+   * One of the networks this package ships trained (pretrainedModels() lists them with their test errors), e.g.
+   * ResNet.pretrained('resnet20'): our weights with the normalization they were trained with, ready to evaluate
+   * and predict.
+   */
+  static async pretrained(name: string, options: Omit<LoadOptions, 'shortcut'> = {}): Promise<ResNet> {
+    const file = pretrainedFile(name);
+    const o = v.checkKeys('ResNet.pretrained', options, ['device']);
+    return ResNet.load(file, { device: o.device as DeviceSpec | undefined });
   }
 
   static #wrap(model: NativeModel): ResNet {

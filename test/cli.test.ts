@@ -48,7 +48,7 @@ test('user errors: one clear line, a non-zero exit, no stack trace', async (t) =
     [['train', '--device', 'tpu'], /--device must be auto, cpu, cuda or cuda:N, got 'tpu'/],
     [['train', '--data', '/no/such/dir'], /--data \/no\/such\/dir does not exist/],
     [['train', '--iterations', '5'], /No CIFAR-10 data: pass the cifar-10-batches-bin folder/, { CIFAR10_DIR: '', RESNET_CIFAR_CACHE: tmpDir() }],
-    [['eval'], /eval needs exactly one of --weights FILE, --torchscript FILE or --exported FILE/],
+    [['eval'], /eval needs exactly one of --pretrained NAME, --weights FILE, --torchscript FILE or --exported FILE/],
     [['eval', '--checkpoint', '/no/file.pt'], /\/no\/file\.pt does not exist/],
     [['predict', '--checkpoint', 'x.pt'], /predict needs at least one image file/],
     [['reproduce', '--depths', '20'], /reproduce needs --out DIR/],
