@@ -43,8 +43,8 @@ async function main() {
     const cores = os.cpus();
     const training: Record<string, MetaValue> = {
       ...Object.fromEntries(['depth', 'shortcut', 'iterations', 'milestones', 'lr', 'batchSize', 'seed', 'holdout',
-        'normalization', 'precision', 'worldSize', 'warmup'].filter((k) => config[k] !== undefined).map((k) => [k, config[k]])),
-      momentum: 0.9, weightDecay: 1e-4,
+        'normalization', 'precision', 'worldSize', 'warmup', 'momentum', 'weightDecay'].filter((k) => config[k] !== undefined)
+        .map((k) => [k, config[k]])),
       device: final.device,
       trainedOn: a['trained-on'] ?? (final.device === 'cpu' ? `${cores[0]?.model.trim()} (${cores.length} cores)` : final.device),
       libtorch: final.libtorch,

@@ -9,8 +9,8 @@
 #   data N     unpack CIFAR-10 part N (.device/data/N carried); once all are there, check every SHA-256
 #   train      ResNet-20, the paper's full recipe, on the data above; the checkpoint and result come back in $OUT
 # Every phase prints its elapsed time; the driver stops itself DEADLINE seconds (default 540) after it started.
-# $OUT gets at most 8 files (what a run brings back): build.log (with ldd and nvidia-smi's GPU line), checks.json,
-# bench.jsonl, train.log, r20/{metrics.jsonl, checkpoint.pt, final.json}, and driver-failed.json on a failure.
+# Each call's $OUT gets at most 8 files (what a run brings back): build.log (with ldd and nvidia-smi's GPU line), checks.json,
+# bench.jsonl, train.log, r20/{config.json, metrics.jsonl, checkpoint.pt, final.json}, and driver-failed.json on a failure.
 # scripts/device/report.js turns them into docs/results/gpu.md.
 # DEVICE=cpu and WORK=<folder> make the dry run (scripts/device/dry-run.sh) run the same phases here.
 set -uo pipefail

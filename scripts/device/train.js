@@ -5,7 +5,8 @@
 //   [--checkpoint-every 8000] [--seed 0] [--precision fp32]
 // lr 0.1, ÷10 at 50 % and 75 % of the iterations, momentum 0.9, weight decay 1e-4, batch 128, per-pixel mean, the
 // 50k training images; test error on the 10k test images. Writes OUT/metrics.jsonl, OUT/checkpoint.pt (resumable:
-// a second call with the same OUT continues it) and OUT/final.json.
+// a second call with the same OUT continues it), OUT/config.json and OUT/final.json (a finished run becomes a
+// pretrained network with scripts/pretrained.ts).
 const fs = require('fs');
 const path = require('path');
 const { Cifar10, ResNet, Trainer, info } = require('../../dist/index');
@@ -29,7 +30,11 @@ const precision = opt('--precision', 'fp32');
   const stop = new AbortController();
   process.on('SIGINT', () => stop.abort());
   process.on('SIGTERM', () => stop.abort());
-  const h = await new Trainer(model, { iterations, milestones, seed, precision }).fit(train, {
+  const trainer = new Trainer(model, { iterations, milestones, seed, precision });
+  // The run's settings as the CLI's run folders keep them (scripts/pretrained.ts reads them).
+  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ depth: 20, shortcut: 'A', holdout: 0, worldSize: 1,
+    device: model.device, ...trainer.options }, null, 2) + '\n');
+  const h = await trainer.fit(train, {
     signal: stop.signal,
     eval: test, evalEvery: Number(opt('--eval-every', '4000')), reportEvery: Number(opt('--report-every', '1000')),
     checkpoint: { dir: out, every: Number(opt('--checkpoint-every', '8000')), resume: true },
