@@ -2,8 +2,8 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ResNet, info } from '../lib/index';
-import { ROOT, anyCifarDir, tmpDir } from './helpers';
+import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
+import { ROOT, anyCifarDir, realCifarDir, tmpDir } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
 
@@ -173,6 +173,43 @@ test('predict classifies PNG and JPEG files', async (t) => {
   t.is(bad.code, 1);
   t.regex(bad.stderr, /Cannot decode .*c\.png as an image/);
   noStack(t, bad);
+});
+
+test('eval and predict --pretrained use the shipped weights; info lists them; an unknown name is a usage error', async (t) => {
+  const shipped = await pretrainedModels();
+  const i = await cli(['info', '--json']);
+  t.is(i.code, 0, i.stderr);
+  t.deepEqual(JSON.parse(i.stdout).pretrained, shipped.map((m) => ({ name: m.name, depth: m.config.depth, shortcut: m.config.shortcut, testError: m.testError })));
+  const bad = await cli(['eval', '--pretrained', 'resnet21']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--pretrained: Expected name to be one of 'resnet20'.* but received 'resnet21'/);
+  noStack(t, bad);
+  const data = realCifarDir(t);
+  if (!data) return;
+  const r20 = shipped.find((m) => m.name === 'resnet20')!;
+  const e = await cli(['eval', '--pretrained', 'resnet20', '--data', data, '--json']);
+  t.is(e.code, 0, e.stderr);
+  t.true(Math.abs(JSON.parse(e.stdout).error - r20.testError) <= 0.02, e.stdout.slice(0, 200));
+  // The first 20 test images as PNG files, classified from the files.
+  const dir = tmpDir();
+  const raw = fs.readFileSync(path.join(data, 'test_batch.bin'));
+  const sharp = require('sharp');
+  const files: string[] = [];
+  const labels: string[] = [];
+  for (let n = 0; n < 20; n++) {
+    const rec = raw.subarray(n * 3073, (n + 1) * 3073);
+    const hwc = Buffer.alloc(3072);
+    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = rec[1 + c * 1024 + p];
+    files.push(path.join(dir, `${n}.png`));
+    labels.push(CIFAR10_CLASSES[rec[0]]);
+    await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(files[n]);
+  }
+  const p = await cli(['predict', '--pretrained', 'resnet20', ...files, '--json']);
+  t.is(p.code, 0, p.stderr);
+  const predicted = (JSON.parse(p.stdout) as { predictions: { class: string }[] }[]).map((x) => x.predictions[0].class);
+  const right = predicted.filter((c, n) => c === labels[n]).length;
+  t.log(`predict --pretrained resnet20: ${right} of 20 test images right`);
+  t.true(right >= 16, `${right} of 20: ${predicted.join(' ')} vs ${labels.join(' ')}`);
 });
 
 test('reproduce: every run in its own folder, table.md and figure6.svg; a second call trains nothing; a killed call resumes', async (t) => {
