@@ -41,7 +41,7 @@ export function pretrainedFile(name: unknown): string {
 export async function pretrainedModels(): Promise<PretrainedInfo[]> {
   const infos: PretrainedInfo[] = [];
   for (const name of pretrainedNames()) {
-    const file = pretrainedFile(name);
+    const file = path.join(PRETRAINED_DIR, name + EXTENSION);
     const c = await readCheckpointMeta(file);
     const p = c.meta.pretrained as { testError?: unknown; training?: unknown } | undefined;
     if (typeof p?.testError !== 'number' || typeof p.training !== 'object' || p.training === null || Array.isArray(p.training)) {

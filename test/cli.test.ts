@@ -22,6 +22,14 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (kill: (s: N
   });
 }
 
+/** Record n of a CIFAR-10 batch file: its label and its pixels as a sharp image (CHW planes to interleaved RGB). */
+function testImage(batch: Buffer, n: number) {
+  const rec = batch.subarray(n * 3073, (n + 1) * 3073);
+  const hwc = Buffer.alloc(3072);
+  for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = rec[1 + c * 1024 + p];
+  return { label: rec[0], image: require('sharp')(hwc, { raw: { width: 32, height: 32, channels: 3 } }) };
+}
+
 const noStack = (t: { false: (v: boolean, m?: string) => void }, r: Result) => t.false(/\n\s+at /.test(r.stderr), r.stderr);
 
 test('--help on every command; --version', async (t) => {
@@ -154,12 +162,9 @@ test('predict classifies PNG and JPEG files', async (t) => {
   const ckpt = path.join(dir, 'r8.pt');
   const { ResNet } = await import('../lib/index');
   await new ResNet({ depth: 8, device: 'cpu', seed: 1 }).save(ckpt);
-  const raw = fs.readFileSync(path.join(data, 'test_batch.bin')).subarray(1, 3073);
-  const hwc = Buffer.alloc(3072);
-  for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = raw[c * 1024 + p];
-  const sharp = require('sharp');
-  await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, 'a.png'));
-  await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).resize(96, 80).jpeg().toFile(path.join(dir, 'b.jpg'));
+  const { image } = testImage(fs.readFileSync(path.join(data, 'test_batch.bin')), 0);
+  await image.clone().png().toFile(path.join(dir, 'a.png'));
+  await image.clone().resize(96, 80).jpeg().toFile(path.join(dir, 'b.jpg'));
   const r = await cli(['predict', '--checkpoint', ckpt, path.join(dir, 'a.png'), path.join(dir, 'b.jpg'), '--top', '3', '--json']);
   t.is(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout);
@@ -193,16 +198,13 @@ test('eval and predict --pretrained use the shipped weights; info lists them; an
   // The first 20 test images as PNG files, classified from the files.
   const dir = tmpDir();
   const raw = fs.readFileSync(path.join(data, 'test_batch.bin'));
-  const sharp = require('sharp');
   const files: string[] = [];
   const labels: string[] = [];
   for (let n = 0; n < 20; n++) {
-    const rec = raw.subarray(n * 3073, (n + 1) * 3073);
-    const hwc = Buffer.alloc(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = rec[1 + c * 1024 + p];
+    const { label, image } = testImage(raw, n);
     files.push(path.join(dir, `${n}.png`));
-    labels.push(CIFAR10_CLASSES[rec[0]]);
-    await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(files[n]);
+    labels.push(CIFAR10_CLASSES[label]);
+    await image.png().toFile(files[n]);
   }
   const p = await cli(['predict', '--pretrained', 'resnet20', ...files, '--json']);
   t.is(p.code, 0, p.stderr);
