@@ -137,7 +137,8 @@ export interface NativeFitOptions {
   normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
   /** Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. */
-  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; syncBatchNorm: boolean };
+  /** agentStore: torchrun's agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it too. */
+  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; agentStore: boolean; timeoutMs: number; syncBatchNorm: boolean };
 }
 
 export type NativeFitEvent =

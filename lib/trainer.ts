@@ -201,15 +201,16 @@ const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'we
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly'];
 
-/** Checked distributed options; `true` takes torchrun's environment. */
-export function checkDistributed(d: unknown): Required<DistributedOptions> {
+/** Checked distributed options, as the addon takes them; `true` takes torchrun's environment. */
+export function checkDistributed(d: unknown): NonNullable<NativeFitOptions['distributed']> {
   if (native().info().distributed.length === 0) {
     throw new Error('Distributed training needs a build with c10d\'s Gloo backend: install libgloo-dev (Debian/Ubuntu) ' +
       'and rebuild (npm run build:native); info().distributed lists the backends a build has');
   }
   let o: Record<string, unknown> = d === true ? {} : v.checkKeys('distributed', d, ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'syncBatchNorm']);
-  if (o.rank === undefined && o.worldSize === undefined) {
-    const env = process.env;
+  const env = process.env;
+  const fromEnv = o.rank === undefined && o.worldSize === undefined;
+  if (fromEnv) {
     for (const k of ['RANK', 'WORLD_SIZE']) {
       if (env[k] === undefined) throw new Error(`Expected the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) for distributed without rank and worldSize, but ${k} is not set`);
     }
@@ -222,6 +223,8 @@ export function checkDistributed(d: unknown): Required<DistributedOptions> {
     rank: v.integer('distributed.rank', o.rank, 0, worldSize - 1),
     masterAddr: o.masterAddr === undefined ? '127.0.0.1' : v.nonEmptyString('distributed.masterAddr', o.masterAddr),
     masterPort: v.integer('distributed.masterPort', o.masterPort ?? 29500, 1, 65_535),
+    // torchrun (2.x) hosts the store in its agent and says so; PyTorch's workers then all join it as clients.
+    agentStore: fromEnv && env.TORCHELASTIC_USE_AGENT_STORE === 'True',
     timeoutMs: v.integer('distributed.timeoutMs', o.timeoutMs ?? 60_000, 1000, 86_400_000),
     syncBatchNorm: v.boolean('distributed.syncBatchNorm', o.syncBatchNorm ?? false),
   };
@@ -248,7 +251,7 @@ interface ResolvedOptions {
   fusedBatchNorm: boolean;
   precision: Precision;
   cudaGraphs: boolean;
-  distributed: Required<DistributedOptions> | undefined;
+  distributed: NativeFitOptions['distributed'];
 }
 
 let exitHook = false;

@@ -1,6 +1,6 @@
 // Data-parallel training on c10d's Gloo backend, over processes on 127.0.0.1: equivalence with PyTorch's own
-// DistributedDataParallel, the shards, faults (a rank killed mid-run, a port in use, ranks that disagree or never
-// come) and the CLI's launcher. Every wait is bounded.
+// DistributedDataParallel, the shards, faults (a rank killed mid-run or hung, a port in use, ranks that disagree or
+// never come), the CLI's launcher and torchrun's. Every wait is bounded.
 import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -14,22 +14,30 @@ const execFileAsync = promisify(execFile);
 let nextPort = 29700 + (process.pid % 200) * 5;
 const port = () => nextPort++;
 
-interface Rank { code: number | null; stdout: string; stderr: string }
+interface Rank { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** A process and its output; killed after `timeoutMs`. `child` lets a test stop or kill it sooner. */
+function launch(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
+  const child = spawn(command, args, { cwd: ROOT, env });
+  const done = new Promise<Rank>((resolve) => {
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => { clearTimeout(kill); resolve({ code, signal, stdout, stderr }); });
+  });
+  return { child, done };
+}
 
 /** One rank: a Node process running `body` (TypeScript, with Cifar10, ResNet, Trainer and RANK in scope). */
-function rank(r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Rank> {
+function startRank(r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000) {
   const script = `const { Cifar10, ResNet, Trainer } = require(${JSON.stringify(path.join(ROOT, 'lib/index.ts'))});
     const RANK = ${r};
     (async () => { ${body} })().catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import=tsx', '-e', script], { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
-    let stdout = '', stderr = '';
-    c.stdout.on('data', (d) => { stdout += d; });
-    c.stderr.on('data', (d) => { stderr += d; });
-    const kill = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('close', (code) => { clearTimeout(kill); resolve({ code, stdout, stderr }); });
-  });
+  return launch(process.execPath, ['--import=tsx', '-e', script], { ...process.env, OMP_NUM_THREADS: '1', ...env }, timeoutMs);
 }
+const rank = (r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Rank> =>
+  startRank(r, body, env, timeoutMs).done;
 
 test.before((t) => {
   if (info().distributed.length === 0) {
@@ -157,6 +165,30 @@ test('a rank killed mid-run fails the others within the timeout, naming it; the 
   t.true(diff <= 1e-6, `max |Δ| ${diff}`);
 });
 
+test('a rank that hangs fails the others within the timeout, naming it', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const run = (masterPort: number) => `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
+    const m = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+    await new Trainer(m, { iterations: 60, batchSize: 16, seed: 2, distributed: { rank: RANK, worldSize: 2, masterPort: ${masterPort}, timeoutMs: 4000 } })
+      .fit(data, { reportEvery: 5,
+        onProgress: (e) => { if (RANK === 1 && e.kind === 'train' && e.iteration >= 25) process.kill(process.pid, 'SIGSTOP'); } });`;
+  const p = port();
+  const started = Date.now();
+  const r0 = startRank(0, run(p));
+  const r1 = startRank(1, run(p));
+  const first = await r0.done;
+  const seconds = (Date.now() - started) / 1000;
+  const stopped = r1.child.exitCode === null;
+  r1.child.kill('SIGKILL');
+  await r1.done;
+  t.true(stopped, 'rank 1 was still there, stopped');
+  t.is(first.code, 3, first.stdout);
+  t.log(first.stderr.trim());
+  t.regex(first.stderr, /ERROR rank 0: the .* with the other ranks failed \(suspect: rank 1 \(last at iteration \d+\)/);
+  t.true(seconds < 60, `${seconds} s`);
+});
+
 test('distributed options are checked before anything starts, naming what was expected and received', (t) => {
   if (!available()) return t.pass();
   const m = new ResNet({ depth: 8, device: 'cpu' });
@@ -201,19 +233,15 @@ test('start errors are clear: a port in use, ranks with other settings, a rank t
   t.true(Date.now() - started < 30_000);
 });
 
+/** The CLI's arguments for a short run into `out`. */
+const smallRun = (data: string, out: string) => ['--depth', '8', '--iterations', '20', '--batch-size', '16', '--holdout', '45000',
+  '--eval-every', '20', '--checkpoint-every', '10', '--data', data, '--out', out];
+
 test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the folder is written once', async (t) => {
   if (!available()) return t.pass();
   const out = path.join(tmpDir(), 'run');
-  const r = await new Promise<Rank>((resolve) => {
-    const c = spawn(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', '20', '--batch-size', '16',
-      '--holdout', '45000', '--eval-every', '20', '--checkpoint-every', '10', '--data', anyCifarDir(t), '--out', out,
-      '--nproc-per-node', '2', '--master-port', String(port())], { cwd: ROOT });
-    let stdout = '', stderr = '';
-    c.stdout.on('data', (d) => { stdout += d; });
-    c.stderr.on('data', (d) => { stderr += d; });
-    const kill = setTimeout(() => c.kill('SIGKILL'), 180_000);
-    c.on('close', (code) => { clearTimeout(kill); resolve({ code, stdout, stderr }); });
-  });
+  const r = await launch(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', ...smallRun(anyCifarDir(t), out), '--nproc-per-node', '2',
+    '--master-port', String(port())], process.env, 180_000).done;
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /2 ranks × batch 16/);
   t.is(r.stdout.match(/done: test error/g)?.length, 1, 'rank 0 alone reports');
@@ -221,4 +249,40 @@ test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the
   t.is(final.iterations, 20);
   t.is(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).worldSize, 2);
   t.is((await readCheckpointMeta(path.join(out, 'checkpoint.pt'))).trainer!.worldSize, 2);
+});
+
+test('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
+  if (!available() || !havePythonTorch(t)) return t.pass();
+  const data = anyCifarDir(t);
+  const out = path.join(tmpDir(), 'run');
+  // The CLI, and a script of one's own with `distributed: true`, as a user would start them.
+  const script = path.join(tmpDir(), 'train.js');
+  fs.writeFileSync(script, `require(${JSON.stringify(require.resolve('tsx/cjs'))});
+    const { Cifar10, ResNet, Trainer } = require(${JSON.stringify(path.join(ROOT, 'lib/index.ts'))});
+    (async () => {
+      const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
+      const m = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+      const trainer = new Trainer(m, { iterations: 6, batchSize: 16, distributed: true });
+      const h = await trainer.fit(data, { reportEvery: 3 });
+      console.log(JSON.stringify({ rank: process.env.RANK, worldSize: trainer.options.distributed.worldSize, iterations: h.iterations,
+        losses: h.train.map((p) => p.loss) }));
+    })().catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`);
+  const torchrun = (args: string[]) => launch(PYTHON, ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', String(port()),
+    '--no-python', process.execPath, ...args], process.env, 180_000).done;
+  const cli = await torchrun([path.join(ROOT, 'bin/resnet-cifar.js'), 'train', ...smallRun(data, out)]);
+  t.is(cli.code, 0, cli.stderr);
+  t.regex(cli.stdout, /2 ranks × batch 16/);
+  t.is(cli.stdout.match(/done: test error/g)?.length, 1, 'rank 0 alone reports');
+  t.is(JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')).iterations, 20);
+  // torchrun's agent hosts the store on the master port: rank 0 joins it instead of trying to listen there too.
+  t.notRegex(cli.stderr, /failed to bind/);
+  const own = await torchrun([script]);
+  t.is(own.code, 0, own.stderr);
+  t.notRegex(own.stderr, /failed to bind/);
+  const lines = own.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  t.deepEqual(lines.map((l) => l.rank).sort(), ['0', '1']);
+  t.true(lines.every((l) => l.worldSize === 2 && l.iterations === 6));
+  // The reported loss is averaged over the ranks' batches: the same on both, so they trained as one.
+  t.is(lines[0].losses.length, 2);
+  t.deepEqual(lines[0].losses, lines[1].losses);
 });

@@ -212,7 +212,7 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(o.master_port);
-    so.isServer = o.rank == 0;
+    so.isServer = o.rank == 0 && !o.agent_store;
     so.numWorkers = static_cast<size_t>(o.world_size);
     so.waitWorkers = true;
     so.timeout = std::chrono::milliseconds(o.timeout_ms);

@@ -64,6 +64,7 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
     dist.rank = d.Int("rank", 0, dist.world_size - 1);
     dist.master_addr = d.String("masterAddr");
     dist.master_port = d.Int("masterPort", 1, 65535);
+    dist.agent_store = d.Bool("agentStore");
     dist.timeout_ms = d.Int("timeoutMs", 1, 86400000);
     dist.sync_batch_norm = d.Bool("syncBatchNorm");
     c.distributed = dist;
