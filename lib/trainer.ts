@@ -367,7 +367,8 @@ export class Trainer {
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
     try {
-      if (checkpointDir) fs.mkdirSync(checkpointDir, { recursive: true });
+      // Rank 0 alone writes (and resumes) checkpoints; the other ranks take its state, so they make no folder.
+      if (checkpointDir && (this.options.distributed?.rank ?? 0) === 0) fs.mkdirSync(checkpointDir, { recursive: true });
       const note = precisionNote(this.options.precision, model.device());
       let callbackError: unknown;
       let handle: NativeFitHandle | undefined;

@@ -251,6 +251,23 @@ test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the
   t.is((await readCheckpointMeta(path.join(out, 'checkpoint.pt'))).trainer!.worldSize, 2);
 });
 
+test('--nnodes 2 --node-rank K: two launchers (machines) join one run at the master address; node 0 keeps the folder', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const masterPort = String(port());
+  const outs = [path.join(tmpDir(), 'run'), path.join(tmpDir(), 'run')];
+  const [n0, n1] = await Promise.all([0, 1].map((node) => launch(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train',
+    ...smallRun(data, outs[node]), '--nproc-per-node', '1', '--nnodes', '2', '--node-rank', String(node), '--master-addr', '127.0.0.1',
+    '--master-port', masterPort], process.env, 180_000).done));
+  t.is(n0.code, 0, n0.stderr);
+  t.is(n1.code, 0, n1.stderr);
+  t.regex(n0.stdout, /2 ranks × batch 16/);
+  t.is(n1.stdout, '', 'the second machine\'s worker prints only errors');
+  t.is(JSON.parse(fs.readFileSync(path.join(outs[0], 'final.json'), 'utf8')).iterations, 20);
+  t.is(JSON.parse(fs.readFileSync(path.join(outs[0], 'config.json'), 'utf8')).worldSize, 2);
+  t.false(fs.existsSync(outs[1]), 'only rank 0 writes a run folder');
+});
+
 test('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
   if (!available() || !havePythonTorch(t)) return t.pass();
   const data = anyCifarDir(t);
