@@ -127,6 +127,26 @@ test('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of o
   await againstPyTorch(t, { depth: 8, shortcut: 'A', syncBatchNorm: true, fused: false }); // libtorch ops throughout
 });
 
+test('bf16 and the warm-up work per rank: the ranks agree on every report, lr and the warm-up\'s end', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const p = port();
+  const body = `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
+    const m = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+    const h = await new Trainer(m, { iterations: 40, batchSize: 32, seed: 2, precision: 'bf16', warmup: { lr: 0.01, untilError: 86 },
+      distributed: { rank: RANK, worldSize: 2, masterPort: ${p} } }).fit(data, { reportEvery: 2 });
+    console.log(JSON.stringify(h.train.map((r) => [r.lr, r.loss, r.trainError])));`;
+  const [a, b] = await Promise.all([rank(0, body), rank(1, body)]);
+  t.is(a.code, 0, a.stderr);
+  t.is(b.code, 0, b.stderr);
+  const [ra, rb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)] as number[][][];
+  t.deepEqual(ra, rb);
+  t.log(ra.map((r) => `${r[0]} ${r[2].toFixed(1)}`).join(', '));
+  // The warm-up ends for both together, on the error over both ranks' images.
+  t.is(ra[0][0], 0.01);
+  t.is(ra[ra.length - 1][0], 0.1);
+});
+
 test('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {
   if (!available()) return t.pass();
   const data = anyCifarDir(t);
