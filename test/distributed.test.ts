@@ -176,6 +176,12 @@ test('a rank killed mid-run fails the others within the timeout, naming it; the 
   t.is(s0.code, 0, s0.stderr);
   t.is(s1.code, 0, s1.stderr);
   t.like(JSON.parse(s0.stdout), { iterations: 60, start: meta.trainer!.iteration, stopped: 'completed' });
+  // One process cannot resume the 2-rank run: it says what differs.
+  const part = (await Cifar10.load(data, { split: 'train', holdout: 2000 })).validation!;
+  const alone = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
+  await t.throwsAsync(new Trainer(alone, { iterations: 80, batchSize: 16, seed: 2 }).fit(part, { checkpoint: { dir, resume: true } }),
+    { message: /it was trained by 2 rank\(s\) \(a global batch of 32\), but this fit has 1/ });
+  alone.dispose();
   const straight = tmpDir();
   const r = port();
   const plain = (x: string) => run(r, 1e9).replace(JSON.stringify(dir), JSON.stringify(x));
