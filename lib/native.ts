@@ -136,8 +136,10 @@ export interface NativeFitOptions {
   /** A kind (its statistics are computed from the training set, natively) or given statistics. */
   normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
-  /** Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. */
-  /** agentStore: torchrun's agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it too. */
+  /**
+   * Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. agentStore: torchrun's
+   * agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it as the others do.
+   */
   distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; agentStore: boolean; timeoutMs: number; syncBatchNorm: boolean };
 }
 
