@@ -234,7 +234,7 @@ test('distributed options are checked before anything starts, naming what was ex
   m.dispose();
 });
 
-test('start errors are clear: a port in use, ranks with other settings, a rank that never comes', async (t) => {
+test('start errors are clear: a port in use, ranks with other settings or world sizes, a rank that never comes', async (t) => {
   if (!available()) return t.pass();
   const data = anyCifarDir(t);
   const fit = (extra: string) => `const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
@@ -252,6 +252,12 @@ test('start errors are clear: a port in use, ranks with other settings, a rank t
   const mixed = (r: number) => fit(`distributed: { rank: RANK, worldSize: 2, masterPort: ${p}, timeoutMs: 5000 }`).replace('batchSize: RANK === 0 ? 8 : 8', `batchSize: ${r === 0 ? 8 : 16}`);
   const [a, b] = await Promise.all([rank(0, mixed(0)), rank(1, mixed(1))]);
   t.regex(a.stderr + b.stderr, /rank \d and rank \d were started with different settings: .*batch (8|16) per rank.* here, .*batch (16|8) per rank/);
+  // Ranks started with other world sizes: each says so at once, instead of waiting for a rank that never comes.
+  const w = port();
+  const worlds = await Promise.all([rank(0, fit(`distributed: { rank: 0, worldSize: 2, masterPort: ${w}, timeoutMs: 20000 }`)),
+    rank(1, fit(`distributed: { rank: 1, worldSize: 3, masterPort: ${w}, timeoutMs: 20000 }`))]);
+  t.regex(worlds[0].stderr, /ERROR rank 0 of 2 was started with world size 2, but rank 1 with 3/);
+  t.regex(worlds[1].stderr, /ERROR rank 1 of 3 was started with world size 3, but rank 0 with 2/);
   // A world of 2 where the second rank never comes: bounded by the timeout.
   const started = Date.now();
   const alone = await rank(0, fit(`distributed: { rank: 0, worldSize: 2, masterPort: ${port()}, timeoutMs: 3000 }`));

@@ -203,6 +203,26 @@ c10::intrusive_ptr<c10d::Backend> NcclGroup(const DistributedOptions& o, const c
 }
 #endif
 
+// Every rank must count the same world: one started with another world size would make the process group wait for
+// a rank that never comes (or leave one out) and fail only at the timeout, naming a store key. Rank 0 posts its
+// world size and hears from each rank of its world; each other rank reads rank 0's before it answers, so that rank
+// 0, which hosts the store and may exit on a mismatch, has been heard by then.
+void CheckWorldSize(c10d::Store& store, const DistributedOptions& o, const std::string& who) {
+  const auto key = [](int64_t r) { return "world_size/" + std::to_string(r); };
+  const std::string mine = std::to_string(o.world_size);
+  const auto compare = [&](int64_t r) {
+    const auto v = store.get(key(r));
+    const std::string theirs(v.begin(), v.end());
+    return theirs == mine ? std::string() : who + " was started with world size " + mine + ", but rank " +
+                                                std::to_string(r) + " with " + theirs + " (every rank needs the same world size)";
+  };
+  std::string wrong;
+  if (o.rank != 0) wrong = compare(0);
+  store.set(key(o.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+  for (int64_t r = 1; o.rank == 0 && r < o.world_size && wrong.empty(); ++r) wrong = compare(r);
+  if (!wrong.empty()) throw std::runtime_error(wrong);
+}
+
 }  // namespace
 
 std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
@@ -217,6 +237,7 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
     so.waitWorkers = true;
     so.timeout = std::chrono::milliseconds(o.timeout_ms);
     store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    CheckWorldSize(*store, o, who);
   } catch (const c10::Error& e) {
     const std::string m = Short(e);
     if (o.rank == 0 && (m.find("in use") != std::string::npos || m.find("EADDRINUSE") != std::string::npos)) {
