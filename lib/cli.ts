@@ -246,7 +246,8 @@ function progressPrinter(json: boolean, label: string): { onProgress: (e: FitPro
   };
 }
 
-function stopSignal(): { signal: AbortSignal; dispose: () => void; stopped: () => boolean } {
+/** Ctrl-C (SIGINT, SIGTERM) as an AbortSignal; `quiet` (a data-parallel worker other than rank 0) says nothing. */
+function stopSignal(quiet = false): { signal: AbortSignal; dispose: () => void; stopped: () => boolean } {
   const ac = new AbortController();
   let first = 0;
   const onSig = () => {
@@ -257,7 +258,7 @@ function stopSignal(): { signal: AbortSignal; dispose: () => void; stopped: () =
       return;
     }
     first = Date.now();
-    process.stderr.write('\nstopping after the current iteration (a checkpoint is written; run again with --resume)\n');
+    if (!quiet) process.stderr.write('\nstopping after the current iteration (a checkpoint is written; run again with --resume)\n');
     ac.abort();
   };
   process.on('SIGINT', onSig);
@@ -436,7 +437,7 @@ async function cmdTrain(argv: string[]): Promise<number> {
   }
   const data = await dataArg(values, json);
   const dir = path.resolve((values.out as string | undefined) ?? path.join('runs', runName(depth, shortcut, seed)));
-  const stop = stopSignal();
+  const stop = stopSignal(follower);
   const label = `ResNet-${depth}${shortcut === 'A' ? '' : ` ${shortcut}`}`;
   const p = follower ? { onProgress: () => undefined, end: () => undefined } : progressPrinter(json, label);
   const ranks = config.worldSize > 1 ? `, ${config.worldSize} ranks × batch ${config.batchSize}` : '';

@@ -283,6 +283,31 @@ test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the
   t.is((await readCheckpointMeta(path.join(out, 'checkpoint.pt'))).trainer!.worldSize, 2);
 });
 
+test('Ctrl-C to train --nproc-per-node 2 stops every worker together with a checkpoint (exit 130); --resume finishes', async (t) => {
+  if (!available()) return t.pass();
+  const data = anyCifarDir(t);
+  const out = path.join(tmpDir(), 'run');
+  const args = (iterations: number) => [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', String(iterations),
+    '--batch-size', '16', '--holdout', '45000', '--eval-every', '100000', '--data', data, '--out', out, '--nproc-per-node', '2',
+    '--master-port', String(port())];
+  const run = launch(process.execPath, args(100_000), process.env, 180_000);
+  let out1 = '';
+  run.child.stdout.on('data', (d) => {
+    out1 += d;
+    if (/it \d+\/100000/.test(out1)) run.child.kill('SIGINT');
+  });
+  const r = await run.done;
+  t.is(r.code, 130, r.stderr);
+  t.is(r.stderr.match(/stopping after the current iteration/g)?.length, 1, 'rank 0 alone says it is stopping');
+  const stoppedAt = Number(/stopped at iteration (\d+); checkpoint/.exec(r.stdout)?.[1]);
+  const meta = await readCheckpointMeta(path.join(out, 'checkpoint.pt'));
+  t.is(meta.trainer!.iteration, stoppedAt);
+  t.is(meta.trainer!.worldSize, 2);
+  const resumed = await launch(process.execPath, [...args(stoppedAt + 20), '--resume'], process.env, 180_000).done;
+  t.is(resumed.code, 0, resumed.stderr);
+  t.is(JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')).iterations, stoppedAt + 20);
+});
+
 test('--nnodes 2 --node-rank K: two launchers (machines) join one run at the master address; node 0 keeps the folder', async (t) => {
   if (!available()) return t.pass();
   const data = anyCifarDir(t);
