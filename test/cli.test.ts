@@ -1,25 +1,17 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
-import { ROOT, anyCifarDir, realCifarDir, tmpDir } from './helpers';
+import { ROOT, anyCifarDir, launch, realCifarDir, tmpDir, type Finished } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
 
-interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (kill: (s: NodeJS.Signals) => void, out: () => string) => void): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    onStart?.((s) => child.kill(s), () => stdout);
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, onStart?: (kill: (s: NodeJS.Signals) => void, out: () => string) => void): Promise<Finished> {
+  const { child, done } = launch(process.execPath, [BIN, ...args], { ...process.env, ...env });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  onStart?.((s) => child.kill(s), () => stdout);
+  return done;
 }
 
 /** Record n of a CIFAR-10 batch file: its label and its pixels as a sharp image (CHW planes to interleaved RGB). */
@@ -30,7 +22,7 @@ function testImage(batch: Buffer, n: number) {
   return { label: rec[0], image: require('sharp')(hwc, { raw: { width: 32, height: 32, channels: 3 } }) };
 }
 
-const noStack = (t: { false: (v: boolean, m?: string) => void }, r: Result) => t.false(/\n\s+at /.test(r.stderr), r.stderr);
+const noStack = (t: { false: (v: boolean, m?: string) => void }, r: Finished) => t.false(/\n\s+at /.test(r.stderr), r.stderr);
 
 test('--help on every command; --version', async (t) => {
   const main = await cli(['--help']);

@@ -2,32 +2,17 @@
 // DistributedDataParallel, the shards, faults (a rank killed mid-run or hung, a port in use, ranks that disagree or
 // never come), the CLI's launcher and torchrun's. Every wait is bounded.
 import test, { type ExecutionContext } from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, readCheckpointMeta } from '../lib/index';
-import { anyCifarDir, havePythonTorch, maxWeightDiff, PYTHON, ROOT, tmpDir } from './helpers';
+import { anyCifarDir, havePythonTorch, launch, maxWeightDiff, PYTHON, ROOT, tmpDir, type Finished } from './helpers';
 
 const execFileAsync = promisify(execFile);
 let nextPort = 29700 + (process.pid % 200) * 5;
 const port = () => nextPort++;
-
-interface Rank { code: number | null; stdout: string; stderr: string }
-
-/** A process and its output; killed after `timeoutMs`. `child` lets a test stop or kill it sooner. */
-function launch(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
-  const child = spawn(command, args, { cwd: ROOT, env });
-  const done = new Promise<Rank>((resolve) => {
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => { clearTimeout(kill); resolve({ code, stdout, stderr }); });
-  });
-  return { child, done };
-}
 
 /** One rank: a Node process running `body` (TypeScript, with Cifar10, ResNet, Trainer and RANK in scope). */
 function startRank(r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000) {
@@ -36,7 +21,7 @@ function startRank(r: number, body: string, env: Record<string, string> = {}, ti
     (async () => { ${body} })().catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
   return launch(process.execPath, ['--import=tsx', '-e', script], { ...process.env, OMP_NUM_THREADS: '1', ...env }, timeoutMs);
 }
-const rank = (r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Rank> =>
+const rank = (r: number, body: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Finished> =>
   startRank(r, body, env, timeoutMs).done;
 
 test.before((t) => {

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,25 @@ const execFileAsync = promisify(execFile);
 
 export function tmpDir(prefix = 'resnet-cifar-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/**
+ * A process started in the project's root with `env`, and its output when it ends; killed after `timeoutMs` when
+ * given. `child` lets a test signal it sooner.
+ */
+export function launch(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs?: number) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<Finished>((resolve, reject) => {
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const kill = timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => { clearTimeout(kill); resolve({ code, signal, stdout, stderr }); });
+  });
+  return { child, done };
 }
 
 const pythonHas = new Map<string, boolean>();
