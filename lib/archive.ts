@@ -21,11 +21,16 @@ function cString(b: Buffer, start: number, len: number): string {
   return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
 }
 
+/** The most bytes a GNU long name or a pax header may hold (real ones hold a path). */
+const MAX_META_BYTES = 1 << 20;
+
 /**
- * Streams `file` (gzip-compressed tar) and returns the regular-file members for which `want(name)` is true,
- * plus every member name seen (for error messages). Errors name the file and what was wrong.
+ * Streams `file` (gzip-compressed tar) and returns the regular-file members for which `want(name)` gives a size
+ * (the most bytes that member may have), plus every member name seen (for error messages). A wanted member that
+ * declares more is refused from its header, before any of it is kept: nothing larger than the sizes given is ever
+ * held in memory. Errors name the file and what was wrong.
  */
-export async function readTarGz(file: string, want: (name: string) => boolean): Promise<{ members: TarMember[]; names: string[] }> {
+export async function readTarGz(file: string, want: (name: string) => number | undefined): Promise<{ members: TarMember[]; names: string[] }> {
   const members: TarMember[] = [];
   const names: string[] = [];
   const input = fs.createReadStream(file);
@@ -69,10 +74,14 @@ export async function readTarGz(file: string, want: (name: string) => boolean): 
           padding = (512 - (size % 512)) % 512;
           keep = undefined;
           meta = undefined;
-          if (type === 'L' || type === 'x') meta = [];
-          else if (type === '0' || type === '7') {
+          if (type === 'L' || type === 'x') {
+            if (size > MAX_META_BYTES) throw new Error(`a ${type === 'L' ? 'long-name' : 'pax'} header of ${size} bytes (at most ${MAX_META_BYTES} are read)`);
+            meta = [];
+          } else if (type === '0' || type === '7') {
             names.push(current);
-            if (want(current)) keep = [];
+            const limit = want(current);
+            if (limit !== undefined && size > limit) throw new Error(`${current} declares ${size} bytes, more than the ${limit} it may have`);
+            if (limit !== undefined) keep = [];
           }
           state = 'data';
         }

@@ -30,6 +30,9 @@ function batchesDir(source: string): string {
     ? nested : source;
 }
 
+/** batches.meta.txt lists ten names (61 bytes in the official archive); a larger one is refused unread. */
+const MAX_META_BYTES = 64 * 1024;
+
 function parseClasses(text: string, where: string): string[] {
   const classes = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
   if (classes.length !== 10) throw new Error(`${where} lists ${classes.length} class names, expected 10`);
@@ -45,7 +48,12 @@ async function folderSource(source: string, split: Split): Promise<Source> {
     if (!fs.existsSync(f)) throw new Error(`CIFAR-10 file ${f} is missing (expected ${files.map((x) => path.basename(x)).join(', ')} in ${dir})`);
   }
   const meta = path.join(dir, 'batches.meta.txt');
-  const classes = fs.existsSync(meta) ? parseClasses(fs.readFileSync(meta, 'utf8'), meta) : CIFAR10_CLASSES;
+  let classes = CIFAR10_CLASSES;
+  if (fs.existsSync(meta)) {
+    const size = fs.statSync(meta).size;
+    if (size > MAX_META_BYTES) throw new Error(`${meta} has ${size} bytes (a list of ten class names has at most ${MAX_META_BYTES})`);
+    classes = parseClasses(fs.readFileSync(meta, 'utf8'), meta);
+  }
   return { files, classes };
 }
 
@@ -56,7 +64,11 @@ async function archiveSource(file: string, split: Split): Promise<Source> {
     const parts = name.split('/').filter((p) => p && p !== '.');
     return parts.length === 2 && parts[0] === ARCHIVE_FOLDER && wanted.includes(parts[1]) ? parts[1] : undefined;
   };
-  const { members, names } = await readTarGz(file, (n) => inFolder(n) !== undefined);
+  const limit = (n: string) => {
+    const f = inFolder(n);
+    return f === undefined ? undefined : f === 'batches.meta.txt' ? MAX_META_BYTES : CIFAR10_FILE_BYTES;
+  };
+  const { members, names } = await readTarGz(file, limit);
   const byName = new Map(members.map((m) => [inFolder(m.name)!, m.data]));
   const files = wanted.slice(0, -1).map((f) => {
     const data = byName.get(f);

@@ -216,6 +216,8 @@ export interface NativeConstants {
   checkpointFormatVersion: number;
   /** Meta keys the checkpoint format writes itself. */
   reservedMetaKeys: string[];
+  /** How deep a meta's arrays and objects may nest (native/core/limits.h). */
+  maxMetaNesting: number;
 }
 
 export interface NativeAddon {
@@ -233,6 +235,8 @@ export interface NativeAddon {
   readCheckpoint(path: string, tensors: boolean): Promise<NativeCheckpoint>;
   info(): NativeLibtorchInfo;
   setNumThreads(threads: number): void;
+  /** Writes a new temporary file beside `path` (O_EXCL | O_NOFOLLOW), fsyncs it and renames it over `path`. */
+  writeFileAtomic(path: string, data: string | Uint8Array): void;
   constants: NativeConstants;
   /**
    * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused

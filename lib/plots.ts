@@ -1,6 +1,5 @@
 // Charts drawn by Vega-Lite/Vega (SVG rendered in Node, no browser); PNG by rasterizing that SVG with sharp.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeAtomic } from './files';
 
 // Both are CommonJS builds (vega 5, vega-lite 5); loaded lazily so the core API never pays for them.
 function vega(): typeof import('vega') {
@@ -72,12 +71,6 @@ export async function renderSvg(spec: object): Promise<string> {
   }
 }
 
-/** Writes `file` through a temporary file and a rename, so a reader never sees half a chart. */
-export function writeAtomic(file: string, data: string | Buffer): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
 
 /** SVG (and PNG beside it when `png`) of the given curves. */
 export async function writeCurves(file: string, points: CurvePoint[], options: { title?: string; panels?: string[]; png?: boolean } = {}): Promise<void> {

@@ -6,7 +6,8 @@ import { Cifar10 } from './cifar10';
 import { ResNet, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
 import type { Precision } from './precision';
 import { Trainer, type FitProgress, type History } from './trainer';
-import { writeAtomic, writeCurves, type CurvePoint } from './plots';
+import { writeAtomic } from './files';
+import { writeCurves, type CurvePoint } from './plots';
 import { info } from './info';
 import { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
 

@@ -97,15 +97,19 @@ export function meta(name: string, v: unknown): Record<string, unknown> | undefi
       throw new TypeError(`${name} cannot set '${k}': the checkpoint format writes it (reserved: ${reserved.join(', ')})`);
     }
   }
-  plainData(name, v, 0);
+  plainData(name, v, 1, native().constants.maxMetaNesting);
   return v as Record<string, unknown>;
 }
 
-/** Numbers, strings, booleans, null and arrays / plain objects of them: what torch.load(weights_only=True) reads. */
-function plainData(path: string, v: unknown, depth: number): void {
+/**
+ * Numbers, strings, booleans, null and arrays / plain objects of them, nested at most `max` deep (`depth`: the
+ * levels around v, itself included): what torch.load(weights_only=True) reads and every reader of ours reads back.
+ */
+function plainData(path: string, v: unknown, depth: number, max: number): void {
   if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return;
-  const bad = typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || depth > 64 ||
+  const bad = typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof ArrayBuffer ||
     (!Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null);
   if (bad) throw expected(`${path} to hold plain data (numbers, strings, booleans, null, arrays, plain objects)`, v);
-  for (const [k, x] of Object.entries(v)) plainData(Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, x, depth + 1);
+  if (depth > max) throw new RangeError(`${path} nests deeper than ${max} levels of arrays and objects (or holds itself)`);
+  for (const [k, x] of Object.entries(v)) plainData(Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, x, depth + 1, max);
 }

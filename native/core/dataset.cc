@@ -36,6 +36,17 @@ Normalization Dataset::Statistics(NormKind kind) const {
 }
 
 std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files) {
+  const uint64_t expected = kCifarRecordsPerFile * kCifarRecordBytes;
+  auto wrong_size = [&](const BatchFile& f, uint64_t size) {
+    return std::runtime_error(f.name + " has " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                              " (10000 records of 3073 bytes)");
+  };
+  // Every file of another size is refused before anything is read or allocated: nothing beyond the batches
+  // themselves is ever in memory.
+  for (const auto& f : files) {
+    const uint64_t size = f.in_memory ? f.bytes.size() : RegularFileSize(f.name);
+    if (size != expected) throw wrong_size(f, size);
+  }
   const int64_t n = kCifarRecordsPerFile * static_cast<int64_t>(files.size());
   auto images = at::empty({n, 3, 32, 32}, at::kByte);
   auto labels = at::empty({n}, at::kLong);
@@ -43,11 +54,7 @@ std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files) {
   int64_t* lb = labels.data_ptr<int64_t>();
   for (size_t f = 0; f < files.size(); ++f) {
     std::vector<char> data = files[f].in_memory ? std::move(files[f].bytes) : ReadFile(files[f].name);
-    const int64_t expected = kCifarRecordsPerFile * kCifarRecordBytes;
-    if (static_cast<int64_t>(data.size()) != expected) {
-      throw std::runtime_error(files[f].name + " has " + std::to_string(data.size()) + " bytes, expected " +
-                               std::to_string(expected) + " (10000 records of 3073 bytes)");
-    }
+    if (data.size() != expected) throw wrong_size(files[f], data.size());  // changed since it was checked
     for (int64_t r = 0; r < kCifarRecordsPerFile; ++r) {
       const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + r * kCifarRecordBytes;
       if (rec[0] > 9) {

@@ -52,6 +52,12 @@ std::vector<char> ReadFile(const std::string& path) {
   return data;
 }
 
+uint64_t RegularFileSize(const std::string& path) {
+  struct stat st;
+  ::close(OpenRegular(path, &st));
+  return static_cast<uint64_t>(st.st_size);
+}
+
 std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size) {
   struct stat st;
   const int fd = OpenRegular(path, &st);
@@ -83,7 +89,8 @@ void RemoveStaleTemps(const std::string& path) {
 void WriteFileAtomic(const std::string& path, const std::vector<char>& bytes) {
   std::random_device rd;
   const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file of our own: never one that exists (another's, or a symlink planted under the name), never followed.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("Cannot write " + path + ": " + std::strerror(errno));
   // Fault injection for the crash-safety tests: RESNET_CIFAR_WRITE_DELAY_MS pauses half-way through each write,
   // so that a kill lands inside it.

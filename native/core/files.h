@@ -7,6 +7,8 @@
 namespace resnet_cifar {
 
 std::vector<char> ReadFile(const std::string& path);
+// The size of a regular file, read without reading it; the same errors as ReadFile.
+uint64_t RegularFileSize(const std::string& path);
 // The first `n` bytes (fewer when the file is shorter) and the file's size; the same errors as ReadFile.
 std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size = nullptr);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace resnet_cifar {
 
@@ -22,7 +23,7 @@ namespace {
 
 class Parser {
  public:
-  explicit Parser(const std::string& s) : s_(s) {}
+  Parser(const std::string& s, uint64_t max_values) : s_(s), max_values_(max_values) {}
 
   Json Document() {
     Json v = Value(0);
@@ -59,7 +60,8 @@ class Parser {
   }
 
   Json Value(int depth) {
-    if (depth > 64) Fail("nesting too deep");
+    if (depth > kMaxNesting) Fail("nesting deeper than " + std::to_string(kMaxNesting) + " levels");
+    if (++values_ > max_values_) Fail("more than " + std::to_string(max_values_) + " values");
     Space();
     if (i_ >= s_.size()) Fail("unexpected end");
     Json v;
@@ -68,10 +70,12 @@ class Parser {
       ++i_;
       v.type = Json::kObject;
       if (Eat('}')) return v;
+      std::unordered_set<std::string> keys;
       do {
         Space();
         if (i_ >= s_.size() || s_[i_] != '"') Fail("expected a key");
         std::string k = String();
+        if (!keys.insert(k).second) Fail("duplicate key \"" + k + "\"");
         Expect(':');
         v.members.emplace_back(std::move(k), Value(depth + 1));
       } while (Eat(','));
@@ -94,16 +98,41 @@ class Parser {
     } else if (Word("null")) {
       v.type = Json::kNull;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
-      const char* start = s_.c_str() + i_;
-      char* end = nullptr;
       v.type = Json::kNumber;
-      v.number = std::strtod(start, &end);
-      if (end == start || !std::isfinite(v.number)) Fail("bad number");
-      i_ += static_cast<size_t>(end - start);
+      v.number = Number();
     } else {
       Fail("unexpected character");
     }
     return v;
+  }
+
+  // JSON's number grammar exactly (no hex, no leading zeros, no inf or nan), then its value.
+  double Number() {
+    const size_t start = i_;
+    auto digits = [&] {
+      const size_t from = i_;
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+      return i_ - from;
+    };
+    if (s_[i_] == '-') ++i_;
+    if (i_ < s_.size() && s_[i_] == '0') {
+      ++i_;
+    } else if (digits() == 0) {
+      Fail("bad number");
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (digits() == 0) Fail("bad number");
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (digits() == 0) Fail("bad number");
+    }
+    const std::string text = s_.substr(start, i_ - start);
+    const double d = std::strtod(text.c_str(), nullptr);
+    if (!std::isfinite(d)) Fail("number out of range");
+    return d;
   }
 
   unsigned Hex4() {
@@ -172,11 +201,12 @@ class Parser {
 
   const std::string& s_;
   size_t i_ = 0;
+  uint64_t max_values_, values_ = 0;
 };
 
 }  // namespace
 
-Json ParseJson(const std::string& text) { return Parser(text).Document(); }
+Json ParseJson(const std::string& text, uint64_t max_values) { return Parser(text, max_values).Document(); }
 
 std::string JsonString(const std::string& s) {
   std::string out = "\"";

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "limits.h"
+
 namespace resnet_cifar {
 
 struct Json {
@@ -22,8 +24,9 @@ struct Json {
   bool IsInteger() const;
 };
 
-// std::invalid_argument with the byte offset on malformed input; nesting deeper than 64 is refused.
-Json ParseJson(const std::string& text);
+// std::invalid_argument with the byte offset on malformed input: anything outside JSON's grammar (hex or
+// non-finite numbers too), a key twice in one object, nesting deeper than kMaxNesting, more than `max_values`.
+Json ParseJson(const std::string& text, uint64_t max_values = kMaxJsonValues);
 std::string JsonString(const std::string& s);  // quoted and escaped
 
 }  // namespace resnet_cifar

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "json.h"
+#include "limits.h"
 
 namespace resnet_cifar {
 
@@ -43,7 +44,11 @@ Safetensors ParseSafetensors(const std::vector<char>& bytes, const std::string& 
   auto bad = [&](const std::string& what) { return std::runtime_error(path + " is not a valid safetensors file: " + what); };
   if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
   const uint64_t n = HeaderLength(bytes);
-  if (n > bytes.size() - 8 || n > (100u << 20)) throw bad("header length " + std::to_string(n) + " exceeds the file");
+  if (n > kMaxSafetensorsHeader) {
+    throw bad("header length " + std::to_string(n) + " is over the format's limit of " +
+              std::to_string(kMaxSafetensorsHeader) + " bytes");
+  }
+  if (n > bytes.size() - 8) throw bad("header length " + std::to_string(n) + " exceeds the file");
   Json header;
   try {
     header = ParseJson(std::string(bytes.data() + 8, static_cast<size_t>(n)));
@@ -54,7 +59,13 @@ Safetensors ParseSafetensors(const std::vector<char>& bytes, const std::string& 
   const uint64_t data_size = bytes.size() - 8 - n;
   const char* data = bytes.data() + 8 + n;
   Safetensors out;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  struct Entry {
+    uint64_t begin, end;
+    std::string name;
+    std::vector<int64_t> dims;
+    at::ScalarType dtype;
+  };
+  std::vector<Entry> entries;  // checked first, allocated only once the whole header is known to fit the file
   for (const auto& [name, v] : header.members) {
     if (name == "__metadata__") {
       if (v.type != Json::kObject) throw bad("__metadata__ is not an object");
@@ -76,28 +87,49 @@ Safetensors ParseSafetensors(const std::vector<char>& bytes, const std::string& 
     std::vector<int64_t> dims;
     uint64_t numel = 1;
     for (const auto& d : shape->items) {
-      if (!d.IsInteger() || d.number < 0 || d.number > 1e12) throw bad("tensor '" + name + "' has a bad shape");
-      dims.push_back(static_cast<int64_t>(d.number));
-      numel *= static_cast<uint64_t>(d.number);
-      if (numel > (uint64_t{1} << 40)) throw bad("tensor '" + name + "' is implausibly large");
+      if (!d.IsInteger() || d.number < 0) throw bad("tensor '" + name + "' has a bad shape");
+      const uint64_t size = static_cast<uint64_t>(d.number);
+      if (dims.size() >= static_cast<size_t>(kMaxTensorDims) || __builtin_mul_overflow(numel, size, &numel) ||
+          numel > data_size) {
+        throw bad("tensor '" + name + "' has a shape larger than the file");
+      }
+      dims.push_back(static_cast<int64_t>(size));
     }
     const Json& b = offsets->items[0];
     const Json& e = offsets->items[1];
     if (!b.IsInteger() || !e.IsInteger() || b.number < 0 || e.number < b.number) throw bad("tensor '" + name + "' has bad data_offsets");
     const uint64_t begin = static_cast<uint64_t>(b.number), end = static_cast<uint64_t>(e.number);
     if (end > data_size) throw bad("tensor '" + name + "' ends at byte " + std::to_string(end) + " of a " + std::to_string(data_size) + "-byte data section (the file is cut short)");
-    if (end - begin != numel * c10::elementSize(it->second)) {
+    const uint64_t nbytes = numel * c10::elementSize(it->second);  // numel <= data_size: no overflow
+    if (end - begin != nbytes) {
       throw bad("tensor '" + name + "' holds " + std::to_string(end - begin) + " bytes but its shape and dtype need " +
-                std::to_string(numel * c10::elementSize(it->second)));
+                std::to_string(nbytes));
     }
-    ranges.emplace_back(begin, end);
-    auto t = at::empty(dims, at::TensorOptions().dtype(it->second));
-    if (end > begin) std::memcpy(t.data_ptr(), data + begin, end - begin);
-    out.tensors.emplace_back(name, t);
+    entries.push_back({begin, end, name, std::move(dims), it->second});
   }
-  std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second) throw bad("two tensors' data overlap");
+  // As the format's reference implementation requires: the tensors' bytes follow each other from the start of the
+  // data section with no gap or overlap, and the last ends at the end of the file.
+  std::vector<const Entry*> order;
+  for (const auto& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t at = 0;
+  for (const Entry* e : order) {
+    if (e->begin != at) {
+      throw bad(e->begin < at ? "tensors '" + e->name + "' and another share bytes"
+                              : "a gap of " + std::to_string(e->begin - at) + " bytes before tensor '" + e->name + "'");
+    }
+    at = e->end;
+  }
+  if (at != data_size) {
+    throw bad(std::to_string(data_size - at) + " bytes after the last tensor (the data section is " +
+              std::to_string(data_size) + " bytes)");
+  }
+  for (const auto& e : entries) {
+    auto t = at::empty(e.dims, at::TensorOptions().dtype(e.dtype));
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, t);
   }
   return out;
 }

@@ -4,6 +4,11 @@
 // numbers, booleans, None and tensors; any other Python object is an error naming it, so a hostile file can
 // neither run code nor reach an unexpected code path. (libtorch's own pickle_load cannot read state dicts
 // that carry OrderedDict metadata, which every model.state_dict() does.)
+//
+// A file from a stranger is bounded (limits.h): the values one pickle creates, how deep they nest, how far values
+// shared through the memo expand, and cycles through the memo (a list that holds itself) are refused; every tensor
+// record must lie inside its storage, and every storage inside the bytes the file holds. Whatever a pickle built is
+// torn down one level at a time, so that no structure it made, however deep or cyclic, recurses on destruction.
 #include <sys/types.h>
 
 #include <ATen/ATen.h>
@@ -14,9 +19,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "errors.h"
 #include "files.h"
+#include "limits.h"
 #include "pickle.h"
 #include "zip_check.h"
 
@@ -56,6 +63,9 @@ class Reader {
   // Reads one pickle from data[start, size); pos() is where it ended.
   Reader(const char* data, size_t size, size_t start, StorageSource* storages)
       : p_(data), n_(size), pos_(start), storages_(storages) {}
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  ~Reader() { TearDown(); }
   size_t pos() const { return pos_; }
 
   c10::IValue Run() {
@@ -66,23 +76,24 @@ class Reader {
         case 0x95: Take(8); break;                               // FRAME
         case '.':                                                // STOP
           if (stack_.size() != 1) throw BadPickle("malformed pickle (stack at STOP)");
+          Check(stack_.back());
           return stack_.back();
         case '(': marks_.push_back(stack_.size()); break;        // MARK
-        case '}': stack_.push_back(NewDict()); break;            // EMPTY_DICT
-        case ']': stack_.push_back(c10::impl::GenericList(c10::AnyType::get())); break;  // EMPTY_LIST
-        case ')': stack_.push_back(c10::ivalue::Tuple::create({})); break;              // EMPTY_TUPLE
-        case 'N': stack_.push_back(c10::IValue()); break;        // NONE
-        case 0x88: stack_.push_back(true); break;                // NEWTRUE
-        case 0x89: stack_.push_back(false); break;               // NEWFALSE
-        case 'J': stack_.push_back(static_cast<int64_t>(static_cast<int32_t>(LE(4)))); break;  // BININT
-        case 'K': stack_.push_back(static_cast<int64_t>(U8())); break;                          // BININT1
-        case 'M': stack_.push_back(static_cast<int64_t>(LE(2))); break;                         // BININT2
+        case '}': Push(NewDict()); break;            // EMPTY_DICT
+        case ']': Push(c10::impl::GenericList(c10::AnyType::get())); break;  // EMPTY_LIST
+        case ')': Push(c10::ivalue::Tuple::create({})); break;              // EMPTY_TUPLE
+        case 'N': Push(c10::IValue()); break;        // NONE
+        case 0x88: Push(true); break;                // NEWTRUE
+        case 0x89: Push(false); break;               // NEWFALSE
+        case 'J': Push(static_cast<int64_t>(static_cast<int32_t>(LE(4)))); break;  // BININT
+        case 'K': Push(static_cast<int64_t>(U8())); break;                          // BININT1
+        case 'M': Push(static_cast<int64_t>(LE(2))); break;                         // BININT2
         case 0x8a: {                                                                             // LONG1
           uint8_t n = U8();
           if (n > 8) throw BadPickle("integer too large");
           uint64_t v = n ? LE(n) : 0;
           if (n && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t(0) << (8 * n);  // sign-extend
-          stack_.push_back(static_cast<int64_t>(v));
+          Push(static_cast<int64_t>(v));
           break;
         }
         case 'G': {                                                                              // BINFLOAT
@@ -90,40 +101,40 @@ class Reader {
           for (int i = 0; i < 8; ++i) bits = (bits << 8) | U8();
           double d;
           std::memcpy(&d, &bits, 8);
-          stack_.push_back(d);
+          Push(d);
           break;
         }
-        case 'X': stack_.push_back(Str(LE(4))); break;           // BINUNICODE
-        case 0x8c: stack_.push_back(Str(U8())); break;           // SHORT_BINUNICODE
-        case 0x8d: stack_.push_back(Str(LE(8))); break;          // BINUNICODE8
-        case 'T': stack_.push_back(Str(LE(4))); break;           // BINSTRING
-        case 'U': stack_.push_back(Str(U8())); break;            // SHORT_BINSTRING
+        case 'X': Push(Str(LE(4))); break;           // BINUNICODE
+        case 0x8c: Push(Str(U8())); break;           // SHORT_BINUNICODE
+        case 0x8d: Push(Str(LE(8))); break;          // BINUNICODE8
+        case 'T': Push(Str(LE(4))); break;           // BINSTRING
+        case 'U': Push(Str(U8())); break;            // SHORT_BINSTRING
         case 'q': memo_[U8()] = Top(); break;                    // BINPUT
         case 'r': memo_[LE(4)] = Top(); break;                   // LONG_BINPUT
         case 0x94: memo_[memo_.size()] = Top(); break;           // MEMOIZE
-        case 'h': stack_.push_back(Memo(U8())); break;           // BINGET
-        case 'j': stack_.push_back(Memo(LE(4))); break;          // LONG_BINGET
+        case 'h': Push(Memo(U8())); break;           // BINGET
+        case 'j': Push(Memo(LE(4))); break;          // LONG_BINGET
         case 'c': {                                              // GLOBAL "module\nname\n"
           std::string mod = Line(), name = Line();
-          stack_.push_back(std::string(kGlobal) + mod + "." + name);
+          Push(std::string(kGlobal) + mod + "." + name);
           break;
         }
         case 0x93: {                                             // STACK_GLOBAL
           auto name = Pop(), mod = Pop();
           if (!mod.isString() || !name.isString()) throw BadPickle("malformed STACK_GLOBAL");
-          stack_.push_back(std::string(kGlobal) + mod.toStringRef() + "." + name.toStringRef());
+          Push(std::string(kGlobal) + mod.toStringRef() + "." + name.toStringRef());
           break;
         }
-        case 't': stack_.push_back(c10::ivalue::Tuple::create(PopMark())); break;  // TUPLE
-        case 0x85: stack_.push_back(c10::ivalue::Tuple::create({Pop()})); break;   // TUPLE1
+        case 't': Push(c10::ivalue::Tuple::create(PopMark())); break;  // TUPLE
+        case 0x85: Push(c10::ivalue::Tuple::create({Pop()})); break;   // TUPLE1
         case 0x86: {                                                                // TUPLE2
           auto b = Pop(), a = Pop();
-          stack_.push_back(c10::ivalue::Tuple::create({a, b}));
+          Push(c10::ivalue::Tuple::create({a, b}));
           break;
         }
         case 0x87: {                                                                // TUPLE3
           auto c = Pop(), b = Pop(), a = Pop();
-          stack_.push_back(c10::ivalue::Tuple::create({a, b, c}));
+          Push(c10::ivalue::Tuple::create({a, b, c}));
           break;
         }
         case 'a': {                                                                 // APPEND
@@ -153,7 +164,7 @@ class Reader {
         case 0x81: {                                                                // NEWOBJ
           auto args = Pop(), fn = Pop();
           if (!args.isTuple()) throw BadPickle("malformed REDUCE");
-          stack_.push_back(Call(GlobalName(fn), args.toTupleRef().elements().vec()));
+          Push(Call(GlobalName(fn), args.toTupleRef().elements().vec()));
           break;
         }
         case 'b': {  // BUILD: only OrderedDict state (the _metadata of state dicts), which we drop
@@ -163,7 +174,7 @@ class Reader {
         }
         case 'Q': {                                                                 // BINPERSID
           auto pid = Pop();
-          stack_.push_back(Storage(pid));
+          Push(Storage(pid));
           break;
         }
         default: {
@@ -178,8 +189,102 @@ class Reader {
  private:
   static c10::impl::GenericDict NewDict() { return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get()); }
 
+  static bool IsContainer(const c10::IValue& v) { return v.isList() || v.isTuple() || v.isGenericDict(); }
+  static const void* Identity(const c10::IValue& v) { return v.internalToPointer(); }
+  static std::vector<c10::IValue> Children(const c10::IValue& v) {
+    if (v.isList()) return v.toListRef().vec();
+    if (v.isTuple()) return v.toTupleRef().elements().vec();
+    std::vector<c10::IValue> out;
+    for (const auto& kv : v.toGenericDict()) {
+      out.push_back(kv.key());
+      out.push_back(kv.value());
+    }
+    return out;
+  }
+
+  // Every value goes onto the stack through here: counted against kMaxPickleValues, containers kept for TearDown.
+  void Push(c10::IValue v) {
+    if (++made_ > kMaxPickleValues) {
+      throw BadPickle("it creates more than " + std::to_string(kMaxPickleValues) + " values (the limit for one pickle)");
+    }
+    if (IsContainer(v) && known_.insert(Identity(v)).second) {
+      if (v.isGenericDict() && ++dicts_ > kMaxPickleDicts) {
+        throw BadPickle("it creates more than " + std::to_string(kMaxPickleDicts) + " dicts (the limit for one pickle)");
+      }
+      containers_.push_back(v);
+    }
+    stack_.push_back(std::move(v));
+  }
+
+  // The finished value, walked once without recursion: no container may hold itself, nest deeper than kMaxNesting,
+  // or expand past kMaxPickleExpanded values when shared values are counted where they appear. The containers it
+  // reaches are kept by TearDown.
+  void Check(const c10::IValue& root) {
+    if (!IsContainer(root)) return;
+    struct Frame {
+      c10::IValue value;
+      std::vector<c10::IValue> kids;
+      size_t next = 0;
+      uint64_t size = 1;
+    };
+    const auto add = [](uint64_t a, uint64_t b) { return std::min(a + b, kMaxPickleExpanded + 1); };
+    std::unordered_map<const void*, uint64_t> done;  // container -> its expanded size
+    std::unordered_set<const void*> open;
+    std::vector<Frame> frames;
+    frames.push_back({root, Children(root)});
+    open.insert(Identity(root));
+    while (!frames.empty()) {
+      Frame& f = frames.back();
+      if (f.next < f.kids.size()) {
+        c10::IValue kid = f.kids[f.next++];
+        if (!IsContainer(kid)) {
+          f.size = add(f.size, 1);
+          continue;
+        }
+        const void* id = Identity(kid);
+        if (auto it = done.find(id); it != done.end()) {
+          f.size = add(f.size, it->second);
+          continue;
+        }
+        if (open.count(id)) throw BadPickle("a container holds itself (a cycle through the pickle memo)");
+        if (frames.size() >= static_cast<size_t>(kMaxNesting)) {
+          throw BadPickle("its values nest deeper than " + std::to_string(kMaxNesting) + " levels");
+        }
+        open.insert(id);
+        std::vector<c10::IValue> kids = Children(kid);
+        frames.push_back({std::move(kid), std::move(kids)});  // f is not used past here
+        continue;
+      }
+      const uint64_t size = f.size;
+      const void* id = Identity(f.value);
+      frames.pop_back();
+      open.erase(id);
+      done.emplace(id, size);
+      if (size > kMaxPickleExpanded) {
+        throw BadPickle("values shared through its memo expand to more than " + std::to_string(kMaxPickleExpanded) +
+                        " values");
+      }
+      if (!frames.empty()) frames.back().size = add(frames.back().size, size);
+    }
+    for (const auto& [id, size] : done) kept_.insert(id);
+  }
+
+  // Releases what this reader built, one level at a time: lists and dicts that the result does not hold are
+  // emptied (that breaks every cycle and every chain built by appending), then values go in reverse order of
+  // creation, so that a tuple's elements, made before it, are still held here when it goes.
+  void TearDown() noexcept {
+    for (auto& c : containers_) {
+      if (kept_.count(Identity(c))) continue;
+      if (c.isList()) c.toList().clear();
+      if (c.isGenericDict()) c.toGenericDict().clear();
+    }
+    stack_.clear();
+    memo_.clear();
+    while (!containers_.empty()) containers_.pop_back();
+  }
+
   void Need(size_t n) {
-    if (pos_ + n > n_) throw BadPickle("truncated pickle data");
+    if (n > n_ - pos_) throw BadPickle("truncated pickle data");
   }
   uint8_t U8() {
     Need(1);
@@ -244,10 +349,15 @@ class Reader {
     if (!v.isGenericDict()) throw BadPickle("malformed pickle (SETITEM on a " + v.tagKind() + ")");
     return v.toGenericDict();
   }
+  static bool IsScalar(const c10::IValue& k) { return k.isString() || k.isInt() || k.isBool() || k.isDouble() || k.isNone(); }
   static c10::IValue Key(const c10::IValue& k) {
-    if (!(k.isString() || k.isInt() || k.isBool() || k.isDouble() || k.isNone() || k.isTuple())) {
-      throw BadPickle("unsupported dict key of type " + k.tagKind());
+    if (k.isTuple()) {  // hashed element by element: only flat tuples of scalars
+      for (const auto& e : k.toTupleRef().elements()) {
+        if (!IsScalar(e)) throw BadPickle("unsupported dict key (a tuple holding a " + e.tagKind() + ")");
+      }
+      return k;
     }
+    if (!IsScalar(k)) throw BadPickle("unsupported dict key of type " + k.tagKind());
     return k;
   }
   static std::string GlobalName(const c10::IValue& v) {
@@ -272,11 +382,7 @@ class Reader {
         }
         return out;
       };
-      at::Tensor storage = a[0].toTensor();
-      auto t = at::empty({0}, storage.options());
-      if (a[1].toInt() < 0) throw BadPickle("malformed tensor offset");
-      t.set_(storage.storage(), storage.storage_offset() + a[1].toInt(), ints(a[2]), ints(a[3]));  // bounds-checked by libtorch
-      return t;
+      return Rebuild(a[0].toTensor(), a[1].toInt(), ints(a[2]), ints(a[3]));
     }
     if (fn == "torch._utils._rebuild_parameter" || fn == "torch._utils._rebuild_parameter_with_state") {
       if (a.empty() || !a[0].isTensor()) throw BadPickle("malformed parameter record");
@@ -285,6 +391,35 @@ class Reader {
     throw BadPickle("unsupported Python object '" + fn +
                     "' (only tensors, dicts, lists, tuples, strings and numbers are read, like "
                     "torch.load(weights_only=True))");
+  }
+
+  // A tensor over `storage` (a root storage, or a legacy view into one) at `offset` with these sizes and strides:
+  // every element it reaches must lie inside the storage, which is never grown.
+  static at::Tensor Rebuild(const at::Tensor& storage, int64_t offset, const std::vector<int64_t>& sizes,
+                            const std::vector<int64_t>& strides) {
+    if (sizes.size() != strides.size()) throw BadPickle("malformed tensor record (shape and strides differ in length)");
+    if (sizes.size() > static_cast<size_t>(kMaxTensorDims)) {
+      throw BadPickle("a tensor of " + std::to_string(sizes.size()) + " dimensions (at most " +
+                      std::to_string(kMaxTensorDims) + " are read)");
+    }
+    if (offset < 0) throw BadPickle("malformed tensor offset");
+    // One past the last element reached: offset + sum((size - 1) * stride) + 1, or offset when a size is 0.
+    int64_t end = offset;
+    bool empty = false;
+    for (int64_t s : sizes) empty = empty || s == 0;
+    if (!empty) {
+      bool overflow = __builtin_add_overflow(end, int64_t{1}, &end);
+      for (size_t i = 0; i < sizes.size() && !overflow; ++i) {
+        int64_t reach = 0;
+        overflow = __builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) || __builtin_add_overflow(end, reach, &end);
+      }
+      if (overflow) throw BadPickle("a tensor record reaches past any storage (its shape and strides overflow)");
+    }
+    if (end > storage.numel()) {
+      throw BadPickle("a tensor record reaches element " + std::to_string(end) + " of a storage of " +
+                      std::to_string(storage.numel()));
+    }
+    return at::empty({0}, storage.options()).set_(storage.storage(), storage.storage_offset() + offset, sizes, strides);
   }
 
   // ('storage', type, key, location, numel) in zip files; legacy files add a sixth, view metadata
@@ -310,7 +445,7 @@ class Reader {
     if (e.size() >= 6 && e[5].isTuple()) {  // a view into the root storage
       const auto v = e[5].toTupleRef().elements().asArrayRef();
       if (v.size() < 3 || !v[1].isInt() || !v[2].isInt() || v[1].toInt() < 0 || v[2].toInt() < 0 ||
-          v[1].toInt() + v[2].toInt() > root.numel()) {
+          v[1].toInt() > root.numel() || v[2].toInt() > root.numel() - v[1].toInt()) {
         throw BadPickle("malformed storage view");
       }
       return root.narrow(0, v[1].toInt(), v[2].toInt());
@@ -326,6 +461,10 @@ class Reader {
   std::unordered_map<uint64_t, c10::IValue> memo_;
   StorageSource* storages_;
   std::unordered_map<std::string, at::Tensor> storages_by_key_;
+  uint64_t made_ = 0, dicts_ = 0;            // values pushed, dicts made
+  std::vector<c10::IValue> containers_;      // every container made, in order
+  std::unordered_set<const void*> known_;    // ... by identity
+  std::unordered_set<const void*> kept_;     // the containers the checked result holds
 };
 
 }  // namespace
@@ -339,10 +478,11 @@ class ZipStorages : public StorageSource {
   at::Tensor Get(const std::string& key, at::ScalarType dtype, int64_t numel) override {
     const std::string record = "data/" + key;
     if (!zip_.hasRecord(record)) throw BadPickle("missing tensor data record " + record);
-    const size_t size = zip_.getRecordSize(record);
-    if (static_cast<size_t>(numel) * c10::elementSize(dtype) != size) {
-      throw BadPickle("tensor data record " + record + " has " + std::to_string(size) + " bytes, expected " +
-                      std::to_string(numel * c10::elementSize(dtype)));
+    const uint64_t size = zip_.getRecordSize(record);
+    const uint64_t element = c10::elementSize(dtype);
+    if (size % element != 0 || static_cast<uint64_t>(numel) != size / element) {
+      throw BadPickle("tensor data record " + record + " has " + std::to_string(size) + " bytes, but its storage " +
+                      "declares " + std::to_string(numel) + " elements of " + std::to_string(element));
     }
     if (tensors_ == TensorData::kSkip) return at::empty({numel}, at::TensorOptions().dtype(dtype).device(at::kMeta));
     auto [ptr, nbytes] = zip_.getRecord(record);
@@ -357,15 +497,29 @@ class ZipStorages : public StorageSource {
 
 // Legacy format: storages are allocated while the pickle is read and filled afterwards from the raw data that
 // follows it, in the order of the key list pickled after the object.
+// Each storage's declared size is checked against the bytes left in the file before it is allocated (every
+// storage is stored there as an 8-byte count and its elements), and it can never grow.
 class LegacyStorages : public StorageSource {
  public:
+  explicit LegacyStorages(uint64_t available) : available_(available) {}
   at::Tensor Get(const std::string& key, at::ScalarType dtype, int64_t numel) override {
-    if (numel > (int64_t{1} << 36)) throw BadPickle("implausible storage size");
+    const uint64_t element = c10::elementSize(dtype);
+    const uint64_t left = available_ - declared_;
+    if (static_cast<uint64_t>(numel) > left / element || static_cast<uint64_t>(numel) * element + 8 > left) {
+      throw BadPickle("storage " + key + " declares " + std::to_string(numel) + " elements of " +
+                      std::to_string(element) + " bytes, more than the " + std::to_string(available_) +
+                      " bytes the file holds for all its storages");
+    }
+    declared_ += static_cast<uint64_t>(numel) * element + 8;
     auto t = at::empty({numel}, at::TensorOptions().dtype(dtype));
+    t.storage().unsafeGetStorageImpl()->set_resizable(false);
     storages_.emplace(key, t);
     return t;
   }
   std::unordered_map<std::string, at::Tensor> storages_;
+
+ private:
+  uint64_t available_, declared_ = 0;
 };
 
 // torch.save's legacy header: the magic number 0x1950a86a20f9469cfc6c pickled with protocol 2.
@@ -389,7 +543,7 @@ c10::IValue LoadLegacy(const std::vector<char>& data, TensorData tensors) {
       throw BadPickle("written on a big-endian machine");
     }
   }
-  LegacyStorages storages;
+  LegacyStorages storages(data.size() - sys_info.pos());
   Reader main(data.data(), data.size(), sys_info.pos(), &storages);
   c10::IValue result = main.Run();
   Reader keys_reader(data.data(), data.size(), main.pos(), nullptr);
@@ -438,6 +592,10 @@ c10::IValue LoadPickle(const std::string& path, TensorData tensors) {
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(data.data(), static_cast<off_t>(data.size())));
     if (!zip.hasRecord("data.pkl")) {
       throw BadPickle("no data.pkl record (a TorchScript archive? load those with loadTorchScript)");
+    }
+    if (zip.getRecordSize("data.pkl") > kMaxPickleBytes) {
+      throw BadPickle("its data.pkl declares " + std::to_string(zip.getRecordSize("data.pkl")) + " bytes (at most " +
+                      std::to_string(kMaxPickleBytes) + " are read)");
     }
     auto [ptr, size] = zip.getRecord("data.pkl");
     std::vector<char> pkl(static_cast<const char*>(ptr.get()), static_cast<const char*>(ptr.get()) + size);

@@ -1,21 +1,27 @@
 // Integrity of torch.save / torch.jit.save archives: libtorch (like PyTorch) never checks the CRC-32 that the zip
 // stores for each member, so a flipped bit in tensor data would load as silently wrong weights. We check them.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "limits.h"
 #include "zip_check.h"
 
+// Every offset and length from the file is checked against the file without integer overflow before it is used,
+// and a deflated member is inflated in 32 KB pieces into its checksum only: nothing is allocated by a declaration.
+//
 // miniz's raw-deflate decoder, which libtorch carries and exports; weak, so a libtorch without it still links
-// (compressed members then go unchecked, as they do in libtorch itself).
-extern "C" size_t tinfl_decompress_mem_to_mem(void* out, size_t out_len, const void* src, size_t src_len, int flags)
-    __attribute__((weak));
+// (compressed members then go unchecked, as they do in libtorch itself). It calls `put` with each inflated piece
+// and stops when `put` returns 0; it returns 1 when the stream ended and every `put` returned 1.
+extern "C" int tinfl_decompress_mem_to_callback(const void* in, size_t* in_size, int (*put)(const void*, int, void*),
+                                                void* user, int flags) __attribute__((weak));
 
 namespace resnet_cifar {
 
-static uint32_t Crc32(const unsigned char* p, size_t n) {
+static uint32_t Crc32Update(uint32_t crc, const unsigned char* p, size_t n) {
   static uint32_t table[256];
   static bool ready = [] {
     for (uint32_t i = 0; i < 256; ++i) {
@@ -26,13 +32,26 @@ static uint32_t Crc32(const unsigned char* p, size_t n) {
     return true;
   }();
   (void)ready;
-  uint32_t c = 0xFFFFFFFFu;
+  uint32_t c = crc ^ 0xFFFFFFFFu;
   for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 
-static uint32_t U32(const unsigned char* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
-static uint16_t U16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+// A deflated member inflated piece by piece: its CRC-32 and length, stopping once it passes what it declares.
+struct Inflated {
+  uint64_t limit, size = 0;
+  uint32_t crc = 0;
+  static int Put(const void* p, int len, void* user) {
+    auto* s = static_cast<Inflated*>(user);
+    s->size += static_cast<uint64_t>(len);
+    if (s->size > s->limit) return 0;
+    s->crc = Crc32Update(s->crc, static_cast<const unsigned char*>(p), static_cast<size_t>(len));
+    return 1;
+  }
+};
+
+static uint32_t ZipU32(const unsigned char* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
+static uint16_t ZipU16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -44,38 +63,50 @@ void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
   if (n < 22) throw bad("too short for a zip archive");
   size_t eocd = std::string::npos;
   for (size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;) {
-    if (U32(b + i) == 0x06054b50u) {
+    if (ZipU32(b + i) == 0x06054b50u) {
       eocd = i;
       break;
     }
   }
   if (eocd == std::string::npos) throw bad("no zip directory at the end");
-  const uint64_t entries = U16(b + eocd + 10);
-  uint64_t cd_size = U32(b + eocd + 12), cd_off = U32(b + eocd + 16);
+  const uint64_t entries = ZipU16(b + eocd + 10);
+  uint64_t cd_size = ZipU32(b + eocd + 12), cd_off = ZipU32(b + eocd + 16);
   if (cd_off == 0xFFFFFFFFu || entries == 0xFFFF) {
     // ZIP64: the locator sits right before the EOCD and points at the zip64 EOCD record.
-    if (eocd < 20 || U32(b + eocd - 20) != 0x07064b50u) throw bad("zip64 locator missing");
+    if (eocd < 20 || ZipU32(b + eocd - 20) != 0x07064b50u) throw bad("zip64 locator missing");
     uint64_t z = 0;
     std::memcpy(&z, b + eocd - 20 + 8, 8);
-    if (z + 56 > n || U32(b + z) != 0x06064b50u) throw bad("zip64 directory record missing");
+    if (z > n || n - z < 56 || ZipU32(b + z) != 0x06064b50u) throw bad("zip64 directory record missing");
     std::memcpy(&cd_size, b + z + 40, 8);
     std::memcpy(&cd_off, b + z + 48, 8);
   }
   if (cd_off > n || cd_size > n - cd_off) throw bad("zip directory outside the file");
   size_t p = cd_off;
   const size_t end = cd_off + cd_size;
+  // Members' bytes (local header to end of data) may not overlap: else a few compressed bytes, listed many times,
+  // would be checked (and inflated) again for each listing.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  struct Member {
+    std::string name;
+    uint16_t method;
+    uint32_t crc;
+    uint64_t csize, usize, data;
+  };
+  std::vector<Member> members;
   while (p < end) {
-    if (p + 46 > end || U32(b + p) != 0x02014b50u) throw bad("damaged zip directory entry");
-    const uint16_t method = U16(b + p + 10);
-    const uint32_t crc = U32(b + p + 16);
-    uint64_t csize = U32(b + p + 20), usize = U32(b + p + 24);
-    const uint16_t name_len = U16(b + p + 28), extra_len = U16(b + p + 30), comment_len = U16(b + p + 32);
-    uint64_t local = U32(b + p + 42);
-    if (p + 46 + name_len + extra_len + comment_len > end) throw bad("damaged zip directory entry");
+    if (p + 46 > end || ZipU32(b + p) != 0x02014b50u) throw bad("damaged zip directory entry");
+    const uint16_t method = ZipU16(b + p + 10);
+    const uint32_t crc = ZipU32(b + p + 16);
+    uint64_t csize = ZipU32(b + p + 20), usize = ZipU32(b + p + 24);
+    const uint16_t name_len = ZipU16(b + p + 28), extra_len = ZipU16(b + p + 30), comment_len = ZipU16(b + p + 32);
+    uint64_t local = ZipU32(b + p + 42);
+    if (46 + uint64_t{name_len} + extra_len + comment_len > end - p) throw bad("damaged zip directory entry");
     const std::string name(reinterpret_cast<const char*>(b + p + 46), name_len);
     // ZIP64 extra field (id 1) carries the 64-bit values that are 0xFFFFFFFF above, in this order.
-    for (size_t e = p + 46 + name_len; e + 4 <= p + 46 + name_len + extra_len;) {
-      const uint16_t id = U16(b + e), len = U16(b + e + 2);
+    const size_t extra_end = p + 46 + name_len + extra_len;
+    for (size_t e = p + 46 + name_len; e + 4 <= extra_end;) {
+      const uint16_t id = ZipU16(b + e), len = ZipU16(b + e + 2);
+      if (len > extra_end - e - 4) throw bad("member '" + name + "' has a damaged extra field");
       if (id == 1) {
         size_t q = e + 4;
         auto take = [&](uint64_t& v) {
@@ -91,20 +122,38 @@ void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
       e += 4 + len;
     }
     if (method != 0 && method != 8) throw bad("member '" + name + "' uses an unknown compression method");
-    if (local + 30 > n || U32(b + local) != 0x04034b50u) throw bad("member '" + name + "' has no local header");
-    const size_t data = local + 30 + U16(b + local + 26) + U16(b + local + 28);
-    if (data > n || csize > n - data || (method == 0 && csize != usize)) throw bad("member '" + name + "' is cut short");
-    if (method == 0) {
-      if (Crc32(b + data, csize) != crc) throw bad("checksum mismatch in member '" + name + "'");
-    } else if (tinfl_decompress_mem_to_mem != nullptr) {
-      // Deflated members (torch.jit.save compresses code and constants): inflate, then check.
-      if (usize > (uint64_t{1} << 32)) throw bad("member '" + name + "' claims an implausible size");
-      std::vector<unsigned char> plain(static_cast<size_t>(usize) + 1);
-      const size_t got = tinfl_decompress_mem_to_mem(plain.data(), plain.size(), b + data, csize, 0);
-      if (got == static_cast<size_t>(-1) || got != usize) throw bad("member '" + name + "' does not inflate");
-      if (Crc32(plain.data(), got) != crc) throw bad("checksum mismatch in member '" + name + "'");
+    if (local > n || n - local < 30 || ZipU32(b + local) != 0x04034b50u) {
+      throw bad("member '" + name + "' has no local header");
     }
+    const uint64_t data = local + 30 + ZipU16(b + local + 26) + ZipU16(b + local + 28);
+    if (data > n || csize > n - data || (method == 0 && csize != usize)) throw bad("member '" + name + "' is cut short");
+    spans.emplace_back(local, data + csize);
+    members.push_back({name, method, crc, csize, usize, data});
     p += 46 + name_len + extra_len + comment_len;
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i].first < spans[i - 1].second) throw bad("two zip members share bytes");
+  }
+  for (const Member& m : members) {
+    const std::string& name = m.name;
+    const uint64_t csize = m.csize, usize = m.usize, data = m.data;
+    const uint32_t crc = m.crc;
+    const uint16_t method = m.method;
+    if (method == 0) {
+      if (Crc32Update(0, b + data, csize) != crc) throw bad("checksum mismatch in member '" + name + "'");
+    } else if (tinfl_decompress_mem_to_callback != nullptr) {
+      // Deflated members (torch.jit.save compresses code and constants): inflated into the checksum only.
+      if (usize > csize * kMaxDeflateRatio + 64) {
+        throw bad("member '" + name + "' declares " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
+                  " compressed, more than deflate can produce");
+      }
+      Inflated out{usize};
+      size_t in_size = csize;
+      const int ok = tinfl_decompress_mem_to_callback(b + data, &in_size, &Inflated::Put, &out, 0);
+      if (!ok || out.size != usize) throw bad("member '" + name + "' does not inflate to its declared size");
+      if (out.crc != crc) throw bad("checksum mismatch in member '" + name + "'");
+    }
   }
 }
 

@@ -25,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("constants", Constants(env));
   exports.Set("batchNormRelu", Napi::Function::New<BatchNormRelu>(env, "batchNormRelu"));
+  exports.Set("writeFileAtomic", Napi::Function::New<WriteFileAtomicJs>(env, "writeFileAtomic"));
   return exports;
 }
 

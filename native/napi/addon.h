@@ -26,7 +26,7 @@ Napi::Function DefineForeignModule(Napi::Env env);
 std::shared_ptr<ModelState> ModelOf(const Napi::Value& v);       // TypeError unless a live native Model
 std::shared_ptr<const Dataset> DatasetOf(const Napi::Value& v);  // TypeError unless a native Dataset
 
-// The functions (fit.cc, training_batch.cc, checkpoint.cc, info.cc, test_hooks.cc).
+// The functions (fit.cc, training_batch.cc, checkpoint.cc, info.cc, files.cc, test_hooks.cc).
 Napi::Value Fit(const Napi::CallbackInfo& info);
 Napi::Value StopAllFits(const Napi::CallbackInfo& info);
 Napi::Value TrainingBatch(const Napi::CallbackInfo& info);
@@ -35,5 +35,6 @@ Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 Napi::Value BatchNormRelu(const Napi::CallbackInfo& info);
+Napi::Value WriteFileAtomicJs(const Napi::CallbackInfo& info);
 
 }  // namespace resnet_cifar

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "../core/limits.h"
 #include "args.h"
+#include "guard.h"
 
 namespace resnet_cifar {
 
@@ -12,7 +14,18 @@ Napi::Float32Array FloatsToJs(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
-c10::IValue ToIValue(const Napi::Value& v, const std::string& where) {
+static c10::IValue ToIValueAt(const Napi::Value& v, const std::string& where, int depth);
+
+c10::IValue ToIValue(const Napi::Value& v, const std::string& where) { return ToIValueAt(v, where, 0); }
+
+// `depth`: the arrays and objects around v. Past kMaxMetaNesting (a cycle, or data no file of ours could read
+// back) a RangeError.
+static c10::IValue ToIValueAt(const Napi::Value& v, const std::string& where, int depth) {
+  if ((v.IsArray() || v.IsObject()) && !v.IsTypedArray() && !v.IsArrayBuffer() && !v.IsFunction() &&
+      depth >= kMaxMetaNesting) {
+    throw RangeErrorEx(where + " nests deeper than " + std::to_string(kMaxMetaNesting) +
+                       " levels of arrays and objects (or holds itself)");
+  }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
   if (v.IsString()) return v.As<Napi::String>().Utf8Value();
   if (v.IsNumber()) {
@@ -29,7 +42,7 @@ c10::IValue ToIValue(const Napi::Value& v, const std::string& where) {
   if (v.IsArray()) {
     auto a = v.As<Napi::Array>();
     c10::impl::GenericList list(c10::AnyType::get());
-    for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(ToIValue(a.Get(i), where));
+    for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(ToIValueAt(a.Get(i), where, depth + 1));
     return list;
   }
   if (v.IsObject()) {
@@ -38,7 +51,7 @@ c10::IValue ToIValue(const Napi::Value& v, const std::string& where) {
     auto keys = o.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       auto k = keys.Get(i).ToString().Utf8Value();
-      d.insert_or_assign(k, ToIValue(o.Get(k), where + "." + k));
+      d.insert_or_assign(k, ToIValueAt(o.Get(k), where + "." + k, depth + 1));
     }
     return d;
   }

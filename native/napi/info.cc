@@ -9,6 +9,7 @@
 #include "../core/checkpoint.h"
 #include "../core/distributed.h"
 #include "../core/fused_bn.h"
+#include "../core/limits.h"
 #include "../core/precision.h"
 #include "../core/resnet.h"
 #include "addon.h"
@@ -82,6 +83,7 @@ Napi::Object Constants(Napi::Env env) {
   auto arr = Napi::Array::New(env, keys.size());
   for (size_t i = 0; i < keys.size(); ++i) arr.Set(static_cast<uint32_t>(i), keys[i]);
   o.Set("reservedMetaKeys", arr);
+  o.Set("maxMetaNesting", static_cast<double>(kMaxMetaNesting));
   o.Freeze();
   return o;
 }

@@ -1,0 +1,50 @@
+// Opens each hostile file named on the command line through every public reader that takes it, one after another
+// in this process, and prints one JSON line per file once it is done: { file, results: [{ api, ok, name,
+// message }], peakMB, seconds } (peak RSS while that file was read). Run by test/hostile.test.ts in a child
+// process, so that a crash or a hang is seen, and blamed on the file being read, instead of taking the runner down.
+import * as fs from 'node:fs';
+import { Cifar10, ResNet, readCheckpointMeta } from '../../lib/index';
+
+async function attempt(api: string, fn: () => Promise<unknown>) {
+  try {
+    const v = await fn();
+    (v as { dispose?: () => void } | undefined)?.dispose?.();
+    return { api, ok: true, name: '', message: '' };
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    return { api, ok: false, name: err.name, message: err.message };
+  }
+}
+
+/** Peak resident memory since the last reset, in MB; reset() starts a new peak (Linux's clear_refs). */
+const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+const reset = () => fs.writeFileSync('/proc/self/clear_refs', '5');
+
+async function open(file: string) {
+  const results = [];
+  if (/\.tar\.gz$|\.tgz$/.test(file) || fs.statSync(file).isDirectory()) {
+    results.push(await attempt('Cifar10.load train', () => Cifar10.load(file, { split: 'train' })));
+    results.push(await attempt('Cifar10.load test', () => Cifar10.load(file, { split: 'test' })));
+  } else {
+    results.push(await attempt('ResNet.load', () => ResNet.load(file, { device: 'cpu' })));
+    results.push(await attempt('readCheckpointMeta', () => readCheckpointMeta(file)));
+    const model = new ResNet({ depth: 20, device: 'cpu' });
+    results.push(await attempt('loadStateDict', () => model.loadStateDict(file)));
+    model.dispose();
+  }
+  return results;
+}
+
+async function main(files: string[]) {
+  for (const file of files) {
+    reset();
+    const t0 = Date.now();
+    const results = await open(file);
+    console.log(JSON.stringify({ file, results, peakMB: peak(), seconds: (Date.now() - t0) / 1000 }));
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
