@@ -81,8 +81,9 @@ Ctrl-C stops after the current iteration with a checkpoint; --resume continues i
 Test error on the 10,000 CIFAR-10 test images, a per-class table and the confusion matrix.
 --pretrained takes one of the networks shipped trained with the package ('resnet-cifar info' lists them).
 --weights opens our checkpoints and the PyTorch world's state dicts and training checkpoints (the seed's nets.py,
-akamaster/pytorch_resnet_cifar10), in torch.save's zip or legacy format or safetensors. --torchscript takes a
-torch.jit.save file, --exported an AOTInductor package (.pt2).
+akamaster/pytorch_resnet_cifar10), in torch.save's zip or legacy format or safetensors, reading plain data only.
+--torchscript takes a torch.jit.save file, --exported an AOTInductor package (.pt2): both are programs that run
+with your rights, so open them only from sources you would run code from.
   --normalize cifar|imagenet|MEAN/STD   how the model's own code normalized pixels/255 (MEAN/STD: a,b,c/d,e,f);
                    default: the checkpoint's stored normalization, else cifar (0.4914, 0.4822, 0.4465 / 0.2470, …)
   --shortcut A|plain   foreign weights without projections: which net they are (default A)

@@ -122,7 +122,13 @@ export class ExportedModel extends ForeignModel {
   }
 }
 
-/** Loads a scripted or traced module saved by PyTorch's torch.jit.save. */
+/**
+ * Loads a scripted or traced module saved by PyTorch's torch.jit.save.
+ *
+ * A TorchScript file is a program, not data: its code runs when it is loaded and called, with this process's
+ * rights (as PyTorch's security policy says of it). Load only files you would run. Weights alone go through
+ * `ResNet.load`, whose reader builds plain data only.
+ */
 export function loadTorchScript(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
   return TorchScriptModel.load(path, options);
 }
@@ -130,6 +136,10 @@ export function loadTorchScript(path: string, options: TorchScriptOptions = {}):
 /**
  * Loads a torch.export model compiled by torch._inductor.aoti_compile_and_package (a .pt2 package); export it with
  * a dynamic batch dimension (torch.export.Dim) and for the device it will run on.
+ *
+ * A .pt2 package is a program: it holds a compiled shared library that is loaded into this process and runs with
+ * its rights. Load only files you would run. (Its zip is checked first, and libtorch loads a private copy of the
+ * bytes checked, never the path again.)
  */
 export function loadExported(path: string, options: ExportedOptions = {}): Promise<ExportedModel> {
   return ExportedModel.load(path, options);

@@ -5,8 +5,8 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Cifar10, ResNet } from '../lib/index';
-import { ROOT, launch, tmpDir } from './helpers';
+import { Cifar10, ResNet, Trainer, readCheckpointMeta } from '../lib/index';
+import { ROOT, anyCifarDir, launch, tmpDir } from './helpers';
 
 const DIR = path.join(ROOT, 'test/hostile');
 const PEAK_MB = 1500; // node + libtorch take about 300 MB; a declared size obeyed would take gigabytes
@@ -147,4 +147,21 @@ test('a meta that holds itself, or nests past the limit, is refused before anyth
   t.deepEqual(back2.meta.ok, ok, 'the deepest meta allowed reads back (torch.save)');
   back2.dispose();
   model.dispose();
+});
+
+test('the largest real file, a ResNet-1202 checkpoint with its trainer state, reads within every bound', async (t) => {
+  const dir = tmpDir();
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const model = new ResNet({ depth: 1202, device: 'cpu' });
+  await new Trainer(model, { iterations: 1, batchSize: 2, milestones: [] }).fit(data, { checkpoint: { dir } });
+  const file = path.join(dir, 'checkpoint.pt');
+  const meta = await readCheckpointMeta(file);
+  t.is(meta.trainer?.iteration, 1);
+  const back = await ResNet.load(file, { device: 'cpu' });
+  t.is(back.config.depth, 1202);
+  const x = new Float32Array(3072).map((_, i) => Math.sin(i));
+  t.deepEqual(await back.predict(x), await model.predict(x));
+  back.dispose();
+  model.dispose();
+  fs.rmSync(dir, { recursive: true });
 });

@@ -71,6 +71,25 @@ std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size
   return data;
 }
 
+PrivateCopy::PrivateCopy(const std::vector<char>& bytes, const std::string& suffix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/resnet-cifar-XXXXXX";
+  if (!::mkdtemp(templ.data())) throw std::runtime_error("Cannot create a private folder under " + templ + ": " + std::strerror(errno));
+  dir_ = templ;
+  path_ = dir_ + "/file" + suffix;
+  try {
+    WriteFileAtomic(path_, bytes);
+  } catch (...) {
+    ::rmdir(dir_.c_str());
+    throw;
+  }
+}
+
+PrivateCopy::~PrivateCopy() {
+  ::unlink(path_.c_str());
+  ::rmdir(dir_.c_str());
+}
+
 void RemoveStaleTemps(const std::string& path) {
   const auto slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);

@@ -20,4 +20,18 @@ void RemoveStaleTemps(const std::string& path);
 
 bool FileExists(const std::string& path);
 
+// `bytes` in a new file of a new private folder (mode 0700 under TMPDIR), for libraries that only open paths;
+// both are removed when this goes.
+class PrivateCopy {
+ public:
+  PrivateCopy(const std::vector<char>& bytes, const std::string& suffix);
+  ~PrivateCopy();
+  PrivateCopy(const PrivateCopy&) = delete;
+  PrivateCopy& operator=(const PrivateCopy&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+};
+
 }  // namespace resnet_cifar

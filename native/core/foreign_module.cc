@@ -69,9 +69,12 @@ std::shared_ptr<ForeignModule> LoadExported(const std::string& path, c10::Device
                                     "is a zip archive; this file is not one)");
   }
   VerifyZip(bytes, path);
+  // libtorch's loader opens a path: it gets a private copy of the bytes just checked, never the user's path again
+  // (which could have changed since).
+  const PrivateCopy copy(bytes, ".pt2");
   std::unordered_map<std::string, std::string> meta;
   try {
-    meta = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, "model");
+    meta = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(copy.path(), "model");
   } catch (const c10::Error& e) {
     const std::string msg = TorchMessage(e);
     throw std::runtime_error(path + " is not an AOTInductor package: " + msg.substr(0, msg.find('\n')));
@@ -88,7 +91,7 @@ std::shared_ptr<ForeignModule> LoadExported(const std::string& path, c10::Device
   std::shared_ptr<torch::inductor::AOTIModelPackageLoader> loader;
   try {
     loader = std::make_shared<torch::inductor::AOTIModelPackageLoader>(
-        path, "model", false, 1, device.is_cpu() ? static_cast<c10::DeviceIndex>(-1) : device.index());
+        copy.path(), "model", false, 1, device.is_cpu() ? static_cast<c10::DeviceIndex>(-1) : device.index());
   } catch (const c10::Error& e) {
     const std::string msg = TorchMessage(e);
     throw std::runtime_error(path + ": cannot load the AOTInductor package: " + msg.substr(0, msg.find('\n')));
