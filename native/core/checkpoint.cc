@@ -204,7 +204,7 @@ std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std
 
 // ---- plain data <-> JSON (our meta in a safetensors header)
 
-static std::string ToJson(const c10::IValue& v) {
+std::string PlainDataToJson(const c10::IValue& v) {
   if (v.isNone()) return "null";
   if (v.isBool()) return v.toBool() ? "true" : "false";
   if (v.isInt()) return std::to_string(v.toInt());
@@ -220,7 +220,7 @@ static std::string ToJson(const c10::IValue& v) {
     const auto items = v.isList() ? v.toListRef().vec() : v.toTupleRef().elements().vec();
     for (size_t i = 0; i < items.size(); ++i) {
       if (i) s += ',';
-      s += ToJson(items[i]);
+      s += PlainDataToJson(items[i]);
     }
     return s + "]";
   }
@@ -232,7 +232,7 @@ static std::string ToJson(const c10::IValue& v) {
       if (!first) s += ',';
       s += JsonString(kv.key().toStringRef());
       s += ':';
-      s += ToJson(kv.value());
+      s += PlainDataToJson(kv.value());
       first = false;
     }
     return s + "}";
@@ -352,30 +352,34 @@ static Checkpoint ParseSafetensorsFile(const std::string& path, const Safetensor
 }
 
 Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors) {
-  uint64_t size = 0;
-  std::vector<char> head = ReadFileHead(path, 16, &size);
-  if (LooksLikeSafetensors(head, size)) {
+  return ReadCheckpointBytes(ReadFile(path), path, tensors);
+}
+
+Checkpoint ReadCheckpointBytes(const std::vector<char>& bytes, const std::string& path, TensorData tensors) {
+  if (LooksLikeSafetensors(bytes, bytes.size())) {
     c10::IValue foreign;
     try {
-      return ParseSafetensorsFile(path, ParseSafetensors(ReadFile(path), path), &foreign);
+      return ParseSafetensorsFile(path, ParseSafetensors(bytes, path), &foreign);
     } catch (const NotOurs& e) {
       throw std::runtime_error(std::string(e.what()) + " (open a foreign state dict with ResNet.load)");
     }
   }
   try {
-    return ParseTorchSave(path, LoadPickle(path, tensors));
+    return ParseTorchSave(path, LoadPickleBytes(bytes, path, tensors));
   } catch (const NotOurs& e) {
     throw std::runtime_error(e.what());
   }
 }
 
 Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint) {
+  return ReadWeightsBytes(ReadFile(path), path, shortcut_hint);
+}
+
+Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& path, const std::string& shortcut_hint) {
   c10::IValue foreign;
-  uint64_t size = 0;
-  std::vector<char> head = ReadFileHead(path, 16, &size);
   try {
-    if (LooksLikeSafetensors(head, size)) return ParseSafetensorsFile(path, ParseSafetensors(ReadFile(path), path), &foreign);
-    foreign = LoadPickle(path);
+    if (LooksLikeSafetensors(bytes, bytes.size())) return ParseSafetensorsFile(path, ParseSafetensors(bytes, path), &foreign);
+    foreign = LoadPickleBytes(bytes, path);
     return ParseTorchSave(path, foreign);
   } catch (const NotOurs&) {
     // A foreign state dict or training checkpoint: imported into our layout.
@@ -413,7 +417,7 @@ std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Me
       for (const auto& kv : StateDict(net)) st.tensors.emplace_back(kv.key(), kv.value());
       st.metadata = {{"format", kCheckpointFormat},
                      {"format_version", std::to_string(kCheckpointFormatVersion)},
-                     {"meta", ToJson(FullMeta(net->options, meta, normalization))}};
+                     {"meta", PlainDataToJson(FullMeta(net->options, meta, normalization))}};
       return SafetensorsBytes(st);
     }
     case WeightsFormat::kSeedStateDict:

@@ -77,7 +77,7 @@ class Parser {
         std::string k = String();
         if (!keys.insert(k).second) Fail("duplicate key \"" + k + "\"");
         Expect(':');
-        v.members.emplace_back(std::move(k), Value(depth + 1));
+        v.members.push_back(JsonMember{std::move(k), Value(depth + 1)});
       } while (Eat(','));
       Expect('}');
     } else if (c == '[') {

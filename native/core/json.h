@@ -12,16 +12,23 @@
 
 namespace resnet_cifar {
 
+struct JsonMember;
+
 struct Json {
   enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
   bool b = false;
   double number = 0;
   std::string str;
   std::vector<Json> items;                             // kArray
-  std::vector<std::pair<std::string, Json>> members;   // kObject, in file order
+  std::vector<JsonMember> members;                     // kObject, in file order
 
   const Json* Find(const std::string& key) const;
   bool IsInteger() const;
+};
+
+struct JsonMember {  // (a std::pair of an incomplete Json is not portable C++)
+  std::string key;
+  Json value;
 };
 
 // std::invalid_argument with the byte offset on malformed input: anything outside JSON's grammar (hex or

@@ -572,8 +572,9 @@ c10::IValue LoadLegacy(const std::vector<char>& data, TensorData tensors) {
 
 }  // namespace
 
-c10::IValue LoadPickle(const std::string& path, TensorData tensors) {
-  std::vector<char> data = ReadFile(path);
+c10::IValue LoadPickle(const std::string& path, TensorData tensors) { return LoadPickleBytes(ReadFile(path), path, tensors); }
+
+c10::IValue LoadPickleBytes(const std::vector<char>& data, const std::string& path, TensorData tensors) {
   if (data.empty()) throw std::runtime_error(path + " is empty (expected a file written by torch.save)");
   try {
     if (IsLegacy(data)) return LoadLegacy(data, tensors);

@@ -1,0 +1,96 @@
+# Seed corpora for npm run fuzz, from real files: python3 test/fuzz/seeds.py OUT_DIR [CIFAR10_DIR] [OURS_DIR].
+# Writes OUT_DIR/<target>/<name> for the targets of test/fuzz/*.cc: PyTorch-written state dicts (zip and legacy
+# format), akamaster-layout training checkpoints, plain-data pickles, safetensors written by Python's safetensors,
+# TorchScript and plain zips, JSON headers, CIFAR-10 batches cut small; OURS_DIR's files (our checkpoints, written
+# by scripts/fuzz.ts with the library) join torch_save, zip, safetensors and json.
+import collections
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+
+import torch
+from safetensors.torch import save as st_save
+
+out, cifar, ours = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else ''), (sys.argv[3] if len(sys.argv) > 3 else '')
+
+
+def put(target, name, data):
+    os.makedirs(os.path.join(out, target), exist_ok=True)
+    with open(os.path.join(out, target, name), 'wb') as f:
+        f.write(data)
+
+
+def saved(obj, legacy=False):
+    b = io.BytesIO()
+    torch.save(obj, b, _use_new_zipfile_serialization=not legacy)
+    return b.getvalue()
+
+
+torch.manual_seed(0)
+small = collections.OrderedDict([('conv.weight', torch.randn(4, 3, 3, 3)), ('bn.weight', torch.ones(4)),
+                                 ('bn.running_var', torch.ones(4)), ('bn.num_batches_tracked', torch.tensor(7)),
+                                 ('fc.weight', torch.randn(10, 4)), ('fc.bias', torch.zeros(10))])
+shared = torch.arange(12.)
+objects = {
+    'state_dict': small,
+    'views': {'a': shared, 'b': shared[2:6], 'c': shared.view(3, 4).t(), 'h': torch.zeros(3, dtype=torch.half),
+              'bf': torch.zeros(2, dtype=torch.bfloat16), 'i': torch.arange(3), 'bool': torch.tensor([True])},
+    'akamaster': {'epoch': 200, 'best_prec1': 91.25, 'state_dict': {'module.' + k: v for k, v in small.items()}},
+    'plain': {'meta': {'format': 'resnet-cifar', 'format_version': 1, 'depth': 8, 'shortcut': 'A', 'num_classes': 10,
+                       'list': [1, 2.5, 'x', None, True, (1, 2)], 'nested': {'a': {'b': [[1], [2]]}}},
+              'state_dict': {}},
+}
+for name, obj in objects.items():
+    put('torch_save', f'{name}.pt', saved(obj))
+    put('torch_save', f'{name}-legacy.pt', saved(obj, legacy=True))
+    put('zip', f'{name}.pt', saved(obj))
+    legacy = saved(obj, legacy=True)
+    f = io.BytesIO(legacy)
+    for _ in range(3):  # magic, protocol version, sys_info: the pickle target's fixed header
+        pickle.load(f)
+    put('pickle', f'{name}.pkl', legacy[f.tell():])
+for name, obj in [('list', [1, 2, [3, (4, 5)], {'k': 'v'}]), ('floats', [0.5, -1e300, 2 ** 62, -(2 ** 63)]),
+                  ('dict', {'a': None, 'b': True, 'c': b'bytes'.decode()})]:
+    for proto in (2, 4):
+        put('pickle', f'{name}-p{proto}.pkl', pickle.dumps(obj, protocol=proto) + struct.pack('<q', 0))
+module = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()))
+b = io.BytesIO()
+torch.jit.save(module, b)
+put('zip', 'torchscript.pt', b.getvalue())
+put('torch_save', 'torchscript.pt', b.getvalue())
+b = io.BytesIO()
+with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('archive/data.pkl', pickle.dumps({'a': 1}, protocol=2))
+    z.writestr('archive/version', '3\n')
+put('zip', 'deflated.zip', b.getvalue())
+put('torch_save', 'deflated.zip', b.getvalue())
+for name, tensors, meta in [('small', dict(small), None), ('meta', {'w': torch.zeros(2, 2)}, {'format': 'resnet-cifar',
+                            'meta': json.dumps(objects['plain']['meta'])}), ('empty', {}, {'k': 'v'})]:
+    data = st_save(tensors, metadata=meta)
+    put('safetensors', f'{name}.safetensors', data)
+    put('torch_save', f'{name}.safetensors', data)
+    n = struct.unpack('<Q', data[:8])[0]
+    put('json', f'{name}-header.json', data[8:8 + n])
+put('json', 'meta.json', json.dumps(objects['plain']['meta']).encode())
+put('json', 'numbers.json', b'[0, -0.5, 1e-300, 12345678901234567890, "\\u00e9\\ud83d\\ude00", {"a": [true, false, null]}]')
+if cifar and os.path.exists(os.path.join(cifar, 'test_batch.bin')):
+    with open(os.path.join(cifar, 'test_batch.bin'), 'rb') as f:
+        put('cifar_batch', 'ten-records.bin', b'\0' + f.read(3073 * 10))
+else:
+    put('cifar_batch', 'ten-records.bin', b'\0' + bytes(3073 * 10))
+put('cifar_batch', 'whole-size.bin', b'\1' + bytes(64))
+if ours and os.path.isdir(ours):
+    for f in sorted(os.listdir(ours)):
+        data = open(os.path.join(ours, f), 'rb').read()
+        put('torch_save', f, data)
+        if f.endswith('.safetensors'):
+            put('safetensors', f, data)
+            n = struct.unpack('<Q', data[:8])[0]
+            put('json', f + '.header.json', data[8:8 + n])
+        else:
+            put('zip', f, data)
+print(f'seeds in {out}: ' + ', '.join(f'{t} {len(os.listdir(os.path.join(out, t)))}' for t in sorted(os.listdir(out))))
