@@ -113,16 +113,27 @@ export async function downloadCifar10(options: DownloadOptions = {}): Promise<st
         received += c.length;
         onProgress?.({ received, total, resumed });
       });
+      let failed = false;
       const fail = (e: Error) => {
-        out.destroy();
-        reject(new Error(`Download of ${url} was interrupted after ${received} bytes (${e.message}); ` +
-          `run it again to resume from ${part}`));
+        if (failed) return;
+        failed = true;
+        const err = new Error(`Download of ${url} was interrupted after ${received} bytes (${e.message}); ` +
+          `run it again to resume from ${part}`);
+        res.unpipe(out);
+        // Everything handed to the file is on disk before the error is reported, so that a resume asks for the
+        // rest from the file's real end (a write still in flight would otherwise land after the resumed ones).
+        if (out.destroyed) reject(err);
+        else out.end(() => out.close(() => reject(err)));
       };
       res.on('error', fail);
       res.on('aborted', () => fail(new Error('connection closed')));
       res.pipe(out);
-      out.on('error', fail);
+      out.on('error', (e) => {
+        out.destroy();
+        fail(e);
+      });
       out.on('finish', () => {
+        if (failed) return;
         if (total !== undefined && received < total) fail(new Error(`expected ${total} bytes`));
         else resolve();
       });
