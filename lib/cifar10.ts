@@ -60,16 +60,9 @@ async function folderSource(source: string, split: Split): Promise<Source> {
 /** The batch files of `split` from the official .tar.gz (its cifar-10-batches-bin/ folder), read in memory. */
 async function archiveSource(file: string, split: Split): Promise<Source> {
   const wanted = [...(split === 'train' ? TRAIN_FILES : TEST_FILES), 'batches.meta.txt'];
-  const inFolder = (name: string) => {
-    const parts = name.split('/').filter((p) => p && p !== '.');
-    return parts.length === 2 && parts[0] === ARCHIVE_FOLDER && wanted.includes(parts[1]) ? parts[1] : undefined;
-  };
-  const limit = (n: string) => {
-    const f = inFolder(n);
-    return f === undefined ? undefined : f === 'batches.meta.txt' ? MAX_META_BYTES : CIFAR10_FILE_BYTES;
-  };
-  const { members, names } = await readTarGz(file, limit);
-  const byName = new Map(members.map((m) => [inFolder(m.name)!, m.data]));
+  const limits = Object.fromEntries(wanted.map((f) => [`${ARCHIVE_FOLDER}/${f}`, f === 'batches.meta.txt' ? MAX_META_BYTES : CIFAR10_FILE_BYTES]));
+  const { members, names } = await readTarGz(file, limits);
+  const byName = new Map(members.map((m) => [m.name.slice(ARCHIVE_FOLDER.length + 1), m.data]));
   const files = wanted.slice(0, -1).map((f) => {
     const data = byName.get(f);
     if (!data) {
@@ -79,7 +72,7 @@ async function archiveSource(file: string, split: Split): Promise<Source> {
     return { name: `${file}:${ARCHIVE_FOLDER}/${f}`, data };
   });
   const meta = byName.get('batches.meta.txt');
-  return { files, classes: meta ? parseClasses(meta.toString('utf8'), `${file}:${ARCHIVE_FOLDER}/batches.meta.txt`) : CIFAR10_CLASSES };
+  return { files, classes: meta ? parseClasses(Buffer.from(meta).toString('utf8'), `${file}:${ARCHIVE_FOLDER}/batches.meta.txt`) : CIFAR10_CLASSES };
 }
 
 export class Cifar10 {

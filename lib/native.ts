@@ -237,6 +237,11 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   /** Writes a new temporary file beside `path` (O_EXCL | O_NOFOLLOW), fsyncs it and renames it over `path`. */
   writeFileAtomic(path: string, data: string | Uint8Array): void;
+  /**
+   * The members of a .tar.gz named in `wanted` (path -> the most bytes it may have), read off the main thread;
+   * `names` lists every regular file seen.
+   */
+  readTarGz(path: string, wanted: Record<string, number>): Promise<{ members: { name: string; data: Uint8Array }[]; names: string[] }>;
   constants: NativeConstants;
   /**
    * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused

@@ -2,7 +2,7 @@
 // Coverage-guided fuzzing of every native reader of untrusted bytes (test/fuzz/*.cc, one libFuzzer target each)
 // under AddressSanitizer and UndefinedBehaviorSanitizer, no recovery: a report, a crash, a hang (-timeout), one
 // allocation over -malloc_limit_mb or a process over -rss_limit_mb is a finding. Our code is instrumented (coverage
-// and sanitizers); libtorch, linked as it is installed, is not. Builds with Debian's clang into build/fuzz/ (only
+// and sanitizers); libtorch, linked as it is installed, is not. Builds with Debian's clang into .fuzz/ (only
 // what changed), seeds each target from real files (test/fuzz/seeds.py and our own checkpoints), runs the targets
 // one after another for M minutes each (J at once with --jobs), then prints one row per target. Every finding is
 // copied to test/hostile/ (named for its target), where npm test replays it through the public API.
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(__dirname, '..');
-const BUILD = path.join(ROOT, 'build/fuzz');
+const BUILD = path.join(ROOT, '.fuzz'); // not build/: cmake-js's rebuild empties that
 const HARNESSES = path.join(ROOT, 'test/fuzz');
 const HOSTILE = path.join(ROOT, 'test/hostile');
 // The bounds a finding is measured against: far above what any reader needs for a 1 MB input.
@@ -23,7 +23,8 @@ const TIMEOUT_S = 20;
 const MAX_LEN = 1 << 20;
 const SANITIZE = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 // How a finding of each target becomes a file the public API opens (the pickle target's header put back, a JSON
-// input put into a safetensors header); cifar_batch's inputs are padded to 30 MB and stay in build/fuzz/findings.
+// input put into a safetensors header, a .tar.gz as it is); cifar_batch's inputs are padded to 30 MB and stay in
+// .fuzz/findings.
 const REPLAY: Record<string, (input: Buffer) => { ext: string; data: Buffer } | undefined> = {
   torch_save: (b) => ({ ext: '.pt', data: b }),
   zip: (b) => ({ ext: '.pt', data: b }),
@@ -35,6 +36,7 @@ const REPLAY: Record<string, (input: Buffer) => { ext: string; data: Buffer } | 
     return { ext: '.safetensors', data: Buffer.concat([len, b]) };
   },
   cifar_batch: () => undefined,
+  tar_gz: (b) => ({ ext: '.tar.gz', data: b }),
 };
 
 const { values: a } = parseArgs({
@@ -135,6 +137,7 @@ interface Row {
 }
 
 function fuzzOne(target: string, bin: string, seedDir: string, seconds: number): Promise<Row> {
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is not built (run npm run fuzz without --no-build)`);
   const corpus = path.join(BUILD, 'corpus', target);
   const findings = path.join(BUILD, 'findings', target);
   fs.mkdirSync(corpus, { recursive: true });
@@ -192,7 +195,7 @@ async function main() {
   const queue = [...chosen];
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (let t = queue.shift(); t; t = queue.shift()) {
-      console.log(`fuzz: ${t} for ${(seconds / 60).toFixed(1)} min (log build/fuzz/${t}.log)`);
+      console.log(`fuzz: ${t} for ${(seconds / 60).toFixed(1)} min (log .fuzz/${t}.log)`);
       rows.push(await fuzzOne(t, bins[t], seedDir, seconds));
     }
   }));

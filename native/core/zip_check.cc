@@ -1,5 +1,6 @@
 // Integrity of torch.save / torch.jit.save archives: libtorch (like PyTorch) never checks the CRC-32 that the zip
 // stores for each member, so a flipped bit in tensor data would load as silently wrong weights. We check them.
+// (Compressed members go unchecked, as in libtorch itself, where libtorch lacks miniz's decoder: inflate.h.)
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -7,42 +8,22 @@
 #include <string>
 #include <vector>
 
+#include "crc32.h"
+#include "inflate.h"
 #include "limits.h"
 #include "zip_check.h"
 
 // Every offset and length from the file is checked against the file without integer overflow before it is used,
 // and a deflated member is inflated in 32 KB pieces into its checksum only: nothing is allocated by a declaration.
-//
-// miniz's raw-deflate decoder, which libtorch carries and exports; weak, so a libtorch without it still links
-// (compressed members then go unchecked, as they do in libtorch itself). It calls `put` with each inflated piece
-// and stops when `put` returns 0; it returns 1 when the stream ended and every `put` returned 1.
-extern "C" int tinfl_decompress_mem_to_callback(const void* in, size_t* in_size, int (*put)(const void*, int, void*),
-                                                void* user, int flags) __attribute__((weak));
 
 namespace resnet_cifar {
 
-static uint32_t Crc32Update(uint32_t crc, const unsigned char* p, size_t n) {
-  static uint32_t table[256];
-  static bool ready = [] {
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    return true;
-  }();
-  (void)ready;
-  uint32_t c = crc ^ 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
 // A deflated member inflated piece by piece: its CRC-32 and length, stopping once it passes what it declares.
-struct Inflated {
+struct ZipInflated {
   uint64_t limit, size = 0;
   uint32_t crc = 0;
   static int Put(const void* p, int len, void* user) {
-    auto* s = static_cast<Inflated*>(user);
+    auto* s = static_cast<ZipInflated*>(user);
     s->size += static_cast<uint64_t>(len);
     if (s->size > s->limit) return 0;
     s->crc = Crc32Update(s->crc, static_cast<const unsigned char*>(p), static_cast<size_t>(len));
@@ -142,15 +123,15 @@ void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
     const uint16_t method = m.method;
     if (method == 0) {
       if (Crc32Update(0, b + data, csize) != crc) throw bad("checksum mismatch in member '" + name + "'");
-    } else if (tinfl_decompress_mem_to_callback != nullptr) {
+    } else if (HaveInflate()) {
       // Deflated members (torch.jit.save compresses code and constants): inflated into the checksum only.
       if (usize > csize * kMaxDeflateRatio + 64) {
         throw bad("member '" + name + "' declares " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
                   " compressed, more than deflate can produce");
       }
-      Inflated out{usize};
+      ZipInflated out{usize};
       size_t in_size = csize;
-      const int ok = tinfl_decompress_mem_to_callback(b + data, &in_size, &Inflated::Put, &out, 0);
+      const bool ok = InflateRaw(b + data, &in_size, &ZipInflated::Put, &out);
       if (!ok || out.size != usize) throw bad("member '" + name + "' does not inflate to its declared size");
       if (out.crc != crc) throw bad("checksum mismatch in member '" + name + "'");
     }

@@ -26,6 +26,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", Constants(env));
   exports.Set("batchNormRelu", Napi::Function::New<BatchNormRelu>(env, "batchNormRelu"));
   exports.Set("writeFileAtomic", Napi::Function::New<WriteFileAtomicJs>(env, "writeFileAtomic"));
+  exports.Set("readTarGz", Napi::Function::New<ReadTarGzJs>(env, "readTarGz"));
   return exports;
 }
 

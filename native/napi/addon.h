@@ -36,5 +36,6 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 Napi::Value BatchNormRelu(const Napi::CallbackInfo& info);
 Napi::Value WriteFileAtomicJs(const Napi::CallbackInfo& info);
+Napi::Value ReadTarGzJs(const Napi::CallbackInfo& info);
 
 }  // namespace resnet_cifar

@@ -83,6 +83,24 @@ if cifar and os.path.exists(os.path.join(cifar, 'test_batch.bin')):
 else:
     put('cifar_batch', 'ten-records.bin', b'\0' + bytes(3073 * 10))
 put('cifar_batch', 'whole-size.bin', b'\1' + bytes(64))
+# .tar.gz archives laid out as the official one, with its members cut small, in each tar dialect.
+import gzip
+import tarfile
+records = bytes(3073 * 4)
+if cifar and os.path.exists(os.path.join(cifar, 'test_batch.bin')):
+    with open(os.path.join(cifar, 'test_batch.bin'), 'rb') as f:
+        records = f.read(3073 * 4)
+for fmt, name in [(tarfile.USTAR_FORMAT, 'ustar'), (tarfile.GNU_FORMAT, 'gnu'), (tarfile.PAX_FORMAT, 'pax')]:
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode='w', format=fmt) as t:
+        for member, data in [('cifar-10-batches-bin/batches.meta.txt', b'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n'),
+                             ('cifar-10-batches-bin/test_batch.bin', records),
+                             ('./cifar-10-batches-bin/' + 'long-' * 30 + 'name.bin', b'x' * 10)]:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    put('tar_gz', f'{name}.tar.gz', gzip.compress(b.getvalue(), 6, mtime=0))
+put('tar_gz', 'two-members.tar.gz', gzip.compress(b.getvalue()[:1024], mtime=0) + gzip.compress(b.getvalue()[1024:], mtime=0))
 if ours and os.path.isdir(ours):
     for f in sorted(os.listdir(ours)):
         data = open(os.path.join(ours, f), 'rb').read()

@@ -1,0 +1,278 @@
+#include "tar_gz.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "crc32.h"
+#include "inflate.h"
+
+namespace resnet_cifar {
+namespace {
+
+constexpr size_t kBlock = 512;
+// The most bytes a GNU long name or a pax header may hold (real ones hold a path).
+constexpr uint64_t kMaxTarMetaBytes = uint64_t{1} << 20;
+
+struct TarError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string Normalized(const std::string& path) {
+  std::string out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    const size_t j = std::min(path.find('/', i), path.size());
+    const std::string part = path.substr(i, j - i);
+    if (!part.empty() && part != ".") out += (out.empty() ? "" : "/") + part;
+    i = j + 1;
+  }
+  return out;
+}
+
+// The tar stream, fed piece by piece as it inflates.
+class TarParser {
+ public:
+  TarParser(const std::map<std::string, uint64_t>& wanted, TarContents& out) : wanted_(wanted), out_(out) {}
+
+  void Feed(const char* p, size_t n) {
+    while (n > 0 && !ended_) {
+      if (in_header_) {
+        const size_t take = std::min(n, kBlock - header_fill_);
+        std::memcpy(header_ + header_fill_, p, take);
+        header_fill_ += take;
+        p += take;
+        n -= take;
+        if (header_fill_ == kBlock) Header();
+        continue;
+      }
+      if (remaining_ > 0) {
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+        if (keep_) current_data_.insert(current_data_.end(), p, p + take);
+        p += take;
+        n -= take;
+        remaining_ -= take;
+        continue;
+      }
+      if (padding_ > 0) {
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(n, padding_));
+        p += take;
+        n -= take;
+        padding_ -= take;
+        continue;
+      }
+      MemberDone();
+    }
+    if (!ended_ && !in_header_ && remaining_ == 0 && padding_ == 0) MemberDone();
+  }
+
+  // After the last byte: an archive may end after a member without its two zero blocks, not inside one.
+  void Finish() const {
+    if (ended_) return;
+    if (!in_header_ || header_fill_ > 0) {
+      throw TarError("it ends in the middle of " + (current_.empty() ? std::string("a header") : current_) + " (truncated?)");
+    }
+  }
+
+ private:
+  static uint64_t Octal(const char* f, size_t len) {
+    std::string s(f, len);
+    s = s.substr(0, s.find('\0'));
+    const size_t a = s.find_first_not_of(' '), b = s.find_last_not_of(' ');
+    s = a == std::string::npos ? "" : s.substr(a, b - a + 1);
+    if (s.empty()) return 0;
+    uint64_t v = 0;
+    for (const char c : s) {
+      if (c < '0' || c > '7') throw TarError("bad tar header field '" + s + "'");
+      v = v * 8 + static_cast<uint64_t>(c - '0');  // at most 12 digits: no overflow
+    }
+    return v;
+  }
+  static std::string CString(const char* f, size_t len) { return std::string(f, strnlen(f, len)); }
+
+  void Header() {
+    header_fill_ = 0;
+    if (std::all_of(header_, header_ + kBlock, [](char c) { return c == 0; })) {
+      ended_ = true;
+      return;
+    }
+    if (std::memcmp(header_ + 257, "ustar", 5) != 0) throw TarError("not a tar archive (no ustar header)");
+    const uint64_t size = Octal(header_ + 124, 12);
+    type_ = header_[156] ? header_[156] : '0';
+    const std::string prefix = CString(header_ + 345, 155), base = CString(header_ + 0, 100);
+    current_ = !pax_name_.empty() ? pax_name_ : !long_name_.empty() ? long_name_ : prefix.empty() ? base : prefix + "/" + base;
+    if (type_ != 'L' && type_ != 'x' && type_ != 'g') {
+      long_name_.clear();
+      pax_name_.clear();
+    }
+    remaining_ = size;
+    padding_ = (kBlock - size % kBlock) % kBlock;
+    keep_ = false;
+    current_data_.clear();
+    if (type_ == 'L' || type_ == 'x') {
+      if (size > kMaxTarMetaBytes) {
+        throw TarError(std::string("a ") + (type_ == 'L' ? "long-name" : "pax") + " header of " + std::to_string(size) +
+                       " bytes (at most " + std::to_string(kMaxTarMetaBytes) + " are read)");
+      }
+      keep_ = true;
+    } else if (type_ == '0' || type_ == '7') {
+      const std::string name = Normalized(current_);
+      out_.names.push_back(current_);
+      auto it = wanted_.find(name);
+      if (it != wanted_.end()) {
+        if (size > it->second) {
+          throw TarError(current_ + " declares " + std::to_string(size) + " bytes, more than the " +
+                         std::to_string(it->second) + " it may have");
+        }
+        keep_ = true;
+        current_data_.reserve(static_cast<size_t>(size));
+      }
+    }
+    in_header_ = false;
+  }
+
+  void MemberDone() {
+    if (keep_ && (type_ == '0' || type_ == '7')) out_.members.push_back({Normalized(current_), std::move(current_data_)});
+    if (keep_ && type_ == 'L') {
+      long_name_.assign(current_data_.begin(), current_data_.end());
+      long_name_.erase(long_name_.find_last_not_of('\0') + 1);
+    }
+    if (keep_ && type_ == 'x') {  // records "LEN key=value\n"; the path one names the next member
+      const std::string text(current_data_.begin(), current_data_.end());
+      for (size_t at = 0; at < text.size();) {
+        const size_t nl = text.find('\n', at);
+        const std::string rec = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        const size_t sp = rec.find(' ');
+        if (sp != std::string::npos && rec.compare(sp + 1, 5, "path=") == 0) pax_name_ = rec.substr(sp + 6);
+        if (nl == std::string::npos) break;
+        at = nl + 1;
+      }
+    }
+    current_data_.clear();
+    keep_ = false;
+    in_header_ = true;
+  }
+
+  const std::map<std::string, uint64_t>& wanted_;
+  TarContents& out_;
+  char header_[kBlock];
+  size_t header_fill_ = 0;
+  bool in_header_ = true, ended_ = false, keep_ = false;
+  char type_ = '0';
+  uint64_t remaining_ = 0, padding_ = 0;
+  std::string current_, long_name_, pax_name_;
+  std::vector<char> current_data_;
+};
+
+// One gzip member's inflated bytes: to the tar parser, into the CRC-32 and the length its trailer checks.
+struct GzipSink {
+  TarParser* tar;
+  uint32_t crc = 0;
+  uint64_t size = 0;
+  std::string error;
+  static int Put(const void* p, int len, void* user) {
+    auto* s = static_cast<GzipSink*>(user);
+    s->crc = Crc32Update(s->crc, static_cast<const unsigned char*>(p), static_cast<size_t>(len));
+    s->size += static_cast<uint64_t>(len);
+    try {
+      s->tar->Feed(static_cast<const char*>(p), static_cast<size_t>(len));
+    } catch (const TarError& e) {
+      s->error = e.what();
+      return 0;
+    }
+    return 1;
+  }
+};
+
+// The offset of a gzip member's deflate data after its header at b[0, n).
+size_t GzipHeader(const unsigned char* b, size_t n) {
+  if (n < 10 || b[0] != 0x1f || b[1] != 0x8b) throw TarError("not gzip data (incorrect header check)");
+  if (b[2] != 8) throw TarError("unknown gzip compression method");
+  const unsigned flags = b[3];
+  size_t p = 10;
+  if (flags & 4) {  // FEXTRA
+    if (n - p < 2) throw TarError("gzip header cut short");
+    const size_t len = b[p] | (b[p + 1] << 8);
+    if (n - p - 2 < len) throw TarError("gzip header cut short");
+    p += 2 + len;
+  }
+  for (unsigned f : {8u, 16u}) {  // FNAME, FCOMMENT: zero-terminated
+    if (!(flags & f)) continue;
+    const void* z = std::memchr(b + p, 0, n - p);
+    if (!z) throw TarError("gzip header cut short");
+    p = static_cast<size_t>(static_cast<const unsigned char*>(z) - b) + 1;
+  }
+  if (flags & 2) {  // FHCRC
+    if (n - p < 2) throw TarError("gzip header cut short");
+    p += 2;
+  }
+  return p;
+}
+
+}  // namespace
+
+TarContents ReadTarGzBytes(const char* data, size_t size, const std::string& name,
+                           const std::map<std::string, uint64_t>& wanted) {
+  TarContents out;
+  try {
+    if (!HaveInflate()) throw TarError("this libtorch lacks miniz's inflate (tinfl), which .tar.gz reading uses");
+    TarParser tar(wanted, out);
+    const auto* b = reinterpret_cast<const unsigned char*>(data);
+    size_t at = 0;
+    do {  // gzip members, one after another
+      at += GzipHeader(b + at, size - at);
+      GzipSink sink{&tar};
+      size_t in = size - at;
+      if (!InflateRaw(b + at, &in, &GzipSink::Put, &sink)) {
+        throw TarError(!sink.error.empty() ? sink.error : "the compressed data is damaged or cut short (invalid deflate stream)");
+      }
+      at += in;
+      if (size - at < 8) throw TarError("the gzip trailer is cut short (truncated?)");
+      const uint32_t crc = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (static_cast<uint32_t>(b[at + 3]) << 24);
+      const uint32_t isize = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | (static_cast<uint32_t>(b[at + 7]) << 24);
+      if (crc != sink.crc) throw TarError("gzip checksum mismatch (the file is damaged)");
+      if (isize != static_cast<uint32_t>(sink.size)) throw TarError("gzip length mismatch (the file is damaged)");
+      at += 8;
+    } while (size - at >= 2 && b[at] == 0x1f && b[at + 1] == 0x8b);
+    if (std::any_of(b + at, b + size, [](unsigned char c) { return c != 0; })) {
+      throw TarError("unexpected bytes after the gzip data");
+    }
+    tar.Finish();
+  } catch (const TarError& e) {
+    throw std::runtime_error("Cannot read " + name + " as a .tar.gz archive: " + e.what());
+  }
+  return out;
+}
+
+TarContents ReadTarGz(const std::string& path, const std::map<std::string, uint64_t>& wanted) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("Cannot read " + path + ": not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return ReadTarGzBytes("", 0, path, wanted);
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) throw std::runtime_error("Cannot read " + path + ": " + std::strerror(errno));
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, size};
+  return ReadTarGzBytes(static_cast<const char*>(map), size, path, wanted);
+}
+
+}  // namespace resnet_cifar
