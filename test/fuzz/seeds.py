@@ -95,7 +95,7 @@ for fmt, name in [(tarfile.USTAR_FORMAT, 'ustar'), (tarfile.GNU_FORMAT, 'gnu'), 
     with tarfile.open(fileobj=b, mode='w', format=fmt) as t:
         for member, data in [('cifar-10-batches-bin/batches.meta.txt', b'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n'),
                              ('cifar-10-batches-bin/test_batch.bin', records),
-                             ('./cifar-10-batches-bin/' + 'long-' * 30 + 'name.bin', b'x' * 10)]:
+                             ('./cifar-10-batches-bin/' + ('long-' * 30 if fmt != tarfile.USTAR_FORMAT else 'a/' * 40) + 'name.bin', b'x' * 10)]:
             info = tarfile.TarInfo(member)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
