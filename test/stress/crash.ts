@@ -1,6 +1,8 @@
 // Crash safety: a child process trains with frequent checkpoints and is killed with SIGKILL at random moments,
 // including during checkpoint writes. After every kill the checkpoint on disk must load, and the run resumed to
-// the end must reach the weights of an uninterrupted run.
+// the end must reach the weights of an uninterrupted run. The moments are drawn from the run's own progress (the
+// iteration it reports, then a few ms), never from wall-clock guesses, so every kill lands on any machine's speed
+// and the run always has room left for all of them.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,21 +25,33 @@ function childScript(data: string, dir: string, iterations: number): string {
       const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
       const m = new ResNet({ depth: 8, device: 'cpu', seed: 1 });
       const h = await new Trainer(m, { iterations: ${iterations}, batchSize: 8, seed: 2, milestones: [${Math.floor(iterations / 2)}] })
-        .fit(data, { reportEvery: 10, checkpoint: { dir: ${JSON.stringify(dir)}, every: 2, resume: true } });
+        .fit(data, { reportEvery: 1, checkpoint: { dir: ${JSON.stringify(dir)}, every: 2, resume: true },
+          onProgress: (p) => { if (p.kind === 'train') process.stdout.write('it ' + p.iteration + '\\n'); } });
       process.stdout.write('done ' + h.startIteration + ' ' + h.iterations + '\\n');
     })().catch((e) => { process.stderr.write(String(e && e.message) + '\\n'); process.exit(3); });`;
 }
 
-function run(script: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+/** Runs the child; with `kill`, SIGKILLs it `delayMs` after it reports reaching `iteration`. */
+function run(script: string, kill?: { iteration: number; delayMs: number }): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // Slow checkpoint writes (fault injection) so that many kills land inside one.
     const env = { ...process.env, RESNET_CIFAR_WRITE_DELAY_MS: '40' };
     const c = spawn(process.execPath, ['--import=tsx', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout.on('data', (d) => { stdout += d; });
+    let timer: NodeJS.Timeout | undefined;
+    let pending = '';
+    c.stdout.on('data', (d) => {
+      stdout += d;
+      pending += d;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const l of lines) {
+        const m = /^it (\d+)$/.exec(l);
+        if (kill && !timer && m && Number(m[1]) >= kill.iteration) timer = setTimeout(() => c.kill('SIGKILL'), kill.delayMs);
+      }
+    });
     c.stderr.on('data', (d) => { stderr += d; });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => c.kill('SIGKILL'), killAfterMs);
     c.on('close', (code, signal) => { if (timer) clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }
@@ -50,7 +64,10 @@ async function logits(file: string): Promise<Float32Array> {
   return out;
 }
 
-/** `kills` SIGKILLs at random moments in [startupMs, startupMs + spreadMs); then the run is finished. */
+/**
+ * `kills` SIGKILLs at moments drawn from the run's progress: each after a random iteration within the next share of
+ * what is left (so that all fit before the end), a random 0-60 ms later; then the run is finished.
+ */
 export async function crashSafety(data: string, workDir: string, kills: number, iterations = 400, log: (s: string) => void = () => undefined): Promise<CrashReport> {
   const ref = path.join(workDir, 'straight');
   const crash = path.join(workDir, 'killed');
@@ -60,8 +77,10 @@ export async function crashSafety(data: string, workDir: string, kills: number, 
   if (straight.code !== 0) throw new Error(`reference run failed: ${straight.stderr}`);
   const report: CrashReport = { kills: 0, killedMidWrite: 0, checkpointsLoaded: 0, resumedIterations: [], maxAbsDiff: NaN };
   const file = path.join(crash, 'checkpoint.pt');
+  let at = 0; // the iteration the checkpoint on disk holds
   while (report.kills < kills) {
-    const r = await run(childScript(data, crash, iterations), 1200 + Math.random() * 2500);
+    const share = Math.max(1, Math.floor((iterations - at) / (kills - report.kills + 1)));
+    const r = await run(childScript(data, crash, iterations), { iteration: at + 1 + Math.floor(Math.random() * share), delayMs: Math.random() * 60 });
     if (r.signal !== 'SIGKILL') {
       if (r.code === 0) break; // it finished before the kill: enough
       throw new Error(`child failed (${r.code}): ${r.stderr}`);
@@ -71,6 +90,7 @@ export async function crashSafety(data: string, workDir: string, kills: number, 
     if (fs.existsSync(file)) {
       const m = await ResNet.load(file, { device: 'cpu' }); // must load: never a half-written checkpoint
       report.resumedIterations.push(Number(m.meta.iteration));
+      at = Number(m.meta.iteration) || at;
       m.dispose();
       report.checkpointsLoaded++;
     }
