@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# npm run test:leak — scripts/leak-target.js under valgrind memcheck. A "definitely lost" block whose stack has a
-# frame in our addon (resnet_cifar.node / resnet_cifar::) is a failure; leaks wholly inside node, V8 or libtorch
-# are counted and reported, not failed. Takes a few minutes (valgrind runs everything ~30x slower).
+# npm run test:leak — scripts/leak-target.js under valgrind memcheck. Fails on any error report with a frame in our
+# addon (resnet_cifar.node / resnet_cifar::): invalid reads and writes, uses of uninitialised values, invalid frees,
+# and "definitely lost" blocks. Reports wholly inside node, V8 or libtorch are counted and reported, not failed.
+# Takes a few minutes (valgrind runs everything ~30x slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "test:leak needs valgrind (apt-get install valgrind)"; exit 2; }
 log=$(mktemp)
-valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --num-callers=50 \
+valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --num-callers=50 --error-limit=no \
   --log-file="$log" node scripts/leak-target.js
 python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r'\n==\d+== \n', text)
-lost = [b for b in blocks if 'definitely lost in loss record' in b]
-ours = [b for b in lost if 'resnet_cifar' in b]
+kinds = {
+    'invalid read/write': re.compile(r'Invalid (read|write) of size'),
+    'uninitialised value': re.compile(r'(Conditional jump or move depends on uninitialised|Use of uninitialised value|'
+                                      r'Syscall param .* uninitialised)'),
+    'invalid free': re.compile(r'(Invalid free|Mismatched free|Source and destination overlap)'),
+    'definitely lost': re.compile(r'definitely lost in loss record'),
+}
+ours_total = 0
+for kind, pattern in kinds.items():
+    found = [b for b in blocks if pattern.search(b)]
+    ours = [b for b in found if 'resnet_cifar' in b]
+    ours_total += len(ours)
+    print(f"valgrind: {kind}: {len(found)} reports, {len(ours)} with a frame in resnet-cifar's code")
+    for b in ours[:3]:
+        print(re.sub(r'==\d+== ', '', b))
 summary = re.search(r'definitely lost: ([\d,]+) bytes in ([\d,]+) blocks', text)
-print(f"valgrind: definitely lost {summary.group(1) if summary else '0'} bytes in {summary.group(2) if summary else '0'} blocks; "
-      f"{len(lost)} records, {len(ours)} with a frame in resnet-cifar's code")
-for b in ours[:5]:
-    print(re.sub(r'==\d+== ', '', b))
-sys.exit(1 if ours else 0)
+print(f"valgrind: definitely lost {summary.group(1) if summary else '0'} bytes in {summary.group(2) if summary else '0'} blocks")
+sys.exit(1 if ours_total else 0)
 PY
