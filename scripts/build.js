@@ -22,8 +22,16 @@ console.error(`resnet-cifar: using ${summary(torch)}`);
 
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const cmd = args.includes('--force') ? 'rebuild' : 'compile';
-const cmakeArgs = [cmakeJs, cmd, '--directory', ROOT,
+// --sanitize: an AddressSanitizer + UndefinedBehaviorSanitizer build (no recovery) in .asan/ for npm run
+// test:stress's sanitizer area; Node runs it with libasan preloaded (scripts/stress.ts).
+const sanitize = args.includes('--sanitize');
+const out = sanitize ? path.join(ROOT, '.asan') : path.join(ROOT, 'build');
+const cmakeArgs = [cmakeJs, cmd, '--directory', ROOT, '--out', out,
   `--CDTorch_DIR=${torch.cmakeDir}`, `--CDRESNET_CIFAR_LIBTORCH_DIR=${torch.libDir}`];
+if (sanitize) {
+  const f = '-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g';
+  cmakeArgs.push(`--CDCMAKE_CXX_FLAGS=${f}`, `--CDCMAKE_SHARED_LINKER_FLAGS=${f}`, `--CDCMAKE_EXE_LINKER_FLAGS=${f}`);
+}
 if (args.includes('--debug')) cmakeArgs.push('--debug');
 if (process.env.RESNET_CIFAR_NCCL === '0') cmakeArgs.push('--CDRESNET_CIFAR_WITH_NCCL=OFF');
 const r = spawnSync(process.execPath, cmakeArgs, { stdio: 'inherit', cwd: ROOT });
@@ -31,4 +39,4 @@ if (r.status !== 0) {
   console.error('resnet-cifar: building the native addon failed (see the output above).');
   process.exit(r.status || 1);
 }
-fs.writeFileSync(path.join(ROOT, 'build', 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');
+fs.writeFileSync(path.join(out, 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');

@@ -1,7 +1,8 @@
-// npm run test:stress -- [--fuzz-rounds 300] [--kills 25] [--cycles 1000] [--data DIR] [--areas fuzz,files,crash,leaks,lag]
+// npm run test:stress -- [--fuzz-rounds 300] [--kills 25] [--cycles 1000] [--data DIR]
+//                        [--areas fuzz,files,crash,leaks,lag,sanitize]
 // The long reliability checks, one line per area with its figures; exits non-zero on any failure. Each area runs
 // in a child process, so a crash is counted (and reported) instead of ending the script.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ const { values: a } = parseArgs({
     kills: { type: 'string', default: '25' },
     cycles: { type: 'string', default: '1000' },
     data: { type: 'string' },
-    areas: { type: 'string', default: 'fuzz,files,crash,leaks,lag' },
+    areas: { type: 'string', default: 'fuzz,files,crash,leaks,lag,sanitize' },
   },
 });
 const areas = new Set(a.areas!.split(','));
@@ -133,9 +134,48 @@ async function main() {
     g ? `10 ms timer during ResNet-20 training at ${g.ips.toFixed(0)} img/s: ${g.ticks} ticks, lag p99 ${g.p99.toFixed(2)} ms, max ${g.max.toFixed(1)} ms` : 'no result', lag);
   }
 
+  if (areas.has('sanitize')) sanitizerArea();
+
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log(failures ? `${failures} area(s) failed` : 'all areas passed');
   process.exitCode = failures ? 1 : 0;
+}
+
+// The tests that read files (hostile and damaged files, checkpoints, CIFAR-10) and the native core test, against
+// an AddressSanitizer + UndefinedBehaviorSanitizer build (scripts/build.js --sanitize, in .asan/) with Node started
+// with the runtimes preloaded. Any report stops its process (halt_on_error) and fails the area; each is counted and
+// said to be in our frames or not.
+const SANITIZED_TESTS = ['test/hostile.test.ts', 'test/badfiles.test.ts', 'test/checkpoint.test.ts', 'test/cifar10.test.ts',
+  'test/download.test.ts', 'test/model.test.ts'];
+
+function sanitizerArea(): void {
+  const t0 = Date.now();
+  const built = spawnSync(process.execPath, ['scripts/build.js', '--sanitize'], { cwd: ROOT, encoding: 'utf8' });
+  const core = built.status === 0
+    ? spawnSync('cmake', ['--build', path.join(ROOT, '.asan'), '--target', 'core_test'], { cwd: ROOT, encoding: 'utf8' }) : built;
+  if (built.status !== 0 || core.status !== 0) {
+    line('sanitizers', false, `the ASan + UBSan build failed:\n${(built.stderr + core.stderr + core.stdout).slice(-3000)}`);
+    return;
+  }
+  const logs = fs.mkdtempSync(path.join(tmp, 'asan-'));
+  const gcc = (lib: string) => spawnSync('g++', [`-print-file-name=${lib}`], { encoding: 'utf8' }).stdout.trim();
+  const env = {
+    ...process.env, CIFAR10_DIR: data, RESNET_CIFAR_ADDON: path.join(ROOT, '.asan/Release/resnet_cifar.node'),
+    ASAN_OPTIONS: `detect_leaks=0:halt_on_error=1:log_path=${logs}/asan`,
+    UBSAN_OPTIONS: `halt_on_error=1:print_stacktrace=1:log_path=${logs}/ubsan`,
+  };
+  const coreRun = spawnSync(path.join(ROOT, '.asan/core_test'), { cwd: ROOT, env, encoding: 'utf8' });
+  const ava = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'), ...SANITIZED_TESTS],
+    { cwd: ROOT, env: { ...env, LD_PRELOAD: [gcc('libasan.so'), gcc('libubsan.so')].join(':') }, encoding: 'utf8' });
+  const out = ava.stdout + ava.stderr;
+  const passed = (out.match(/^\s*✔/gm) || []).length, failed = (out.match(/^\s*✘/gm) || []).length;
+  const reports = fs.readdirSync(logs).map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).filter((r) => /ERROR|runtime error/.test(r));
+  const ours = reports.filter((r) => /resnet_cifar/.test(r)).length;
+  const ok = coreRun.status === 0 && ava.status === 0 && failed === 0 && passed > 0 && reports.length === 0;
+  line('sanitizers', ok, `ASan + UBSan: native core test ${coreRun.status === 0 ? 'passed' : `failed (${coreRun.status ?? coreRun.signal})`}, ` +
+    `${passed} file-reading tests passed, ${failed} failed; ${reports.length} sanitizer reports (${ours} in our frames) ` +
+    `[${((Date.now() - t0) / 1000).toFixed(0)} s]`);
+  if (!ok) console.log([...reports.slice(0, 2), coreRun.stdout.slice(-1500), out.slice(-3000)].join('\n'));
 }
 
 main().catch((e) => {

@@ -172,7 +172,7 @@ class TarParser {
 
 // One gzip member's inflated bytes: to the tar parser, into the CRC-32 and the length its trailer checks.
 struct GzipSink {
-  TarParser* tar;
+  TarParser* tar = nullptr;
   uint32_t crc = 0;
   uint64_t size = 0;
   std::string error;
@@ -227,7 +227,8 @@ TarContents ReadTarGzBytes(const char* data, size_t size, const std::string& nam
     size_t at = 0;
     do {  // gzip members, one after another
       at += GzipHeader(b + at, size - at);
-      GzipSink sink{&tar};
+      GzipSink sink;
+      sink.tar = &tar;
       size_t in = size - at;
       if (!InflateRaw(b + at, &in, &GzipSink::Put, &sink)) {
         throw TarError(!sink.error.empty() ? sink.error : "the compressed data is damaged or cut short (invalid deflate stream)");
