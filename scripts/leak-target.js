@@ -1,41 +1,54 @@
-// Run by scripts/leak.sh under valgrind: the native surface end to end, small — model, predict, dataset from
-// memory, a 3-iteration fit with a checkpoint, evaluate, save/load, TorchScript error path, dispose.
+// Run by scripts/leak.sh under valgrind: the public API end to end, small, over the compiled dist/ (no tsx under
+// valgrind) — model, predict, a data set from a batch file and from a .tar.gz, a 3-iteration fit with a
+// checkpoint, evaluate, save/load in both formats, readCheckpointMeta, the small hostile files of test/hostile/
+// (each refused; the large ones take valgrind too long and are covered by test:stress's sanitizer area), the
+// TorchScript and .pt2 error paths, dispose.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const addon = require(process.env.RESNET_CIFAR_ADDON || path.join(__dirname, '../build/Release/resnet_cifar.node'));
+const { execFileSync } = require('node:child_process');
+const { Cifar10, ResNet, Trainer, readCheckpointMeta, loadTorchScript, loadExported } = require('../dist/index.js');
+
+const ROOT = path.resolve(__dirname, '..');
 
 (async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-leak-'));
+  const batches = path.join(dir, 'cifar-10-batches-bin');
+  fs.mkdirSync(batches);
   const bytes = Buffer.alloc(10000 * 3073);
   for (let i = 0; i < 10000; i++) bytes[i * 3073] = i % 10;
-  const data = await addon.Dataset.loadBatches([{ name: 'memory', data: bytes }]);
-  const small = data.slice(0, 64);
-  const model = new addon.Model({ depth: 8, shortcut: 'A', numClasses: 10, device: 'cpu', seed: 1 });
-  await model.predict(new Float32Array(2 * 3072), 2);
-  const normalization = { kind: 'channel', mean: new Float32Array([0.5, 0.5, 0.5]), std: new Float32Array([0.25, 0.25, 0.25]) };
-  const h = addon.fit(model, small, small, {
-    iterations: 3, batchSize: 8, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [2], gamma: 0.1,
-    warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 0, reportEvery: 1, evalEvery: 2, evalBatchSize: 32,
-    checkpointPath: path.join(dir, 'checkpoint.pt'), checkpointEvery: 2, resume: false, channelsLast: true, stepOnly: false,
-    normalization,
-  }, () => {});
-  await h.promise;
-  await model.evaluate(small, 32, normalization);
-  await model.evaluate(small, 32, null);
-  await small.statistics('pixel');
-  await addon.readCheckpoint(path.join(dir, 'checkpoint.pt'), false);
-  await addon.readCheckpoint(path.join(dir, 'checkpoint.pt'), true);
-  await model.save(path.join(dir, 'm.pt'));
-  const loaded = await addon.Model.load(path.join(dir, 'm.pt'), 'cpu');
-  await loaded.predict(new Float32Array(3072), 1);
-  await addon.ForeignModule.loadTorchScript(path.join(dir, 'm.pt'), 'cpu').catch(() => undefined);
-  await addon.ForeignModule.loadExported(path.join(dir, 'm.pt'), 'cpu').catch(() => undefined);
-  await addon.Model.load(path.join(dir, 'missing.pt'), 'cpu').catch(() => undefined);
-  try { new addon.Model({ depth: 9 }); } catch { /* expected */ }
-  loaded.dispose();
+  fs.writeFileSync(path.join(batches, 'test_batch.bin'), bytes);
+  execFileSync('tar', ['czf', path.join(dir, 'c.tar.gz'), '-C', dir, 'cifar-10-batches-bin']);
+  const data = await Cifar10.load(dir, { split: 'test' });
+  await (await Cifar10.load(path.join(dir, 'c.tar.gz'), { split: 'test' })).labelCounts();
+  const model = new ResNet({ depth: 8, device: 'cpu', seed: 1 });
+  await model.predict(new Float32Array(2 * 3072));
+  await new Trainer(model, { iterations: 3, batchSize: 8, milestones: [2] })
+    .fit(data, { eval: data, evalEvery: 2, reportEvery: 1, checkpoint: { dir: path.join(dir, 'run'), every: 2 } });
+  await model.evaluate(data);
+  await readCheckpointMeta(path.join(dir, 'run', 'checkpoint.pt'));
+  for (const f of ['m.pt', 'm.safetensors']) {
+    await model.save(path.join(dir, f), { meta: { note: 'leak', list: [1, [2]] } });
+    const loaded = await ResNet.load(path.join(dir, f), { device: 'cpu' });
+    await loaded.predict(new Float32Array(3072));
+    loaded.dispose();
+  }
+  const hostile = path.join(ROOT, 'test/hostile');
+  const small = (f) => !/\.(py|ts|gz)$/.test(f) || f.endsWith('.tar.gz');
+  for (const f of fs.readdirSync(hostile).filter((x) => small(x) && fs.statSync(path.join(hostile, x)).size < 65536)) {
+    const file = path.join(hostile, f);
+    const open = f.includes('.tar') ? () => Cifar10.load(file, { split: 'train' }) : () => ResNet.load(file, { device: 'cpu' });
+    await open().then((m) => { throw new Error(`${f} was opened`, { cause: m }); }, () => undefined);
+  }
+  await loadTorchScript(path.join(dir, 'm.pt')).catch(() => undefined);
+  await loadExported(path.join(dir, 'm.pt')).catch(() => undefined);
+  await ResNet.load(path.join(dir, 'missing.pt')).catch(() => undefined);
+  try { new ResNet({ depth: 9 }); } catch { /* expected */ }
   model.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
   console.log('leak target done');
-})();
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

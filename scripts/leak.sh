@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "test:leak needs valgrind (apt-get install valgrind)"; exit 2; }
+npx --no-install tsc -p tsconfig.json  # the target runs the compiled dist/
 log=$(mktemp)
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --num-callers=50 --error-limit=no \
-  --log-file="$log" node scripts/leak-target.js
+  --log-file="$log" node scripts/leak-target.js || { tail -30 "$log"; echo "test:leak: the target failed"; exit 1; }
 python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
