@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,26 @@ std::vector<char> ReadFile(const std::string& path) {
   ::close(fd);
   data.resize(off);
   return data;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  struct stat st;
+  const int fd = OpenRegular(path, &st);
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data_ == MAP_FAILED) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      throw std::runtime_error("Cannot read " + path + ": " + err);
+    }
+    ::madvise(data_, size_, MADV_SEQUENTIAL);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(data_, size_);
 }
 
 uint64_t RegularFileSize(const std::string& path) {

@@ -7,6 +7,21 @@
 namespace resnet_cifar {
 
 std::vector<char> ReadFile(const std::string& path);
+// A regular file mapped read-only (nothing read into memory); the same errors as ReadFile. Empty files map to
+// no bytes.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const char* data() const { return static_cast<const char*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 // The size of a regular file, read without reading it; the same errors as ReadFile.
 uint64_t RegularFileSize(const std::string& path);
 // The first `n` bytes (fewer when the file is shorter) and the file's size; the same errors as ReadFile.

@@ -35,4 +35,7 @@ constexpr uint64_t kMaxDeflateRatio = 1032;
 constexpr uint64_t kMaxSafetensorsHeader = uint64_t{100} << 20;
 constexpr uint64_t kMaxJsonValues = uint64_t{1} << 20;
 
+// .tar.gz: the most bytes a GNU long name or a pax header may hold (real ones hold a path).
+constexpr uint64_t kMaxTarMetaBytes = uint64_t{1} << 20;
+
 }  // namespace resnet_cifar

@@ -1,16 +1,11 @@
 #include "tar_gz.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
 #include "crc32.h"
+#include "files.h"
 #include "inflate.h"
 #include "limits.h"
 
@@ -18,8 +13,6 @@ namespace resnet_cifar {
 namespace {
 
 constexpr size_t kBlock = 512;
-// The most bytes a GNU long name or a pax header may hold (real ones hold a path).
-constexpr uint64_t kMaxTarMetaBytes = uint64_t{1} << 20;
 
 struct TarError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -261,28 +254,8 @@ TarContents ReadTarGzBytes(const char* data, size_t size, const std::string& nam
 }
 
 TarContents ReadTarGz(const std::string& path, const std::map<std::string, uint64_t>& wanted) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("Cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw std::runtime_error("Cannot read " + path + ": not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return ReadTarGzBytes("", 0, path, wanted);
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) throw std::runtime_error("Cannot read " + path + ": " + std::strerror(errno));
-  ::madvise(map, size, MADV_SEQUENTIAL);
-  struct Unmap {
-    void* p;
-    size_t n;
-    ~Unmap() { ::munmap(p, n); }
-  } unmap{map, size};
-  return ReadTarGzBytes(static_cast<const char*>(map), size, path, wanted);
+  const MappedFile file(path);
+  return ReadTarGzBytes(file.data() ? file.data() : "", file.size(), path, wanted);
 }
 
 }  // namespace resnet_cifar
