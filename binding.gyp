@@ -1,11 +1,11 @@
 {
-  # node-gyp build of the same sources as CMakeLists.txt; flags come from the same finder (scripts/libtorch.js).
+  # node-gyp build of the same sources as CMakeLists.txt; flags come from the same finder (scripts/build/libtorch.js).
   "targets": [
     {
       "target_name": "resnet_cifar",
-      # scripts/sources.js decides what to compile, for both builds: one unit per folder of native/ (written to
+      # scripts/build/sources.js decides what to compile, for both builds: one unit per folder of native/ (written to
       # build/unity/), and files with their own compiler options on their own.
-      "sources": ["<!@(node scripts/sources.js --write build/unity)"],
+      "sources": ["<!@(node scripts/build/sources.js --write build/unity)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
@@ -13,14 +13,14 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "<!@(node scripts/libtorch.js --gyp defines)"
+        "<!@(node scripts/build/libtorch.js --gyp defines)"
       ],
       # -Wno-stringop-overflow: GCC 12 flags an atomic load inside libtorch's IValue destructor here (a known false
       # positive in system headers that node-gyp's flags bring out); our own code builds without warnings.
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-stringop-overflow", "<!@(node scripts/libtorch.js --gyp cflags)"],
-      "ldflags": ["<!@(node scripts/libtorch.js --gyp ldflags)", "-Wl,--disable-new-dtags"],
-      "libraries": ["<!@(node scripts/libtorch.js --gyp libs)"]
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-stringop-overflow", "<!@(node scripts/build/libtorch.js --gyp cflags)"],
+      "ldflags": ["<!@(node scripts/build/libtorch.js --gyp ldflags)", "-Wl,--disable-new-dtags"],
+      "libraries": ["<!@(node scripts/build/libtorch.js --gyp libs)"]
     }
   ]
 }

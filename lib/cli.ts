@@ -605,7 +605,7 @@ async function cmdConvert(argv: string[]): Promise<number> {
   try {
     format = formatOf(output, values.to);
   } catch (e) {
-    throw new UsageError(`--to: ${(e as Error).message}`);
+    throw new UsageError(values.to === undefined ? (e as Error).message : `--to: ${(e as Error).message}`);
   }
   const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
   const m = await ResNet.load(input, { device: 'cpu', shortcut });

@@ -93,9 +93,23 @@ export interface SaveOptions {
 
 const WEIGHTS_FORMATS = ['checkpoint', 'safetensors', 'state-dict', 'akamaster'] as const;
 
-/** The format a path is written in unless told: safetensors for *.safetensors, else our checkpoint. */
+/** Extensions of formats this package cannot write: a path ending so is refused, never written as a checkpoint. */
+const FOREIGN_EXTENSIONS: Readonly<Record<string, string>> = {
+  onnx: 'ONNX', pt2: 'torch.export (.pt2)', tflite: 'TensorFlow Lite', pb: 'TensorFlow', h5: 'Keras', keras: 'Keras',
+  npz: 'NumPy', npy: 'NumPy', json: 'JSON',
+};
+
+/**
+ * The format a path is written in unless told: safetensors for *.safetensors, else our checkpoint; a path naming a
+ * format this package does not write (x.onnx, x.pt2, …) is an error rather than a checkpoint under that name.
+ */
 export function formatOf(path: string, format?: unknown): WeightsFormat {
   if (format !== undefined) return v.oneOf('format', format, WEIGHTS_FORMATS);
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  if (ext !== undefined && Object.hasOwn(FOREIGN_EXTENSIONS, ext)) {
+    throw new RangeError(`Cannot write ${FOREIGN_EXTENSIONS[ext]} to '${path}': formats are ${WEIGHTS_FORMATS.join(', ')} ` +
+      `(*.safetensors is safetensors, any other name our checkpoint; pass format to choose)`);
+  }
   return /\.safetensors$/i.test(path) ? 'safetensors' : 'checkpoint';
 }
 

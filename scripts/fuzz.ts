@@ -75,12 +75,12 @@ const newer = (out: string, inputs: string[]) =>
 /** The instrumented core (one unit, as the addon builds it) and one binary per target. */
 function build(): Record<string, string> {
   const cxx = clang();
-  const lt = require(path.join(ROOT, 'scripts/libtorch.js')).find() as { includeDirs: string[]; libDir: string; openmp?: string };
+  const lt = require(path.join(ROOT, 'scripts/build/libtorch.js')).find() as { includeDirs: string[]; libDir: string; openmp?: string };
   const flags = ['-std=c++20', '-g', '-O1', '-fno-omit-frame-pointer', ...SANITIZE, '-fsanitize=fuzzer-no-link',
     ...lt.includeDirs.flatMap((d) => ['-isystem', d]), '-Wno-unknown-pragmas', '-Wno-ignored-optimization-argument'];
   fs.mkdirSync(path.join(BUILD, 'obj'), { recursive: true });
-  const listed = spawnSync('node', ['scripts/sources.js', '--write', path.join(BUILD, 'unity')], { cwd: ROOT, encoding: 'utf8' });
-  if (listed.status !== 0) throw new Error(`scripts/sources.js failed: ${listed.stderr}`);
+  const listed = spawnSync('node', ['scripts/build/sources.js', '--write', path.join(BUILD, 'unity')], { cwd: ROOT, encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`scripts/build/sources.js failed: ${listed.stderr}`);
   const core = listed.stdout.trim().split('\n').filter((f) => /unity\/core\.cc$|native\/core\/[^/]+\.cc$/.test(f));
   const headers = fs.readdirSync(path.join(ROOT, 'native/core')).map((f) => path.join(ROOT, 'native/core', f));
   const objects = core.map((src) => {

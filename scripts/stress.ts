@@ -142,7 +142,7 @@ async function main() {
 }
 
 // The tests that read files (hostile and damaged files, checkpoints, CIFAR-10) and the native core test, against
-// an AddressSanitizer + UndefinedBehaviorSanitizer build (scripts/build.js --sanitize, in .asan/) with Node started
+// an AddressSanitizer + UndefinedBehaviorSanitizer build (scripts/build/build.js --sanitize, in .asan/) with Node started
 // with the runtimes preloaded. Any report stops its process (halt_on_error) and fails the area; each is counted and
 // said to be in our frames or not.
 const SANITIZED_TESTS = ['test/hostile.test.ts', 'test/badfiles.test.ts', 'test/checkpoint.test.ts', 'test/cifar10.test.ts',
@@ -150,7 +150,7 @@ const SANITIZED_TESTS = ['test/hostile.test.ts', 'test/badfiles.test.ts', 'test/
 
 function sanitizerArea(): void {
   const t0 = Date.now();
-  const built = spawnSync(process.execPath, ['scripts/build.js', '--sanitize'], { cwd: ROOT, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, ['scripts/build/build.js', '--sanitize'], { cwd: ROOT, encoding: 'utf8' });
   const core = built.status === 0
     ? spawnSync('cmake', ['--build', path.join(ROOT, '.asan'), '--target', 'core_test'], { cwd: ROOT, encoding: 'utf8' }) : built;
   if (built.status !== 0 || core.status !== 0) {

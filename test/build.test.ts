@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { info } from '../lib/index';
 import { ROOT, tmpDir } from './helpers';
 
-const FINDER = path.join(ROOT, 'scripts/libtorch.js');
+const FINDER = path.join(ROOT, 'scripts/build/libtorch.js');
 
 test('every torch library the addon links resolves into the one libtorch that was chosen', (t) => {
   const addon = info().addon.path;
@@ -24,11 +24,11 @@ test('every torch library the addon links resolves into the one libtorch that wa
   t.is(info().libtorch.version, chosen.version);
 });
 
-test('both builds compile what scripts/sources.js plans, and the plan covers every native source exactly once', (t) => {
+test('both builds compile what scripts/build/sources.js plans, and the plan covers every native source exactly once', (t) => {
   const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-  t.deepEqual(JSON.parse(gyp).targets[0].sources, ['<!@(node scripts/sources.js --write build/unity)']);
+  t.deepEqual(JSON.parse(gyp).targets[0].sources, ['<!@(node scripts/build/sources.js --write build/unity)']);
   t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/sources\.js/);
-  const { sources, plan } = require(path.join(ROOT, 'scripts/sources.js'));
+  const { sources, plan } = require(path.join(ROOT, 'scripts/build/sources.js'));
   const onDisk = execFileSync('find', [path.join(ROOT, 'native'), '-name', '*.cc'], { encoding: 'utf8' }).trim().split('\n').sort();
   t.deepEqual(sources(), onDisk);
   const p = plan() as { groups: { name: string; files: string[] }[]; alone: string[] };
@@ -37,7 +37,7 @@ test('both builds compile what scripts/sources.js plans, and the plan covers eve
   t.deepEqual(p.alone.map((f) => path.relative(ROOT, f)), ['native/core/fused_bn.cc']); // its #pragma GCC optimize stays its own
   // The generated units include their folder's files, and the unit list names them and the lone files.
   const dir = tmpDir('unity-');
-  const units = execFileSync(process.execPath, [path.join(ROOT, 'scripts/sources.js'), '--write', dir], { encoding: 'utf8' }).trim().split('\n');
+  const units = execFileSync(process.execPath, [path.join(ROOT, 'scripts/build/sources.js'), '--write', dir], { encoding: 'utf8' }).trim().split('\n');
   t.deepEqual(units, [...p.groups.map((g) => path.join(dir, `${g.name}.cc`)), ...p.alone]);
   for (const g of p.groups) {
     const text = fs.readFileSync(path.join(dir, `${g.name}.cc`), 'utf8');

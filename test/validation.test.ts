@@ -105,3 +105,21 @@ test("precision 'tf32' is CUDA's only; cudaGraphs is a boolean, and the CPU runs
   t.false(h.notes.some((n) => n.includes('CUDA graph')), h.notes.join('; '));
   m.dispose();
 });
+
+test('save refuses a name of a format it does not write instead of writing a checkpoint under it', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-save-'));
+  const m = new ResNet({ depth: 20 });
+  for (const name of ['x.onnx', 'x.ONNX', 'x.pt2', 'x.tflite']) {
+    const file = path.join(dir, name);
+    await t.throwsAsync(() => m.save(file), { instanceOf: RangeError, message: /^Cannot write .* to '.*': formats are checkpoint, safetensors/ });
+    t.false(fs.existsSync(file), `${name} was written`);
+  }
+  await m.save(path.join(dir, 'x.onnx.pt'));
+  t.true(fs.existsSync(path.join(dir, 'x.onnx.pt')));
+  await m.save(path.join(dir, 'plain.onnx'), { format: 'checkpoint' });
+  t.true(fs.existsSync(path.join(dir, 'plain.onnx')), 'an explicit format is written whatever the name');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

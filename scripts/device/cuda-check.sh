@@ -27,17 +27,17 @@ FLAGS="-fsyntax-only -Wextra -Wno-interference-size -DRESNET_CIFAR_CUDA=1 -DUSE_
   -DUSE_DISTRIBUTED $INC $ADDON_FLAGS"
 mkdir -p build/cuda-check
 status=0
-for src in $(node scripts/sources.js --write build/cuda-check); do
+for src in $(node scripts/build/sources.js --write build/cuda-check); do
   echo "cuda-check: $src"
   g++ $FLAGS "$src" || status=1
 done
 [ $status -eq 0 ] && echo "cuda-check: every unit compiles as a CUDA build" || { echo "cuda-check: FAILED"; exit 1; }
-if [ "$(node -p "require('./scripts/libtorch.js').find().cuda")" = true ]; then
-  LIB=$(node -p "require('./scripts/libtorch.js').find().libDir")
+if [ "$(node -p "require('./scripts/build/libtorch.js').find().cuda")" = true ]; then
+  LIB=$(node -p "require('./scripts/build/libtorch.js').find().libDir")
   OBJ=build/cuda-check/obj && mkdir -p "$OBJ"
   CFLAGS="${FLAGS/-fsyntax-only/-O0 -fPIC}"
   pids=()
-  for src in $(node scripts/sources.js --write build/cuda-check | grep -v '/napi') test/native/core_test.cc; do
+  for src in $(node scripts/build/sources.js --write build/cuda-check | grep -v '/napi') test/native/core_test.cc; do
     g++ $CFLAGS -c "$src" -o "$OBJ/$(basename "$src" .cc).o" & pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || status=1; done

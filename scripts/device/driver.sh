@@ -49,10 +49,10 @@ setup() {
   python3 -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())'
   if [ ! -f build/Release/resnet_cifar.node ]; then
     budget 120 build
-    if ! (node scripts/build.js > "$OUT/build.log" 2>&1); then
+    if ! (node scripts/build/build.js > "$OUT/build.log" 2>&1); then
       echo "cmake-js build failed (tail below); again without NCCL"
       tail -20 "$OUT/build.log"
-      if ! (RESNET_CIFAR_NCCL=0 node scripts/build.js --force >> "$OUT/build.log" 2>&1); then
+      if ! (RESNET_CIFAR_NCCL=0 node scripts/build/build.js --force >> "$OUT/build.log" 2>&1); then
         echo "cmake-js build without NCCL failed too (tail below); linking torch's lib/ directly"
         tail -20 "$OUT/build.log"
         bash scripts/device/direct-build.sh >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; fail "build failed"; }

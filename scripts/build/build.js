@@ -7,7 +7,7 @@ const fs = require('fs');
 const { spawnSync } = require('child_process');
 const { find, summary, NotFound } = require('./libtorch');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
 
 let torch;

@@ -19,7 +19,7 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '../..');
 const LOCAL = process.env.RESNET_CIFAR_LOCAL_DIR || path.join(ROOT, '.libtorch');
 const MIN_MAJOR = 2;
 const DEFAULT_SPEC = 'torch==2.13.0+cpu';
