@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The resnet-cifar CLI. In a checkout (lib/ and tsx present) it runs the TypeScript source, so it is never stale;
-// an installed package runs the compiled dist/cli.js.
+// The resnet-cifar CLI. In a checkout (lib/cli.ts and tsx present) it runs the TypeScript source, so it is never
+// stale; an installed package, which ships dist/ and no lib/, runs the compiled dist/cli.js.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

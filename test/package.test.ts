@@ -1,0 +1,166 @@
+// The package as a user gets it: `npm pack`, installed into a fresh project outside the repository (libtorch from the
+// environment, as the user's machine has it), then used from CommonJS, ESM and TypeScript, and through `npx`.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, realCifarDir, tmpDir } from './helpers';
+import { pretrainedModels } from '../lib/index';
+
+const run = promisify(execFile);
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const MINUTE = 60_000;
+
+// What an installed package runs, and nothing else (no tests, no TypeScript source, no device or bench tooling).
+const SHIPPED = [
+  /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^CMakeLists\.txt$/, /^binding\.gyp$/, /^bin\/resnet-cifar\.js$/,
+  /^dist\/[\w/-]+\.(js|d\.ts)$/, /^native\/(core|napi)\/[\w/-]+\.(cc|h)$/, /^scripts\/build\/[\w-]+\.(js|json)$/,
+  /^pretrained\/[\w-]+\.safetensors$/, /^proto\/[\w/-]+\.proto$/,
+];
+const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
+  'scripts/build/libtorch.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors'];
+
+/** The environment of a user's shell: none of npm's script variables or this repository's test switches. */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(npm_|RESNET_CIFAR_|INIT_CWD$|NODE_OPTIONS$)/i.test(k)) env[k] = v;
+  }
+  return env;
+}
+
+interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
+let installed: Promise<Installed> | undefined;
+
+/** Packs the repository and installs the tarball into a fresh project, once for the file. */
+function install(): Promise<Installed> {
+  installed ??= (async () => {
+    const dir = tmpDir('resnet-cifar-package-');
+    const packed = await run(NPM, ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 64 << 20 });
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as
+      { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
+    const app = path.join(dir, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    const tarball = path.join(dir, info.filename);
+    // typescript and @types/node for the TypeScript consumer (versions as this repository uses; from npm's cache).
+    await run(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@5', '@types/node@20'],
+      { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 30 * MINUTE });
+    return { app, tarball, files: info.files.map((f) => f.path), size: info.size, unpacked: info.unpackedSize };
+  })();
+  return installed;
+}
+
+function node(app: string, args: string[]) {
+  return run(process.execPath, args, { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
+}
+
+test.serial('npm pack holds what an installed package runs, and npm install builds it in a fresh project', async (t) => {
+  t.timeout(30 * MINUTE);
+  const p = await install();
+  t.log(`${path.basename(p.tarball)}: ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpacked / 1e6).toFixed(2)} MB unpacked, ${p.files.length} files`);
+  const stray = p.files.filter((f) => !SHIPPED.some((r) => r.test(f)));
+  t.deepEqual(stray, [], 'files an installed package does not run');
+  for (const f of REQUIRED) t.true(p.files.includes(f), `${f} is missing from the tarball`);
+  const addon = path.join(p.app, 'node_modules/resnet-cifar/build/Release/resnet_cifar.node');
+  t.true(fs.existsSync(addon), 'npm install did not build the addon');
+});
+
+test.serial('CommonJS: require("resnet-cifar") predicts', async (t) => {
+  const { app } = await install();
+  const code = `const { ResNet, IMAGE_SIZE } = require('resnet-cifar');
+    new ResNet({ depth: 20 }).predict(new Float32Array(2 * IMAGE_SIZE))
+      .then((l) => console.log(JSON.stringify({ n: l.length, finite: l.every(Number.isFinite), file: require.resolve('resnet-cifar') })));`;
+  const out = JSON.parse((await node(app, ['-e', code])).stdout);
+  t.is(out.n, 20);
+  t.true(out.finite);
+  t.is(out.file, path.join(fs.realpathSync(app), 'node_modules/resnet-cifar/dist/index.js'));
+});
+
+test.serial('ESM: named imports from "resnet-cifar"', async (t) => {
+  const { app } = await install();
+  fs.writeFileSync(path.join(app, 'esm.mjs'), `import { ResNet, Trainer, Cifar10, info, CIFAR10_CLASSES } from 'resnet-cifar';
+const m = new ResNet({ depth: 20, shortcut: 'B' });
+const logits = await m.predict(new Float32Array(3072));
+console.log(JSON.stringify({ types: [typeof Trainer, typeof Cifar10, typeof info], classes: CIFAR10_CLASSES.length,
+  depth: m.config.depth, shortcut: m.config.shortcut, n: logits.length }));
+`);
+  const out = JSON.parse((await node(app, ['esm.mjs'])).stdout);
+  t.deepEqual(out, { types: ['function', 'function', 'function'], classes: 10, depth: 20, shortcut: 'B', n: 10 });
+});
+
+const CONSUMER = `import { ResNet, Cifar10, type ResNetOptions, type Evaluation, type Shortcut } from 'resnet-cifar';
+const options: ResNetOptions = { depth: 20, shortcut: 'B' };
+const shortcut: Shortcut = 'plain';
+export const model = new ResNet({ ...options, shortcut });
+export const logits: Promise<Float32Array> = model.predict(new Float32Array(3072));
+export async function errorOf(data: Cifar10): Promise<number> {
+  const e: Evaluation = await model.evaluate(data);
+  return e.error;
+}
+// @ts-expect-error depth is a number (fails here if the package's types did not resolve and everything were any)
+new ResNet({ depth: 'twenty' });
+`;
+
+for (const resolution of ['node16', 'bundler'] as const) {
+  test.serial(`TypeScript: a consumer type-checks with moduleResolution ${resolution}`, async (t) => {
+    const { app } = await install();
+    const dir = path.join(app, `ts-${resolution}`);
+    fs.mkdirSync(dir, { recursive: true });
+    // node16: an ES module file (.mts) and a CommonJS one (.cts); bundler: a plain .ts.
+    const files = resolution === 'node16' ? ['consumer.mts', 'consumer.cts'] : ['consumer.ts'];
+    for (const f of files) fs.writeFileSync(path.join(dir, f), CONSUMER);
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        module: resolution === 'node16' ? 'node16' : 'esnext', moduleResolution: resolution, target: 'ES2022',
+        strict: true, noEmit: true, types: ['node'], skipLibCheck: false,
+      },
+      files,
+    }));
+    const tsc = path.join(app, 'node_modules/typescript/bin/tsc');
+    const r = await node(app, [tsc, '-p', dir]).catch((e: { stdout?: string }) => ({ failed: e.stdout ?? String(e) }));
+    t.deepEqual(r, { stdout: '', stderr: '' }, 'tsc reported errors');
+  });
+}
+
+test.serial('npx resnet-cifar info runs the installed dist/ and its own addon', async (t) => {
+  const { app } = await install();
+  const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'info'], { cwd: app, env: userEnv() });
+  const real = fs.realpathSync(app);
+  t.regex(stdout, /^addon\s+cmake-js build, (.*)$/m);
+  t.true(stdout.includes(path.join(real, 'node_modules/resnet-cifar/build/Release/resnet_cifar.node')), stdout);
+  t.regex(stdout, /^pretrained resnet20 /m);
+});
+
+test.serial('npx resnet-cifar eval --pretrained resnet20 finds the shipped weights and measures their test error', async (t) => {
+  const data = realCifarDir(t);
+  if (!data) return;
+  const { app } = await install();
+  const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', 'resnet20', '--data', data, '--json'],
+    { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
+  const r = JSON.parse(stdout) as { model: string; error: number; count: number };
+  const shipped = (await pretrainedModels()).find((p) => p.name === 'resnet20')!;
+  t.is(r.count, 10000);
+  t.true(Math.abs(r.error - shipped.testError) <= 0.02, `installed: ${r.error} %, shipped: ${shipped.testError} %`);
+  t.regex(r.model, /pretrained 'resnet20'/);
+});
+
+test.serial('npx resnet-cifar train: a short run writes its run folder', async (t) => {
+  const data = realCifarDir(t);
+  if (!data) return;
+  const { app } = await install();
+  const out = path.join(app, 'runs/short');
+  await run('npx', ['--no-install', 'resnet-cifar', 'train', '--depth', '20', '--iterations', '20', '--eval-every', '20',
+    '--data', data, '--out', out, '--json'], { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
+  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.pt', 'final.json']) t.true(fs.existsSync(path.join(out, f)), f);
+  const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')) as { iterations: number; testError: number };
+  t.is(final.iterations, 20);
+  t.true(final.testError > 0 && final.testError <= 100, `test error ${final.testError}`);
+});
+
+test.after.always(async () => {
+  if (!installed) return;
+  const p = await installed.catch(() => undefined);
+  if (p) fs.rmSync(path.dirname(p.app), { recursive: true, force: true });
+});
