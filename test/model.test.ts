@@ -2,6 +2,13 @@ import test from 'ava';
 import { ResNet, IMAGE_SIZE, PAPER_DEPTHS, info } from '../lib/index';
 import { randomImages } from './helpers';
 
+test('the addon loads under this Node (scripts/ci/node-versions.sh names the one it runs)', (t) => {
+  t.log(`Node ${process.version}, N-API ${process.versions.napi}, addon ${info().addon.path} (${info().addon.build})`);
+  const expected = process.env.RESNET_CIFAR_EXPECT_NODE;
+  if (expected !== undefined) t.is(process.versions.node.split('.')[0], expected);
+  t.true(new ResNet({ depth: 20 }).parameterCount > 0);
+});
+
 const PAPER_PARAMS: Record<number, number> = {
   20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274,
 };
