@@ -27,7 +27,7 @@ test('every torch library the addon links resolves into the one libtorch that wa
 test('both builds compile what scripts/build/sources.js plans, and the plan covers every native source exactly once', (t) => {
   const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
   t.deepEqual(JSON.parse(gyp).targets[0].sources, ['<!@(node scripts/build/sources.js --write build/unity)']);
-  t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/sources\.js/);
+  t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/build\/sources\.js/);
   const { sources, plan } = require(path.join(ROOT, 'scripts/build/sources.js'));
   const onDisk = execFileSync('find', [path.join(ROOT, 'native'), '-name', '*.cc'], { encoding: 'utf8' }).trim().split('\n').sort();
   t.deepEqual(sources(), onDisk);
@@ -115,6 +115,7 @@ test('finder: with nothing to be found and no download, the error lists the ways
   const r = finder({
     LIBTORCH: undefined, Torch_DIR: undefined, CMAKE_PREFIX_PATH: undefined, LIBTORCH_USE_PYTORCH: '0',
     RESNET_CIFAR_NO_DOWNLOAD: '1', RESNET_CIFAR_SYSTEM_PREFIXES: '', RESNET_CIFAR_LOCAL_DIR: tmpDir(),
+    RESNET_CIFAR_LIBTORCH_CACHE: tmpDir(),
   });
   t.is(r.status, 1);
   for (const s of ['LIBTORCH=', 'Torch_DIR=', 'pip install torch', 'system install']) t.true(r.stderr.includes(s), s);
@@ -135,7 +136,8 @@ test('finder: obtains a CPU wheel into the package folder (pip --target) when no
   const bin = tmpDir('fake-python-');
   const local = tmpDir('local-libtorch-');
   fs.writeFileSync(path.join(bin, 'python3'), `#!/bin/sh
-# records its arguments, then lays out a torch wheel's files where --target points
+# answers pip --version; records an install's arguments, then lays out a torch wheel's files where --target points
+[ "$3" = "--version" ] && exit 0
 echo "$@" > "${bin}/args"
 while [ $# -gt 0 ]; do if [ "$1" = "--target" ]; then T="$2"; fi; shift; done
 mkdir -p "$T/torch/share/cmake/Torch" "$T/torch/lib" "$T/torch/include"
@@ -146,6 +148,7 @@ echo 'set(PACKAGE_VERSION "2.13.0")' > "$T/torch/share/cmake/Torch/TorchConfigVe
   const r = finder({
     LIBTORCH: undefined, Torch_DIR: undefined, CMAKE_PREFIX_PATH: undefined, LIBTORCH_USE_PYTORCH: '0',
     LIBTORCH_PYTHON: path.join(bin, 'python3'), RESNET_CIFAR_SYSTEM_PREFIXES: '', RESNET_CIFAR_LOCAL_DIR: local,
+    RESNET_CIFAR_LIBTORCH_CACHE: tmpDir(), RESNET_CIFAR_LIBTORCH_URL: undefined,
   }, '--json');
   t.is(r.status, 0, r.stderr);
   t.like(JSON.parse(r.stdout), { source: 'bundled (.libtorch)', version: '2.13.0', root: path.join(local, 'torch') });

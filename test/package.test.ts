@@ -1,16 +1,11 @@
 // The package as a user gets it: `npm pack`, installed into a fresh project outside the repository (libtorch from the
 // environment, as the user's machine has it), then used from CommonJS, ESM and TypeScript, and through `npx`.
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, realCifarDir, tmpDir } from './helpers';
+import { realCifarDir, tmpDir } from './helpers';
+import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './packed';
 import { pretrainedModels } from '../lib/index';
-
-const run = promisify(execFile);
-const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const MINUTE = 60_000;
 
 // What an installed package runs, and nothing else (no tests, no TypeScript source, no device or bench tooling).
 const SHIPPED = [
@@ -21,15 +16,6 @@ const SHIPPED = [
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
   'scripts/build/libtorch.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors'];
 
-/** The environment of a user's shell: none of npm's script variables or this repository's test switches. */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(npm_|RESNET_CIFAR_|INIT_CWD$|NODE_OPTIONS$)/i.test(k)) env[k] = v;
-  }
-  return env;
-}
-
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
 let installed: Promise<Installed> | undefined;
 
@@ -37,17 +23,11 @@ let installed: Promise<Installed> | undefined;
 function install(): Promise<Installed> {
   installed ??= (async () => {
     const dir = tmpDir('resnet-cifar-package-');
-    const packed = await run(NPM, ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 64 << 20 });
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as
-      { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
-    const app = path.join(dir, 'app');
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-    const tarball = path.join(dir, info.filename);
+    const p = await pack(dir);
+    const app = freshProject(path.join(dir, 'app'));
     // typescript and @types/node for the TypeScript consumer (versions as this repository uses; from npm's cache).
-    await run(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@5', '@types/node@20'],
-      { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 30 * MINUTE });
-    return { app, tarball, files: info.files.map((f) => f.path), size: info.size, unpacked: info.unpackedSize };
+    await npmInstall(app, [p.tarball, 'typescript@5', '@types/node@20'], userEnv());
+    return { app, ...p };
   })();
   return installed;
 }

@@ -9,15 +9,21 @@
 //                            LIBTORCH_USE_PYTORCH=0 skips this step)
 //   4. a system install      Debian's libtorch-dev, /usr/local/libtorch, /opt/libtorch
 //   5. this package's own    .libtorch/ (a CPU torch wheel unpacked by an earlier install)
-//   6. obtain one            pip installs RESNET_CIFAR_TORCH_SPEC (default torch==2.13.0+cpu) into .libtorch/
-//                            with --target, never into the user's Python (RESNET_CIFAR_NO_DOWNLOAD=1 skips this)
+//   6. the per-user cache    ~/.cache/resnet-cifar/libtorch/<version>-<variant> (RESNET_CIFAR_LIBTORCH_CACHE moves
+//                            it), where step 7 unpacks PyTorch's archive once for every project
+//   7. obtain one (RESNET_CIFAR_NO_DOWNLOAD=1 skips this):
+//      - with python3 -m pip: pip installs RESNET_CIFAR_TORCH_SPEC (default torch==2.13.0+cpu) into .libtorch/ with
+//        --target, never into the user's Python;
+//      - without it, or when RESNET_CIFAR_LIBTORCH_URL names a mirror: PyTorch's libtorch archive, downloaded,
+//        SHA-256-checked and unpacked into the cache (scripts/build/libtorch-download.js; TORCH_CUDA_VERSION for CUDA)
 //
-// Usage: node scripts/libtorch.js            human summary
-//        node scripts/libtorch.js --json     the choice as JSON
-//        node scripts/libtorch.js --gyp libs|ldflags|cflags|defines   (for binding.gyp)
+// Usage: node scripts/build/libtorch.js            human summary
+//        node scripts/build/libtorch.js --json     the choice as JSON
+//        node scripts/build/libtorch.js --gyp libs|ldflags|cflags|defines   (for binding.gyp)
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const download = require('./libtorch-download');
 
 const ROOT = path.resolve(__dirname, '../..');
 const LOCAL = process.env.RESNET_CIFAR_LOCAL_DIR || path.join(ROOT, '.libtorch');
@@ -25,6 +31,8 @@ const MIN_MAJOR = 2;
 const DEFAULT_SPEC = 'torch==2.13.0+cpu';
 
 class NotFound extends Error {}
+// No libtorch anywhere (as opposed to a setting that points at something that is not one): step 7 may obtain one.
+class NothingFound extends NotFound {}
 
 function exists(p) {
   try {
@@ -147,8 +155,25 @@ function fromLocal() {
   return d ? describe(d, 'bundled (.libtorch)') : null;
 }
 
-function obtain(log) {
-  if (process.env.RESNET_CIFAR_NO_DOWNLOAD === '1') return null;
+function fromCache() {
+  let dir;
+  try {
+    dir = download.plan().dir;
+  } catch (e) {
+    if (e instanceof download.DownloadError) throw new NotFound(e.message);
+    throw e;
+  }
+  const d = cmakeDirUnder(path.join(dir, 'share/cmake/Torch'));
+  return d ? describe(d, 'cache') : null;
+}
+
+function hasPip() {
+  const py = process.env.LIBTORCH_PYTHON || 'python3';
+  const r = spawnSync(py, ['-m', 'pip', '--version'], { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+function obtainWithPip(log) {
   const py = process.env.LIBTORCH_PYTHON || 'python3';
   const spec = process.env.RESNET_CIFAR_TORCH_SPEC || DEFAULT_SPEC;
   log(`resnet-cifar: no libtorch found; installing ${spec} into ${LOCAL} (pip --target, your Python is untouched)`);
@@ -166,8 +191,10 @@ const HOW_TO = `resnet-cifar could not find libtorch (2.x). Provide it in one of
   - Torch_DIR=/path/with/TorchConfig.cmake, or CMAKE_PREFIX_PATH=<prefix holding it>
   - python3 -m pip install torch    resnet-cifar then uses python3's torch (LIBTORCH_PYTHON=/path/to/python for another)
   - a system install (/usr/local/libtorch, /opt/libtorch)
-  - let the install fetch a CPU wheel itself: needs python3 with pip and a reachable index
-    (RESNET_CIFAR_TORCH_SPEC picks the wheel; default ${DEFAULT_SPEC})`;
+  - let the install fetch one itself: with python3 -m pip, a CPU wheel (RESNET_CIFAR_TORCH_SPEC, default
+    ${DEFAULT_SPEC}); without it, PyTorch's libtorch archive into ~/.cache/resnet-cifar/libtorch (its SHA-256 from
+    RESNET_CIFAR_LIBTORCH_SHA256 or the mirror; RESNET_CIFAR_LIBTORCH_URL for a mirror or a local folder,
+    TORCH_CUDA_VERSION=12.6 for a CUDA build)`;
 
 function checkVersion(t) {
   const major = parseInt(t.version, 10);
@@ -177,14 +204,33 @@ function checkVersion(t) {
   return t;
 }
 
-function find({ log = (m) => process.stderr.write(m + '\n'), allowObtain = true } = {}) {
-  for (const step of [fromLibtorchEnv, fromCmakeEnv, fromPython, fromSystem, fromLocal]) {
+/** A libtorch already on this machine (steps 1-6), or NotFound. */
+function find() {
+  for (const step of [fromLibtorchEnv, fromCmakeEnv, fromPython, fromSystem, fromLocal, fromCache]) {
     const t = step();
     if (t) return checkVersion(t);
   }
-  const t = allowObtain ? obtain(log) : null;
-  if (t) return checkVersion(t);
-  throw new NotFound(HOW_TO);
+  throw new NothingFound(HOW_TO);
+}
+
+/** find(), else step 7: pip where python3 has it (and no mirror is named), else PyTorch's archive into the cache. */
+async function findOrObtain({ log = (m) => process.stderr.write(m + '\n') } = {}) {
+  try {
+    return find();
+  } catch (e) {
+    if (!(e instanceof NothingFound) || process.env.RESNET_CIFAR_NO_DOWNLOAD === '1') throw e;
+  }
+  if (!process.env.RESNET_CIFAR_LIBTORCH_URL && hasPip()) {
+    const t = obtainWithPip(log);
+    if (t) return checkVersion(t);
+  }
+  try {
+    await download.fetchLibtorch({ log });
+  } catch (e) {
+    if (e instanceof download.DownloadError) throw new NotFound(`resnet-cifar: ${e.message}\n\n${HOW_TO}`);
+    throw e;
+  }
+  return find();
 }
 
 function summary(t) {
@@ -198,10 +244,10 @@ function gloo(t) {
   return c10d && ['/usr/include', '/usr/local/include'].some((d) => exists(path.join(d, 'gloo/config.h')));
 }
 
-function main(argv) {
+async function main(argv) {
   let t;
   try {
-    t = find();
+    t = await findOrObtain();
   } catch (e) {
     if (!(e instanceof NotFound)) throw e;
     process.stderr.write(e.message + '\n');
@@ -232,5 +278,10 @@ function main(argv) {
   }
 }
 
-module.exports = { find, summary, NotFound, HOW_TO, gloo };
-if (require.main === module) main(process.argv.slice(2));
+module.exports = { find, findOrObtain, summary, NotFound, HOW_TO, gloo };
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`${e.stack || e}\n`);
+    process.exit(1);
+  });
+}
