@@ -73,7 +73,8 @@ looked for (--data, CIFAR10_DIR, the download cache).`,
                          Workers started by torchrun (--no-python node …) join through its environment.
   --sync-bn              data-parallel: BatchNorm statistics over every worker's batch together (synchronized BN)
 
-Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json.
+Writes into --out: config.json, metrics.jsonl, checkpoint.pt, curves.svg (redrawn as it goes), final.json,
+events.out.tfevents.* (TensorBoard: tensorboard --logdir runs).
 Ctrl-C stops after the current iteration with a checkpoint; --resume continues it.`,
   eval: `Usage: resnet-cifar eval (--pretrained NAME | --weights FILE | --torchscript FILE | --exported FILE) [--normalize N]
        [--data …] [--json]

@@ -1,5 +1,6 @@
-// A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json. Used by the CLI's
-// `train` and `reproduce`; a finished run has final.json, an interrupted one a checkpoint to resume from.
+// A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json and
+// TensorBoard's events.out.tfevents.* files. Used by the CLI's `train` and `reproduce`; a finished run has
+// final.json, an interrupted one a checkpoint to resume from.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10 } from './cifar10';
@@ -194,6 +195,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
       reportEvery: o.reportEvery ?? 10,
       signal: o.signal,
       checkpoint: { dir: out, every: c.checkpointEvery, resume: o.resume },
+      logDir: out, // TensorBoard: `tensorboard --logdir runs` shows every run folder as a run
       meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations: c.iterations } },
       onProgress: (e) => {
         if (e.kind === 'train') {

@@ -1,6 +1,7 @@
 // The paper's training recipe (He et al. 2016, section 4.2) as a Trainer whose loop runs in C++ on a native thread.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TensorBoardWriter } from './tensorboard';
 import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from './native';
 import { Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
@@ -146,6 +147,11 @@ export interface FitOptions {
   checkpoint?: CheckpointOptions;
   /** Extra plain data stored in each checkpoint's meta. */
   meta?: Record<string, MetaValue>;
+  /**
+   * TensorBoard event files are written into this folder (`tensorboard --logdir` over it or its parent): training
+   * loss and error, learning rate and images/s at every report, evaluation error and loss, the configuration as text.
+   */
+  logDir?: string;
   /** Benchmarking only: train on one fixed batch, with no data work. */
   stepOnly?: boolean;
 }
@@ -199,7 +205,7 @@ export interface History {
 const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
   'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
-  'stepOnly'];
+  'stepOnly', 'logDir'];
 
 /** Checked distributed options, as the addon takes them; `true` takes torchrun's environment. */
 export function checkDistributed(d: unknown): NonNullable<NativeFitOptions['distributed']> {
@@ -356,6 +362,7 @@ export class Trainer {
     }
     const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
     if (o.stepOnly !== undefined) v.boolean('stepOnly', o.stepOnly);
+    const logDir = o.logDir === undefined ? undefined : path.resolve(v.nonEmptyString('logDir', o.logDir));
     const model = this.model.nativeModel;
     const classes = train.classes.length;
     if (model.config().numClasses !== classes) {
@@ -372,10 +379,13 @@ export class Trainer {
       const note = precisionNote(this.options.precision, model.device());
       let callbackError: unknown;
       let handle: NativeFitHandle | undefined;
+      const board = logDir !== undefined && (this.options.distributed?.rank ?? 0) === 0 ? new TensorBoardLog(logDir, this, evalData?.split ?? 'eval') : undefined;
       const onEvent = (e: NativeFitEvent) => {
-        if (!onProgress || callbackError !== undefined) return;
+        if ((!onProgress && !board) || callbackError !== undefined) return;
         try {
-          onProgress(this.#progress(e, train));
+          const p = this.#progress(e, train);
+          board?.log(p);
+          onProgress?.(p);
         } catch (err) {
           callbackError = err; // a throwing callback stops the fit; the error is what fit rejects with
           handle?.abort();
@@ -411,6 +421,7 @@ export class Trainer {
         };
       } finally {
         signal?.removeEventListener('abort', abort);
+        board?.close();
       }
     } finally {
       this.#running = false;
@@ -472,5 +483,43 @@ export class Trainer {
     }
     if (e.kind === 'eval') return { kind: 'eval', iteration: e.iteration, ...summarizeEvaluation(e, train.classes) };
     return { kind: 'checkpoint', iteration: e.iteration, path: e.path };
+  }
+}
+
+/**
+ * A fit's progress as TensorBoard scalars (loss/train, error/train, lr, images_per_second; error/<split> and
+ * loss/<split> of the evaluation set, test or validation); the first event marks the (re)start, so a resumed run
+ * replaces what its earlier life logged past the checkpoint.
+ */
+class TensorBoardLog {
+  #writer: TensorBoardWriter;
+  #trainer: Trainer;
+  #evalSplit: string;
+  #started = false;
+
+  constructor(dir: string, trainer: Trainer, evalSplit: string) {
+    this.#writer = new TensorBoardWriter(dir);
+    this.#trainer = trainer;
+    this.#evalSplit = evalSplit;
+  }
+
+  log(p: FitProgress): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#writer.start(p.iteration);
+      const config = { model: this.#trainer.model.config, trainer: this.#trainer.options };
+      this.#writer.text(p.iteration, 'config', '```json\n' + JSON.stringify(config, null, 2) + '\n```');
+    }
+    if (p.kind === 'train') {
+      this.#writer.scalars(p.iteration, {
+        'loss/train': p.loss, 'error/train': p.trainError, lr: p.lr, images_per_second: p.imagesPerSecond,
+      });
+    } else if (p.kind === 'eval') {
+      this.#writer.scalars(p.iteration, { [`error/${this.#evalSplit}`]: p.error, [`loss/${this.#evalSplit}`]: p.loss });
+    }
+  }
+
+  close(): void {
+    this.#writer.close();
   }
 }

@@ -134,6 +134,7 @@ test.serial('npx resnet-cifar train: a short run writes its run folder', async (
   await run('npx', ['--no-install', 'resnet-cifar', 'train', '--depth', '20', '--iterations', '20', '--eval-every', '20',
     '--data', data, '--out', out, '--json'], { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
   for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.pt', 'final.json']) t.true(fs.existsSync(path.join(out, f)), f);
+  t.true(fs.readdirSync(out).some((f) => f.startsWith('events.out.tfevents.')), 'no TensorBoard events (proto/ not shipped?)');
   const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')) as { iterations: number; testError: number };
   t.is(final.iterations, 20);
   t.true(final.testError > 0 && final.testError <= 100, `test error ${final.testError}`);
