@@ -14,7 +14,8 @@ const SHIPPED = [
   /^pretrained\/[\w-]+\.safetensors$/, /^proto\/[\w/-]+\.proto$/,
 ];
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
-  'scripts/build/libtorch.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors'];
+  'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors',
+  'proto/tensorboard.proto'];
 
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
 let installed: Promise<Installed> | undefined;
