@@ -37,7 +37,8 @@ Commands:
   train       train one network, writing a run folder (config, metrics, checkpoint, curves, final result)
   eval        test error, per-class errors and confusion matrix of weights, a TorchScript file or an AOTI package
   predict     class and probability for PNG/JPEG images
-  convert     weights from one format to another (our checkpoint, safetensors, the seed's or akamaster's state dict)
+  convert     weights from one format to another (our checkpoint, safetensors, the seed's or akamaster's state dict,
+              ONNX)
   reproduce   the paper's CIFAR-10 table and Figure 6: every depth × seed (× plain) as its own run
 
 Run 'resnet-cifar <command> --help' for its options. Every command takes --json.`,
@@ -95,11 +96,15 @@ with your rights, so open them only from sources you would run code from.
 Class and probability of each PNG/JPEG image (decoded with sharp, resized to 32x32 where needed); --pretrained,
 --weights, --normalize and --shortcut as for eval.
   --device auto|cpu|cuda[:i]        --precision fp32|tf32|bf16`,
-  convert: `Usage: resnet-cifar convert IN OUT [--to checkpoint|safetensors|state-dict|akamaster] [--shortcut A|plain]
+  convert: `Usage: resnet-cifar convert IN OUT [--to checkpoint|safetensors|state-dict|akamaster|onnx]
+                              [--shortcut A|plain] [--input normalized|pixels]
 
 Reads IN as eval's --weights does and writes OUT: our checkpoint (torch.save format), the same in safetensors, a
-plain state dict in the seed's layout, or akamaster/pytorch_resnet_cifar10's training-checkpoint layout. The
-format comes from --to, else from OUT's extension (.safetensors: safetensors; anything else: our checkpoint).
+plain state dict in the seed's layout, akamaster/pytorch_resnet_cifar10's training-checkpoint layout, or an ONNX
+graph (for ONNX Runtime in Node or a browser). The format comes from --to, else from OUT's extension
+(.safetensors: safetensors; .onnx: ONNX; anything else: our checkpoint).
+  --input pixels   ONNX: the graph takes RGB pixels in [0, 1] and normalizes them itself (with IN's normalization,
+                   or --normalize's); default 'normalized', images normalized as predict takes them
 OUT is written atomically, and only when the whole conversion succeeded.`,
   reproduce: `Usage: resnet-cifar reproduce --out DIR [options]
 
@@ -597,7 +602,8 @@ async function cmdPredict(argv: string[]): Promise<number> {
 }
 
 async function cmdConvert(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('convert', argv, { to: { type: 'string' }, shortcut: { type: 'string' } }, true);
+  const { values, positionals } = parse('convert', argv,
+    { to: { type: 'string' }, shortcut: { type: 'string' }, input: { type: 'string' }, normalize: { type: 'string' } }, true);
   if (values.help) return help('convert');
   if (positionals.length !== 2) throw new UsageError('convert needs IN and OUT');
   const [input, output] = positionals;
@@ -609,9 +615,17 @@ async function cmdConvert(argv: string[]): Promise<number> {
     throw new UsageError(values.to === undefined ? (e as Error).message : `--to: ${(e as Error).message}`);
   }
   const shortcut = values.shortcut === undefined ? undefined : shortcutArg(values.shortcut as string);
+  if (format !== 'onnx' && (values.input !== undefined || values.normalize !== undefined)) {
+    throw new UsageError('--input and --normalize are ONNX options (--to onnx, or OUT ending in .onnx)');
+  }
+  const onnxInput = values.input as string | undefined;
+  if (onnxInput !== undefined && onnxInput !== 'normalized' && onnxInput !== 'pixels') {
+    throw new UsageError(`--input must be normalized or pixels, got '${onnxInput}'`);
+  }
+  const normalization = normalizeArg(values);
   const m = await ResNet.load(input, { device: 'cpu', shortcut });
   try {
-    await m.save(output, { format });
+    await m.save(output, format === 'onnx' ? { format, input: onnxInput, normalization } : { format });
     const imported = (m.meta.imported as { layout?: string } | undefined)?.layout;
     const what = `ResNet-${m.config.depth} (${m.config.shortcut}, ${m.config.numClasses} classes)`;
     if (values.json) out(JSON.stringify({ input, output, format, from: imported ?? 'resnet-cifar', config: m.config }));

@@ -1,7 +1,8 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
 import { native, type MetaValue, type NativeEvaluation, type NativeModel, type WeightsFormat } from './native';
 import * as v from './validate';
-import { Cifar10 } from './cifar10';
+import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
+import { exportOnnx, type OnnxInput } from './onnx';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
 import { pretrainedFile } from './pretrained';
@@ -86,31 +87,46 @@ export interface SaveOptions {
    * 'checkpoint' (ours, torch.save's format; the default, and for every extension but .safetensors), 'safetensors'
    * (ours in safetensors, our meta in its __metadata__; the default for *.safetensors), 'state-dict' (a plain
    * torch.save'd state dict in the seed's layout) or 'akamaster' (akamaster/pytorch_resnet_cifar10's training
-   * checkpoint layout, loadable by its code). The last two keep no meta or normalization.
+   * checkpoint layout, loadable by its code). The last two keep no meta or normalization. 'onnx' (the default for
+   * *.onnx): an ONNX graph for ONNX Runtime and other consumers (see `input`).
    */
-  format?: WeightsFormat;
+  format?: SaveFormat;
+  /**
+   * ONNX only: what the graph takes. 'normalized' (default): NCHW float32 images already normalized, as predict
+   * takes them; 'pixels': RGB in [0, 1] (bytes / 255), normalized inside the graph with `normalization` (default
+   * the model's own), what a browser page has.
+   */
+  input?: OnnxInput;
 }
 
+/** The formats save writes: the weights formats, and ONNX. */
+export type SaveFormat = WeightsFormat | 'onnx';
+
 const WEIGHTS_FORMATS = ['checkpoint', 'safetensors', 'state-dict', 'akamaster'] as const;
+const SAVE_FORMATS = [...WEIGHTS_FORMATS, 'onnx'] as const;
+const ONNX_INPUTS = ['normalized', 'pixels'] as const;
+const PACKAGE_VERSION = (require('../package.json') as { version: string }).version;
 
 /** Extensions of formats this package cannot write: a path ending so is refused, never written as a checkpoint. */
 const FOREIGN_EXTENSIONS: Readonly<Record<string, string>> = {
-  onnx: 'ONNX', pt2: 'torch.export (.pt2)', tflite: 'TensorFlow Lite', pb: 'TensorFlow', h5: 'Keras', keras: 'Keras',
+  pt2: 'torch.export (.pt2)', tflite: 'TensorFlow Lite', pb: 'TensorFlow', h5: 'Keras', keras: 'Keras',
   npz: 'NumPy', npy: 'NumPy', json: 'JSON',
 };
 
 /**
- * The format a path is written in unless told: safetensors for *.safetensors, else our checkpoint; a path naming a
- * format this package does not write (x.onnx, x.pt2, …) is an error rather than a checkpoint under that name.
+ * The format a path is written in unless told: safetensors for *.safetensors, ONNX for *.onnx, else our checkpoint;
+ * a path naming a format this package does not write (x.pt2, x.tflite, …) is an error rather than a checkpoint
+ * under that name.
  */
-export function formatOf(path: string, format?: unknown): WeightsFormat {
-  if (format !== undefined) return v.oneOf('format', format, WEIGHTS_FORMATS);
+export function formatOf(path: string, format?: unknown): SaveFormat {
+  if (format !== undefined) return v.oneOf('format', format, SAVE_FORMATS);
   const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
   if (ext !== undefined && Object.hasOwn(FOREIGN_EXTENSIONS, ext)) {
-    throw new RangeError(`Cannot write ${FOREIGN_EXTENSIONS[ext]} to '${path}': formats are ${WEIGHTS_FORMATS.join(', ')} ` +
-      `(*.safetensors is safetensors, any other name our checkpoint; pass format to choose)`);
+    throw new RangeError(`Cannot write ${FOREIGN_EXTENSIONS[ext]} to '${path}': formats are ${SAVE_FORMATS.join(', ')} ` +
+      `(*.safetensors is safetensors, *.onnx ONNX, any other name our checkpoint; pass format to choose)`);
   }
-  return /\.safetensors$/i.test(path) ? 'safetensors' : 'checkpoint';
+  if (ext === 'onnx') return 'onnx';
+  return ext === 'safetensors' ? 'safetensors' : 'checkpoint';
 }
 
 /** The depths of the paper's CIFAR-10 table. */
@@ -260,9 +276,11 @@ export class ResNet {
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     const model = this.nativeModel;
     v.nonEmptyString('path', path);
-    const o = v.checkKeys('ResNet.save', options, ['meta', 'normalization', 'format']);
+    const o = v.checkKeys('ResNet.save', options, ['meta', 'normalization', 'format', 'input']);
     const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
     const format = formatOf(path, o.format);
+    if (format === 'onnx') return this.#saveOnnx(path, o);
+    if (o.input !== undefined) throw new TypeError(`Expected no input for format '${format}' (it is an ONNX option)`);
     if ((format === 'state-dict' || format === 'akamaster') && (o.meta !== undefined || o.normalization !== undefined)) {
       throw new TypeError(`Expected no meta or normalization for format '${format}' (a plain state dict keeps neither)`);
     }
@@ -270,6 +288,22 @@ export class ResNet {
       throw new RangeError("Expected shortcut 'A' or 'B' for format 'akamaster' (its code has no plain networks)");
     }
     return model.save(path, meta, o.normalization === undefined ? null : toNative(o.normalization), format);
+  }
+
+  async #saveOnnx(file: string, o: SaveOptions): Promise<void> {
+    if (o.meta !== undefined) throw new TypeError("Expected no meta for format 'onnx' (its metadata_props say what the model is)");
+    const input = v.oneOf('input', o.input ?? 'normalized', ONNX_INPUTS);
+    const normalization = o.normalization === undefined ? this.normalization : fromNative(toNative(o.normalization));
+    if (input === 'pixels' && normalization === undefined) {
+      throw new TypeError("Expected a normalization for input 'pixels': this model has none (pass normalization)");
+    }
+    const config = this.config;
+    await exportOnnx({
+      config,
+      meta: this.meta,
+      classNames: config.numClasses === CIFAR10_CLASSES.length ? CIFAR10_CLASSES : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`),
+      saveCheckpoint: (f) => this.nativeModel.save(f, undefined, null, 'checkpoint'),
+    }, file, { input, normalization, producerVersion: PACKAGE_VERSION });
   }
 
   /**
