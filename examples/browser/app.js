@@ -1,0 +1,107 @@
+// The page's logic: ONNX Runtime Web (wasm backend) runs /model.onnx, an export of resnet-cifar's ResNet-20 whose
+// graph takes RGB pixels in [0, 1] (NCHW, [batch, 3, 32, 32]) and returns logits.
+/* global ort */
+'use strict';
+
+ort.env.wasm.wasmPaths = '/ort/';
+ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty for 32×32 images
+
+const status = document.getElementById('status');
+let session;
+let classes = [];
+
+/** Logits for n images given as RGBA bytes (32×32 each), as the page's canvases hold them. */
+async function classifyRgba(rgba, n) {
+  const x = new Float32Array(n * 3 * 1024);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 1024; p++) {
+      for (let c = 0; c < 3; c++) x[i * 3072 + c * 1024 + p] = rgba[i * 4096 + p * 4 + c] / 255;
+    }
+  }
+  return classifyPixels(x, n);
+}
+
+/** Logits for n images given as NCHW float32 pixels in [0, 1]. */
+async function classifyPixels(x, n) {
+  const out = await session.run({ pixels: new ort.Tensor('float32', x, [n, 3, 32, 32]) });
+  return Array.from(out.logits.data);
+}
+
+function ranked(logits, k) {
+  const max = Math.max(...logits);
+  const e = logits.map((l) => Math.exp(l - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((p, i) => ({ name: classes[i], p: p / sum, i })).sort((a, b) => b.p - a.p).slice(0, k);
+}
+
+function figure(parent, canvas, caption, className) {
+  const f = document.createElement('figure');
+  const c = document.createElement('figcaption');
+  c.innerHTML = caption;
+  if (className) c.className = className;
+  f.append(canvas, c);
+  parent.append(f);
+}
+
+function canvasOf(rgba) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 32;
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), 32, 32), 0, 0);
+  return canvas;
+}
+
+async function showSamples() {
+  const s = await (await fetch('/samples.json')).json();
+  const rgba = Uint8Array.from(atob(s.rgba), (ch) => ch.charCodeAt(0));
+  const logits = await classifyRgba(rgba, s.labels.length);
+  const predictions = [];
+  s.labels.forEach((label, i) => {
+    const l = logits.slice(i * classes.length, (i + 1) * classes.length);
+    const [best] = ranked(l, 1);
+    predictions.push(best.i);
+    const ok = best.i === label;
+    figure(document.getElementById('samples'), canvasOf(rgba.subarray(i * 4096, (i + 1) * 4096)),
+      `${best.name} ${(100 * best.p).toFixed(0)} %<br>(true: ${classes[label]})`, ok ? 'ok' : 'bad');
+  });
+  return { labels: s.labels, predictions, logits };
+}
+
+async function classifyFiles(files) {
+  const results = [];
+  for (const file of files) {
+    const bitmap = await createImageBitmap(file);
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 32;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(bitmap, 0, 0, 32, 32);
+    const logits = await classifyRgba(ctx.getImageData(0, 0, 32, 32).data, 1);
+    const best = ranked(logits, 3);
+    figure(document.getElementById('dropped'), canvas, best.map((b) => `${b.name} ${(100 * b.p).toFixed(0)} %`).join('<br>'));
+    results.push({ name: file.name, logits, prediction: best[0].i });
+  }
+  window.droppedResults = (window.droppedResults || []).concat(results);
+  return results;
+}
+
+const drop = document.getElementById('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  classifyFiles([...e.dataTransfer.files].filter((f) => f.type.startsWith('image/')));
+});
+document.getElementById('files').addEventListener('change', (e) => { window.lastFiles = classifyFiles([...e.target.files]); });
+
+(async () => {
+  try {
+    session = await ort.InferenceSession.create('/model.onnx', { executionProviders: ['wasm'] });
+    classes = await (await fetch('/classes.json')).json();
+    window.sampleResults = await showSamples();
+    status.textContent = `ONNX Runtime Web ${ort.env.versions.web}, wasm backend: ready.`;
+  } catch (e) {
+    status.textContent = `failed: ${e.message}`;
+    window.failed = String(e.stack || e);
+  }
+})();

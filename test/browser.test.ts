@@ -1,0 +1,94 @@
+// The browser example in a real browser: Debian's Chromium, headless, driven by playwright-core, loads
+// examples/browser/ (the shipped ResNet-20 exported to ONNX, run by ONNX Runtime Web's wasm backend); its
+// predictions must be ours for the same images.
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser } from 'playwright-core';
+import { ResNet } from '../lib/index';
+import { realCifarDir, relError, tmpDir } from './helpers';
+import { startBrowserExample, type BrowserExample } from '../examples/browser/server';
+
+const CHROMIUM = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const SAMPLES = 16;
+
+/** Our logits for RGBA images (the page's input), normalized as the pretrained network was trained. */
+async function ourLogits(model: ResNet, rgba: Uint8Array, n: number): Promise<Float32Array> {
+  const norm = model.normalization;
+  if (norm?.kind !== 'pixel') throw new Error('expected the shipped network to use per-pixel mean normalization');
+  const x = new Float32Array(n * 3072);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 1024; p++) {
+      for (let c = 0; c < 3; c++) x[i * 3072 + c * 1024 + p] = rgba[i * 4096 + p * 4 + c] / 255 - norm.mean[c * 1024 + p];
+    }
+  }
+  return model.predict(x, n);
+}
+
+const argmax = (l: ArrayLike<number>, i: number, k: number) => {
+  let best = 0;
+  for (let c = 1; c < k; c++) if (l[i * k + c] > l[i * k + best]) best = c;
+  return best;
+};
+
+function haveChromium(t: { log(...s: string[]): void; pass(): void }): boolean {
+  if (CHROMIUM) return true;
+  if (process.env.CI) throw new Error('Chromium is required under CI (apt-get install chromium; .ci/run installs it)');
+  t.log('skipped: no Chromium (apt-get install chromium, or set CHROMIUM to its binary)');
+  t.pass();
+  return false;
+}
+
+let browser: Browser | undefined;
+let example: BrowserExample | undefined;
+
+test.after.always(async () => {
+  await browser?.close();
+  await example?.close();
+});
+
+test.serial('the browser example classifies CIFAR-10 test images and dropped files as we do (Chromium, ONNX Runtime Web)', async (t) => {
+  t.timeout(10 * 60_000);
+  const data = realCifarDir(t);
+  if (!data || !haveChromium(t)) return;
+  example = await startBrowserExample({ data, samples: SAMPLES });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(example.url);
+  await page.waitForFunction(() => (window as unknown as { sampleResults?: unknown; failed?: unknown }).sampleResults || (window as unknown as { failed?: unknown }).failed, null, { timeout: 120_000 });
+  const failed = await page.evaluate(() => (window as unknown as { failed?: string }).failed);
+  t.is(failed, undefined, failed);
+  const shown = await page.evaluate(() => (window as unknown as { sampleResults: { labels: number[]; predictions: number[]; logits: number[] } }).sampleResults);
+  const model = await ResNet.pretrained('resnet20');
+  const ours = await ourLogits(model, example.samples.rgba, SAMPLES);
+  t.deepEqual(shown.labels, example.samples.labels);
+  t.deepEqual(shown.predictions, Array.from({ length: SAMPLES }, (_, i) => argmax(ours, i, 10)), 'the page predicts what we predict');
+  const err = relError(Float32Array.from(shown.logits), ours);
+  t.log(`ONNX Runtime Web in Chromium vs ours on ${SAMPLES} test images: logits relative ${err.toExponential(2)}`);
+  t.true(err < 1e-4, String(err));
+  t.is(await page.locator('#samples figure').count(), SAMPLES);
+
+  // Files given to the page (its file input, as a drop does): 32×32 PNGs of test images, so no scaling is involved.
+  const dir = tmpDir('browser-drop-');
+  const files: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const rgba = example.samples.rgba.subarray(i * 4096, (i + 1) * 4096);
+    const file = path.join(dir, `test-${i}.png`);
+    await sharp(Buffer.from(rgba), { raw: { width: 32, height: 32, channels: 4 } }).png().toFile(file);
+    files.push(file);
+  }
+  await page.setInputFiles('#files', files);
+  const dropped = await page.evaluate(async () => {
+    const w = window as unknown as { lastFiles: Promise<{ name: string; prediction: number }[]> };
+    return w.lastFiles;
+  });
+  t.deepEqual(dropped.map((d) => d.prediction), [0, 1, 2, 3].map((i) => argmax(ours, i, 10)));
+  t.is(await page.locator('#dropped figure').count(), 4);
+  if (process.env.RESNET_CIFAR_SCREENSHOT) await page.screenshot({ path: process.env.RESNET_CIFAR_SCREENSHOT, fullPage: true });
+  t.deepEqual(errors, []);
+  model.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
