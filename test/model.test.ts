@@ -135,3 +135,32 @@ test('info reports libtorch version, CUDA and threads', (t) => {
   if (process.env.RESNET_CIFAR_EXPECT_BUILD) t.is(i.addon.build, process.env.RESNET_CIFAR_EXPECT_BUILD as 'node-gyp');
   if (process.env.RESNET_CIFAR_ADDON) t.is(i.addon.path, require('node:path').resolve(process.env.RESNET_CIFAR_ADDON));
 });
+
+test('eval-mode predict follows the weights: after a fit and after loadStateDict it gives what a fresh load of them gives', async (t) => {
+  const { Cifar10, Trainer } = await import('../lib/index');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { anyCifarDir, tmpDir } = await import('./helpers');
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const dir = tmpDir();
+  const x = randomImages(4, 11);
+  const m = new ResNet({ depth: 20, shortcut: 'B', seed: 1 });
+  const before = await m.predict(x, 4);
+  t.deepEqual(await m.predict(x, 4), before, 'the same weights give the same bits');
+  await new Trainer(m, { iterations: 2, batchSize: 16, seed: 1 }).fit(data);
+  m.eval();
+  const after = await m.predict(x, 4);
+  t.notDeepEqual(after, before, 'predict still gives the weights before the fit');
+  await m.save(path.join(dir, 'a.pt'));
+  await m.save(path.join(dir, 'a.state.pt'), { format: 'state-dict' });
+  const reloaded = await ResNet.load(path.join(dir, 'a.pt'));
+  t.deepEqual(await reloaded.predict(x, 4), after);
+  const other = new ResNet({ depth: 20, shortcut: 'B', seed: 2 });
+  const own = await other.predict(x, 4);
+  await other.loadStateDict(path.join(dir, 'a.state.pt'));
+  const loaded = await other.predict(x, 4);
+  t.notDeepEqual(loaded, own);
+  t.deepEqual(loaded, after, 'loadStateDict: predict gives the loaded weights');
+  for (const n of [m, reloaded, other]) n.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -42,10 +42,25 @@ std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device devic
   return state;
 }
 
+// The folded eval-mode network (inference.h), current with m's weights; the caller holds m's lock.
+static const FoldedNet& Folded(ModelState& m) {
+  if (!m.folded || m.folded->key != WeightsKey(*m.net)) m.folded = Fold(*m.net);
+  return *m.folded;
+}
+
+// Eval mode on the CPU runs the folded network: the same function with half the operators.
+static bool UsesFolded(const ModelState& m) { return m.device.is_cpu(); }
+
 at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision) {
   c10::NoGradGuard no_grad;
   ModelLock lock(m);
-  m.net->train(m.training.load());
+  const bool training = m.training.load();
+  if (!training && UsesFolded(m)) {
+    const auto& folded = Folded(m);
+    PrecisionScope scope(precision, m.device.type());
+    return FoldedForward(folded, images).to(at::kFloat);
+  }
+  m.net->train(training);
   PrecisionScope scope(precision, m.device.type());
   return m.net->forward(images.to(m.device)).to(at::kFloat);
 }
@@ -57,8 +72,14 @@ EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, cons
   net->eval();
   EvalResult r;
   try {
-    r = Evaluate([&](const at::Tensor& x) { return net->forward(x); }, m.device, data, batch, norm,
-                 net->options.num_classes(), precision);
+    if (UsesFolded(m)) {
+      const auto& folded = Folded(m);
+      r = Evaluate([&](const at::Tensor& x) { return FoldedForward(folded, x); }, m.device, data, batch, norm,
+                   net->options.num_classes(), precision);
+    } else {
+      r = Evaluate([&](const at::Tensor& x) { return net->forward(x); }, m.device, data, batch, norm,
+                   net->options.num_classes(), precision);
+    }
   } catch (...) {
     net->train(m.training.load());
     throw;

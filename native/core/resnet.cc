@@ -65,17 +65,20 @@ static torch::Tensor BnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, 
 // autograd function. libtorch's slice + pad would make the gradient with two zero-filled full-size tensors and
 // two strided copies, in NCHW order whatever x's layout (so the next fused BatchNorm kernel copies it again to
 // channels-last); here one zero-filled tensor in x's own layout and one copy. Pure copies both ways: the same bits.
+torch::Tensor SubsamplePad(const torch::Tensor& x, int64_t stride, int64_t planes) {
+  auto sub = x.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride);
+  auto out = at::empty({x.size(0), planes, sub.size(2), sub.size(3)}, x.options(), x.suggest_memory_format()).zero_();
+  out.narrow(1, 0, x.size(1)).copy_(sub);
+  return out;
+}
+
 struct SubsamplePadFunction : torch::autograd::Function<SubsamplePadFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, int64_t stride,
                                int64_t planes) {
-    const auto format = x.suggest_memory_format();
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["sizes"] = x.sizes().vec();
-    ctx->saved_data["format"] = static_cast<int64_t>(format);
-    auto sub = x.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride);
-    auto out = at::empty({x.size(0), planes, sub.size(2), sub.size(3)}, x.options(), format).zero_();
-    out.narrow(1, 0, x.size(1)).copy_(sub);
-    return out;
+    ctx->saved_data["format"] = static_cast<int64_t>(x.suggest_memory_format());
+    return SubsamplePad(x, stride, planes);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,

@@ -35,6 +35,10 @@ struct ResNetOptions {
   TORCH_ARG(int64_t, num_classes) = 10;
 };
 
+// Option A's shortcut where the shape changes: x[:, :, ::stride, ::stride] with planes - C zero channels after x's
+// own, in x's memory layout.
+torch::Tensor SubsamplePad(const torch::Tensor& x, int64_t stride, int64_t planes);
+
 // conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU.
 // How train-mode BatchNorm runs: libtorch's BatchNorm2d, the fused CPU kernels of fused_bn.h where they apply, or
 // synchronized over the ranks of a data-parallel fit (sync_bn.h; set, it takes precedence).
