@@ -1,15 +1,14 @@
 // Our checkpoint files from TypeScript: the file name a training run writes, and what a checkpoint holds, read
 // without building a model (native/core/checkpoint.h defines the format).
-import { native, type MetaValue, type NativeCheckpoint } from './native';
+import { native, type MetaValue, type NativeCheckpoint, type NativeModelConfig } from './native';
 import { fromNative, type Normalization } from './normalization';
-import type { ResNetConfig } from './resnet';
 import * as v from './validate';
 
 /** The file a fit with `checkpoint: { dir }` writes into dir and resumes from. */
 export const CHECKPOINT_FILE = 'checkpoint.pt';
 
 export interface CheckpointInfo {
-  config: ResNetConfig;
+  config: NativeModelConfig;
   /** The whole meta dict: format keys, normalization and the user's plain data (e.g. iteration, run). */
   meta: Record<string, MetaValue>;
   normalization: Normalization | undefined;

@@ -1,8 +1,49 @@
-// The one file that loads the compiled addon and declares its whole surface. Everything else in lib/ goes
-// through `native()`; nothing here validates (lib/validate.ts does, before any call reaches C++).
+// The one file that loads the compiled addon and declares its whole surface: the bottom layer of lib/, importing
+// nothing else from lib/. Everything else goes through `native()`; nothing here validates (lib/validate.ts does,
+// before any call reaches C++). The types the addon sends and takes are declared here; the public names
+// (Precision, Shortcut, ResNetConfig, TrainPoint, EvalPoint, TrainingBatch) are aliases of them above this layer.
 import * as path from 'node:path';
-import type { EvalPoint, TrainPoint, TrainingBatch } from './trainer';
-import type { Precision } from './precision';
+
+/** Compute precision of convolutions: float32, TensorFloat-32 (CUDA), or bfloat16 with float32 weights. */
+export type NativePrecision = 'fp32' | 'tf32' | 'bf16';
+/** Identity + zero-padding (A), 1×1 projections (B), or no shortcuts. */
+export type NativeShortcut = 'A' | 'B' | 'plain';
+
+export interface NativeModelConfig {
+  depth: number;
+  shortcut: NativeShortcut;
+  numClasses: number;
+}
+
+/** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
+export interface NativeTrainPoint {
+  iteration: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  trainError: number;
+  imagesPerSecond: number;
+}
+
+export interface NativeEvalPoint {
+  iteration: number;
+  error: number;
+  loss: number;
+}
+
+/** The batch a fit trains on at one iteration, NCHW, with how each image was drawn (native code builds it). */
+export interface NativeTrainingBatch {
+  /** Normalized, augmented images (NCHW float32). */
+  input: Float32Array;
+  labels: Int32Array;
+  /** Dataset index of each image. */
+  index: Int32Array;
+  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
+  dy: Int32Array;
+  dx: Int32Array;
+  /** 1 where the crop is flipped horizontally. */
+  flip: Uint8Array;
+}
 
 export interface NativeLibtorchInfo {
   version: string;
@@ -24,7 +65,7 @@ export interface NativeLibtorchInfo {
 
 export interface NativeModelOptions {
   depth: number;
-  shortcut: 'A' | 'B' | 'plain';
+  shortcut: NativeShortcut;
   numClasses: number;
   device: string;
   seed?: number;
@@ -48,7 +89,7 @@ export interface NativeNormalization {
 
 export interface NativeModel {
   parameterCount(): number;
-  config(): { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
+  config(): NativeModelConfig;
   device(): string;
   training(): boolean;
   setTraining(on: boolean): void;
@@ -57,14 +98,14 @@ export interface NativeModel {
   /** What the model was trained with (its checkpoint's, or its last fit's); null for a new model. */
   normalization(): NativeNormalization | null;
   /** NCHW float32 input of n images -> n x numClasses logits (float32, computed at `precision`). */
-  predict(input: Float32Array, n: number, precision: Precision): Promise<Float32Array>;
+  predict(input: Float32Array, n: number, precision: NativePrecision): Promise<Float32Array>;
   /** normalization: stored instead of the model's own (null/undefined: the model's own, if any). */
   save(path: string, meta?: Record<string, MetaValue>, normalization?: NativeNormalization | null,
     format?: WeightsFormat): Promise<void>;
   loadStateDict(path: string): Promise<void>;
   /** normalization null: the model's own (an error if it has none). */
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
-    precision: Precision): Promise<NativeEvaluation>;
+    precision: NativePrecision): Promise<NativeEvaluation>;
   stateDictNames(): string[];
   dispose(): void;
   disposed(): boolean;
@@ -100,7 +141,7 @@ export interface NativeDatasetConstructor {
 export interface NativeModelConstructor {
   new (options: NativeModelOptions): NativeModel;
   /** Our checkpoints and foreign state dicts (shortcut: what option A vs plain weights cannot tell). */
-  load(path: string, device: string, shortcut?: 'A' | 'B' | 'plain'): Promise<NativeModel>;
+  load(path: string, device: string, shortcut?: NativeShortcut): Promise<NativeModel>;
 }
 
 export interface NativeFitOptions {
@@ -130,7 +171,7 @@ export interface NativeFitOptions {
   /** On CUDA (not distributed): capture the step as a CUDA graph and replay it (default true). */
   cudaGraphs?: boolean;
   /** Compute precision (default 'fp32'). */
-  precision?: Precision;
+  precision?: NativePrecision;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
   /** A kind (its statistics are computed from the training set, natively) or given statistics. */
@@ -144,7 +185,7 @@ export interface NativeFitOptions {
 }
 
 export type NativeFitEvent =
-  | ({ kind: 'train'; elapsed: number } & TrainPoint)
+  | ({ kind: 'train'; elapsed: number } & NativeTrainPoint)
   | ({ kind: 'eval'; iteration: number } & NativeEvaluation)
   | { kind: 'checkpoint'; iteration: number; path: string };
 
@@ -154,8 +195,8 @@ export interface NativeFitResult {
   stopped: 'completed' | 'aborted';
   seconds: number;
   checkpoint: string | null;
-  train: TrainPoint[];
-  eval: EvalPoint[];
+  train: NativeTrainPoint[];
+  eval: NativeEvalPoint[];
   normalization: NativeNormalization | null;
   /** What a user should know about the run (e.g. resumed at another precision). */
   notes: string[];
@@ -167,7 +208,7 @@ export interface NativeFitHandle {
 }
 
 export interface NativeCheckpoint {
-  config: { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
+  config: NativeModelConfig;
   meta: Record<string, MetaValue>;
   normalization: NativeNormalization | null;
   libtorch: string;
@@ -178,11 +219,11 @@ export interface NativeCheckpoint {
     batchSize: number;
     trainSize: number;
     /** The precision the run trained at (weights are float32 either way). */
-    precision: Precision;
+    precision: NativePrecision;
     /** Ranks of a data-parallel run (batchSize is per rank). */
     worldSize: number;
-    train: TrainPoint[];
-    eval: EvalPoint[];
+    train: NativeTrainPoint[];
+    eval: NativeEvalPoint[];
     /** With tensors: the momentum buffers by parameter name. */
     momentum?: Record<string, Float32Array>;
   };
@@ -191,9 +232,9 @@ export interface NativeCheckpoint {
 }
 
 export interface NativeForeignModule {
-  predict(input: Float32Array, n: number, precision: Precision): Promise<Float32Array>;
+  predict(input: Float32Array, n: number, precision: NativePrecision): Promise<Float32Array>;
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization,
-    precision: Precision): Promise<NativeEvaluation>;
+    precision: NativePrecision): Promise<NativeEvaluation>;
   numClasses(): number;
   device(): string;
   dispose(): void;
@@ -230,7 +271,7 @@ export interface NativeAddon {
   /** Aborts every running fit and joins its thread (checkpoints are written); used on process exit. */
   stopAllFits(): void;
   /** The augmented, normalized batch a fit with these options trains on at `iteration`, built on `device` (NCHW). */
-  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number, device?: string): Promise<TrainingBatch>;
+  trainingBatch(data: NativeDataset, options: NativeFitOptions, iteration: number, device?: string): Promise<NativeTrainingBatch>;
   /** One of our checkpoint files; without tensors, no tensor data is read. */
   readCheckpoint(path: string, tensors: boolean): Promise<NativeCheckpoint>;
   info(): NativeLibtorchInfo;

@@ -4,8 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointMeta } from './checkpoint';
-import type { MetaValue } from './native';
-import type { ResNetConfig } from './resnet';
+import type { MetaValue, NativeModelConfig } from './native';
 import * as v from './validate';
 
 /** Where the shipped weights are. */
@@ -17,7 +16,7 @@ export interface PretrainedInfo {
   /** What ResNet.pretrained and the CLI's --pretrained take, e.g. 'resnet20'. */
   name: string;
   file: string;
-  config: ResNetConfig;
+  config: NativeModelConfig;
   /** Top-1 error (%) on the 10,000 CIFAR-10 test images, evaluated in fp32 when the file was made. */
   testError: number;
   /** How the network was trained: the run's settings, device, time (recorded when the file was made). */

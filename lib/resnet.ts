@@ -1,5 +1,7 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
-import { native, type MetaValue, type NativeEvaluation, type NativeModel, type WeightsFormat } from './native';
+import {
+  native, type MetaValue, type NativeEvaluation, type NativeModel, type NativeModelConfig, type NativeShortcut, type WeightsFormat,
+} from './native';
 import * as v from './validate';
 import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
 import { exportOnnx, type OnnxInput } from './onnx';
@@ -46,7 +48,7 @@ export function summarizeEvaluation(r: NativeEvaluation, classNames: readonly st
   };
 }
 
-export type Shortcut = 'A' | 'B' | 'plain';
+export type Shortcut = NativeShortcut;
 /** 'auto' picks CUDA when this libtorch has it and a device is visible, else the CPU. */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -63,11 +65,7 @@ export interface ResNetOptions {
   seed?: number;
 }
 
-export interface ResNetConfig {
-  depth: number;
-  shortcut: Shortcut;
-  numClasses: number;
-}
+export type ResNetConfig = NativeModelConfig;
 
 export interface LoadOptions {
   device?: DeviceSpec;

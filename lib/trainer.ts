@@ -2,7 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TensorBoardWriter } from './tensorboard';
-import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from './native';
+import {
+  native, type MetaValue, type NativeEvalPoint, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions,
+  type NativeTrainPoint, type NativeTrainingBatch,
+} from './native';
 import { Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
 import { fromNative, toNative, type Normalization } from './normalization';
@@ -157,34 +160,12 @@ export interface FitOptions {
 }
 
 /** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
-export interface TrainPoint {
-  iteration: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  trainError: number;
-  imagesPerSecond: number;
-}
+export type TrainPoint = NativeTrainPoint;
 
 /** The batch a fit trains on at one iteration, NCHW, with how each image was drawn (native code builds it). */
-export interface TrainingBatch {
-  /** Normalized, augmented images (NCHW float32). */
-  input: Float32Array;
-  labels: Int32Array;
-  /** Dataset index of each image. */
-  index: Int32Array;
-  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
-  dy: Int32Array;
-  dx: Int32Array;
-  /** 1 where the crop is flipped horizontally. */
-  flip: Uint8Array;
-}
+export type TrainingBatch = NativeTrainingBatch;
 
-export interface EvalPoint {
-  iteration: number;
-  error: number;
-  loss: number;
-}
+export type EvalPoint = NativeEvalPoint;
 
 export interface History {
   /** Iterations completed (counting those before a resume). */
