@@ -1,20 +1,16 @@
 // native/core without Node: test/native/core_test.cc, built from the cmake-js build folder and run as a plain
 // program (the schedule, SGD, normalization, the fit loop with exact resume and abort, the checkpoint contract).
-import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../lib/index';
-import { ROOT } from './helpers';
+import { ROOT, requires } from './helpers';
 
-test('the training system runs from plain C++: native/core built and tested without N-API', (t) => {
-  const build = path.join(ROOT, 'build');
-  if (info().addon.build !== 'cmake-js' || !fs.existsSync(path.join(build, 'CMakeCache.txt'))) {
-    if (process.env.CI) throw new Error('CI builds with cmake-js (npm ci): build/CMakeCache.txt is missing');
-    t.log('skipped: needs the cmake-js build folder (npm install or npm run build:native)');
-    t.pass();
-    return;
-  }
+const build = path.join(ROOT, 'build');
+const cmakeBuild = requires(info().addon.build === 'cmake-js' && fs.existsSync(path.join(build, 'CMakeCache.txt')),
+  'cmake-js build folder (build/CMakeCache.txt)', 'npm install or npm run build:native');
+
+cmakeBuild('the training system runs from plain C++: native/core built and tested without N-API', (t) => {
   const made = spawnSync('cmake', ['--build', build, '--target', 'core_test'], { encoding: 'utf8', timeout: 300_000 });
   t.is(made.status, 0, `${made.stdout}\n${made.stderr}`);
   const run = spawnSync(path.join(build, 'core_test'), { encoding: 'utf8', timeout: 300_000 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, readCheckpointMeta } from '../lib/index';
-import { anyCifarDir, havePythonTorch, launch, maxWeightDiff, PYTHON, ROOT, tmpDir, type Finished } from './helpers';
+import { anyCifarDir, havePythonTorch, launch, maxWeightDiff, PYTHON, requires, ROOT, tmpDir, type Finished } from './helpers';
 
 const execFileAsync = promisify(execFile);
 let nextPort = 29700 + (process.pid % 200) * 5;
@@ -31,10 +31,9 @@ test.before((t) => {
   }
 });
 
-const available = () => info().distributed.includes('gloo');
+const glooTest = requires(info().distributed.includes('gloo'), 'c10d Gloo in this build', 'apt-get install libgloo-dev, then npm run build:native');
 
-test('each rank trains on its own shard of every epoch: disjoint, equal-sized, together the padded permutation', async (t) => {
-  if (!available()) return t.pass();
+glooTest('each rank trains on its own shard of every epoch: disjoint, equal-sized, together the padded permutation', async (t) => {
   const data = (await Cifar10.load(anyCifarDir(t), { split: 'train', holdout: 1001 })).validation!;
   const m = new ResNet({ depth: 8, device: 'cpu' });
   const shard = (rank: number) => new Trainer(m, { batchSize: 100, seed: 4, distributed: { rank, worldSize: 3 } });
@@ -100,20 +99,19 @@ async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut:
   t.true(out.oursVsF64 < 2 * out.torchVsF64 + 1e-6, `ours ${out.oursVsF64} vs PyTorch float32 ${out.torchVsF64} against float64`);
 }
 
-test('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
-  if (!available() || !havePythonTorch(t)) return t.pass();
+glooTest('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
+  if (!havePythonTorch(t)) return;
   await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: false });
 });
 
-test('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
-  if (!available() || !havePythonTorch(t)) return t.pass();
+glooTest('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
+  if (!havePythonTorch(t)) return;
   await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: true, fused: true }); // the fused kernels' sync
   await againstPyTorch(t, { depth: 8, shortcut: 'B', syncBatchNorm: true, fused: true }); // + the projections' (libtorch ops)
   await againstPyTorch(t, { depth: 8, shortcut: 'A', syncBatchNorm: true, fused: false }); // libtorch ops throughout
 });
 
-test('bf16 and the warm-up work per rank: the ranks agree on every report, lr and the warm-up\'s end', async (t) => {
-  if (!available()) return t.pass();
+glooTest('bf16 and the warm-up work per rank: the ranks agree on every report, lr and the warm-up\'s end', async (t) => {
   const data = anyCifarDir(t);
   const p = port();
   const body = `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
@@ -132,8 +130,7 @@ test('bf16 and the warm-up work per rank: the ranks agree on every report, lr an
   t.is(ra[ra.length - 1][0], 0.1);
 });
 
-test('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {
-  if (!available()) return t.pass();
+glooTest('a rank killed mid-run fails the others within the timeout, naming it; the checkpoint is intact and resumes', async (t) => {
   const data = anyCifarDir(t);
   const dir = tmpDir();
   const run = (masterPort: number, killAt: number) => `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
@@ -176,8 +173,7 @@ test('a rank killed mid-run fails the others within the timeout, naming it; the 
   t.true(diff <= 1e-6, `max |Δ| ${diff}`);
 });
 
-test('a rank that hangs fails the others within the timeout, naming it', async (t) => {
-  if (!available()) return t.pass();
+glooTest('a rank that hangs fails the others within the timeout, naming it', async (t) => {
   const data = anyCifarDir(t);
   const run = (masterPort: number) => `const data = (await Cifar10.load(${JSON.stringify(data)}, { split: 'train', holdout: 2000 })).validation;
     const m = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
@@ -200,8 +196,7 @@ test('a rank that hangs fails the others within the timeout, naming it', async (
   t.true(seconds < 60, `${seconds} s`);
 });
 
-test('distributed options are checked before anything starts, naming what was expected and received', (t) => {
-  if (!available()) return t.pass();
+glooTest('distributed options are checked before anything starts, naming what was expected and received', (t) => {
   const m = new ResNet({ depth: 8, device: 'cpu' });
   const bad = (distributed: unknown) => () => new Trainer(m, { distributed } as never);
   t.throws(bad({ rank: 0, worldSize: 2, syncBatchNorm: 'yes' }), { message: /Expected distributed\.syncBatchNorm to be a boolean/ });
@@ -219,8 +214,7 @@ test('distributed options are checked before anything starts, naming what was ex
   m.dispose();
 });
 
-test('start errors are clear: a port in use, ranks with other settings or world sizes, a rank that never comes', async (t) => {
-  if (!available()) return t.pass();
+glooTest('start errors are clear: a port in use, ranks with other settings or world sizes, a rank that never comes', async (t) => {
   const data = anyCifarDir(t);
   const fit = (extra: string) => `const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
     const m = new ResNet({ depth: 8, device: 'cpu' });
@@ -254,8 +248,7 @@ test('start errors are clear: a port in use, ranks with other settings or world 
 const smallRun = (data: string, out: string) => ['--depth', '8', '--iterations', '20', '--batch-size', '16', '--holdout', '45000',
   '--eval-every', '20', '--checkpoint-every', '10', '--data', data, '--out', out];
 
-test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the folder is written once', async (t) => {
-  if (!available()) return t.pass();
+glooTest('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the folder is written once', async (t) => {
   const out = path.join(tmpDir(), 'run');
   const r = await launch(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', ...smallRun(anyCifarDir(t), out), '--nproc-per-node', '2',
     '--master-port', String(port())], process.env, 180_000).done;
@@ -268,8 +261,7 @@ test('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the
   t.is((await readCheckpointMeta(path.join(out, 'checkpoint.pt'))).trainer!.worldSize, 2);
 });
 
-test('Ctrl-C to train --nproc-per-node 2 stops every worker together with a checkpoint (exit 130); --resume finishes', async (t) => {
-  if (!available()) return t.pass();
+glooTest('Ctrl-C to train --nproc-per-node 2 stops every worker together with a checkpoint (exit 130); --resume finishes', async (t) => {
   const data = anyCifarDir(t);
   const out = path.join(tmpDir(), 'run');
   const args = (iterations: number) => [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', String(iterations),
@@ -296,8 +288,7 @@ test('Ctrl-C to train --nproc-per-node 2 stops every worker together with a chec
   t.is(JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')).iterations, stoppedAt + 20);
 });
 
-test('--nnodes 2 --node-rank K: two launchers (machines) join one run at the master address; node 0 keeps the folder', async (t) => {
-  if (!available()) return t.pass();
+glooTest('--nnodes 2 --node-rank K: two launchers (machines) join one run at the master address; node 0 keeps the folder', async (t) => {
   const data = anyCifarDir(t);
   const masterPort = String(port());
   const outs = [path.join(tmpDir(), 'run'), path.join(tmpDir(), 'run')];
@@ -313,8 +304,8 @@ test('--nnodes 2 --node-rank K: two launchers (machines) join one run at the mas
   t.false(fs.existsSync(outs[1]), 'only rank 0 writes a run folder');
 });
 
-test('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
-  if (!available() || !havePythonTorch(t)) return t.pass();
+glooTest('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
+  if (!havePythonTorch(t)) return;
   const data = anyCifarDir(t);
   const out = path.join(tmpDir(), 'run');
   // The CLI, and a script of one's own with `distributed: true`, as a user would start them.

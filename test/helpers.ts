@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext, type Implementation } from 'ava';
 import { IMAGE_SIZE } from '../lib/index';
 import { readCheckpointTensors } from '../lib/checkpoint';
 
@@ -173,4 +173,17 @@ export async function maxWeightDiff(a: string, b: string): Promise<number> {
     return m;
   };
   return Math.max(diff(A.stateDict, B.stateDict, 'state_dict'), diff(A.momentum, B.momentum, 'momentum'));
+}
+
+/**
+ * The test function for tests that need a feature: `test` when `available`; otherwise, under CI (where .ci/run
+ * installs every feature) a test that fails naming what is missing, and elsewhere `test.skip` with the reason in its
+ * title, so that ava reports it as skipped instead of passed.
+ */
+export function requires(available: boolean, feature: string, howTo: string) {
+  return (title: string, fn: Implementation<[]>): void => {
+    if (available) test(title, fn);
+    else if (process.env.CI) test(title, (t) => t.fail(`${feature} is required under CI (${howTo})`));
+    else test.skip(`${title} [skipped: no ${feature}; ${howTo}]`, fn);
+  };
 }
