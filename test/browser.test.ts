@@ -58,10 +58,10 @@ test.serial('the browser example classifies CIFAR-10 test images and dropped fil
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(example.url);
-  await page.waitForFunction(() => (window as unknown as { sampleResults?: unknown; failed?: unknown }).sampleResults || (window as unknown as { failed?: unknown }).failed, null, { timeout: 120_000 });
-  const failed = await page.evaluate(() => (window as unknown as { failed?: string }).failed);
+  await page.waitForFunction(() => (globalThis as unknown as { sampleResults?: unknown; failed?: unknown }).sampleResults || (globalThis as unknown as { failed?: unknown }).failed, null, { timeout: 120_000 });
+  const failed = await page.evaluate(() => (globalThis as unknown as { failed?: string }).failed);
   t.is(failed, undefined, failed);
-  const shown = await page.evaluate(() => (window as unknown as { sampleResults: { labels: number[]; predictions: number[]; logits: number[] } }).sampleResults);
+  const shown = await page.evaluate(() => (globalThis as unknown as { sampleResults: { labels: number[]; predictions: number[]; logits: number[] } }).sampleResults);
   const model = await ResNet.pretrained('resnet20');
   const ours = await ourLogits(model, example.samples.rgba, SAMPLES);
   t.deepEqual(shown.labels, example.samples.labels);
@@ -82,7 +82,7 @@ test.serial('the browser example classifies CIFAR-10 test images and dropped fil
   }
   await page.setInputFiles('#files', files);
   const dropped = await page.evaluate(async () => {
-    const w = window as unknown as { lastFiles: Promise<{ name: string; prediction: number }[]> };
+    const w = globalThis as unknown as { lastFiles: Promise<{ name: string; prediction: number }[]> };
     return w.lastFiles;
   });
   t.deepEqual(dropped.map((d) => d.prediction), [0, 1, 2, 3].map((i) => argmax(ours, i, 10)));

@@ -152,7 +152,6 @@ test('predict classifies PNG and JPEG files', async (t) => {
   const data = anyCifarDir(t);
   const dir = tmpDir();
   const ckpt = path.join(dir, 'r8.pt');
-  const { ResNet } = await import('../lib/index');
   await new ResNet({ depth: 8, device: 'cpu', seed: 1 }).save(ckpt);
   const { image } = testImage(fs.readFileSync(path.join(data, 'test_batch.bin')), 0);
   await image.clone().png().toFile(path.join(dir, 'a.png'));

@@ -5,7 +5,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Cifar10, ResNet, Trainer, readCheckpointMeta } from '../lib/index';
+import { Cifar10, ResNet, Trainer, readCheckpointMeta, type MetaValue } from '../lib/index';
 import { ROOT, anyCifarDir, launch, tmpDir } from './helpers';
 
 const DIR = path.join(ROOT, 'test/hostile');
@@ -132,19 +132,19 @@ test('a meta that holds itself, or nests past the limit, is refused before anyth
   for (let i = 0; i < 40; i++) deep = [deep];
   for (const [what, meta] of [['cycle', cyclic], ['deep', { deep }]] as const) {
     const f = path.join(dir, `${what}.pt`);
-    const err = await t.throwsAsync(model.save(f, { meta: meta as Record<string, unknown> }), { instanceOf: RangeError });
+    const err = await t.throwsAsync(model.save(f, { meta: meta as Record<string, MetaValue> }), { instanceOf: RangeError });
     t.regex(err!.message, /nests deeper than 32 levels/);
     t.false(fs.existsSync(f));
   }
   let ok: unknown = 0;
   for (let i = 0; i < 30; i++) ok = [ok];
   const f = path.join(dir, 'ok.safetensors');
-  await model.save(f, { meta: { ok } });
+  await model.save(f, { meta: { ok: ok as MetaValue } });
   const back = await ResNet.load(f, { device: 'cpu' });
   t.deepEqual(back.meta.ok, ok, 'the deepest meta allowed reads back (safetensors)');
   back.dispose();
   const g = path.join(dir, 'ok.pt');
-  await model.save(g, { meta: { ok } });
+  await model.save(g, { meta: { ok: ok as MetaValue } });
   const back2 = await ResNet.load(g, { device: 'cpu' });
   t.deepEqual(back2.meta.ok, ok, 'the deepest meta allowed reads back (torch.save)');
   back2.dispose();

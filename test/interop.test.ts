@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Cifar10, ResNet, loadExported } from '../lib/index';
+import { Cifar10, ResNet, Trainer, loadExported } from '../lib/index';
+import { main } from '../lib/cli';
 import { anyCifarDir, havePythonTorch, PYTHON, randomImages, readF32, relError, ROOT, tmpDir } from './helpers';
 
 const N = 8;
@@ -55,7 +56,6 @@ print(((m(x) - ref).abs().max() / ref.abs().max()).item())`, f('back.th'), f('in
     t.true(Number(out) < 1e-5, `akamaster's model on our export: relative error ${out}`);
     // And the imported model trains on, evaluates and saves like any other.
     const data = (await Cifar10.load(anyCifarDir(t), { split: 'train', holdout: 500 })).validation!;
-    const { Trainer } = await import('../lib/index');
     await new Trainer(m, { iterations: 2, batchSize: 32 }).fit(data);
     await m.save(f('ours.pt'));
     t.deepEqual((await ResNet.load(f('ours.pt'), { device: 'cpu' })).config, { depth, shortcut: option, numClasses: 10 });
@@ -127,7 +127,6 @@ test('damaged safetensors and legacy files are clear errors naming the file; not
   }
   // A conversion that fails leaves no output behind.
   const out = f('never.pt');
-  const { main } = await import('../lib/cli');
   const code = await main(['convert', f('cut.safetensors'), out]);
   t.is(code, 1);
   t.false(fs.existsSync(out));

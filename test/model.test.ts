@@ -1,6 +1,8 @@
 import test from 'ava';
-import { ResNet, IMAGE_SIZE, PAPER_DEPTHS, info } from '../lib/index';
-import { randomImages } from './helpers';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cifar10, ResNet, IMAGE_SIZE, PAPER_DEPTHS, Trainer, info } from '../lib/index';
+import { anyCifarDir, randomImages, tmpDir } from './helpers';
 
 test('the addon loads under this Node (scripts/ci/node-versions.sh names the one it runs)', (t) => {
   t.log(`Node ${process.version}, N-API ${process.versions.napi}, addon ${info().addon.path} (${info().addon.build})`);
@@ -137,10 +139,6 @@ test('info reports libtorch version, CUDA and threads', (t) => {
 });
 
 test('eval-mode predict follows the weights: after a fit and after loadStateDict it gives what a fresh load of them gives', async (t) => {
-  const { Cifar10, Trainer } = await import('../lib/index');
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  const { anyCifarDir, tmpDir } = await import('./helpers');
   const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
   const dir = tmpDir();
   const x = randomImages(4, 11);

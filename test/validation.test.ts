@@ -1,5 +1,9 @@
 import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, setNumThreads } from '../lib/index';
+import { native } from '../lib/native';
 import { fakeCifarDir, randomImages } from './helpers';
 
 test('depth must be 6n+2', (t) => {
@@ -58,14 +62,13 @@ test('predict input checks', async (t) => {
 });
 
 test('the native surface itself rejects bad arguments with JS errors, never a crash', async (t) => {
-  const { native } = await import('../lib/native');
   const N = native();
   t.throws(() => new N.Model({} as never), { instanceOf: TypeError });
   t.throws(() => new N.Model({ depth: 21, shortcut: 'A', numClasses: 10, device: 'cpu' }), { instanceOf: RangeError });
   t.throws(() => new N.Model({ depth: 20, shortcut: 'Z' as 'A', numClasses: 10, device: 'cpu' }), { instanceOf: RangeError });
   const m = new N.Model({ depth: 20, shortcut: 'A', numClasses: 10, device: 'cpu' });
-  t.throws(() => m.predict(new Float32Array(5), 1), { instanceOf: RangeError });
-  t.throws(() => m.predict(undefined as never, 1), { instanceOf: TypeError });
+  t.throws(() => m.predict(new Float32Array(5), 1, 'fp32'), { instanceOf: RangeError });
+  t.throws(() => m.predict(undefined as never, 1, 'fp32'), { instanceOf: TypeError });
   t.throws(() => m.save(42 as never), { instanceOf: TypeError });
   t.throws(() => m.save('/tmp/x', (() => 1) as never), { instanceOf: TypeError });
   t.throws(() => m.setTraining('yes' as never), { instanceOf: TypeError });
@@ -107,9 +110,6 @@ test("precision 'tf32' is CUDA's only; cudaGraphs is a boolean, and the CPU runs
 });
 
 test('save refuses a name of a format it does not write instead of writing a checkpoint under it', async (t) => {
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-save-'));
   const m = new ResNet({ depth: 20 });
   for (const name of ['x.pt2', 'x.PT2', 'x.tflite', 'x.h5']) {
