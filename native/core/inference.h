@@ -1,8 +1,7 @@
 // Eval-mode inference with every BatchNorm folded into the convolution before it: conv(x, w·s) + (β - μ·s), with
-// s = γ / sqrt(σ² + ε), channels-last, under at::InferenceMode. Half the operators of the module's forward and no
-// BatchNorm kernels, which is what one image at a time is made of (the module's forward is dispatch-bound there).
-// The folded weights are cached with the network and rebuilt when any parameter or buffer changed (its tensor or
-// its version counter: optimizer steps, loads and copies all bump it). Plain C++.
+// s = γ / sqrt(σ² + ε) (in float32, as ONNX Runtime folds), channels-last, under at::InferenceMode: half the
+// operators of the module's forward and no BatchNorm kernels. Folded for each call from the weights as they are
+// (no copy outlives the call, so nothing can go stale and a dropped model leaves nothing behind). Plain C++.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -31,11 +30,8 @@ struct FoldedNet {
   FoldedConv stem;
   std::vector<FoldedBlock> blocks;
   at::Tensor fc_weight, fc_bias;
-  std::vector<std::pair<const void*, uint32_t>> key;  // the tensors and versions it was folded from
 };
 
-// The network's identity for the cache: every parameter and buffer's tensor and version.
-std::vector<std::pair<const void*, uint32_t>> WeightsKey(ResNetImpl& net);
 // net's eval-mode computation, folded (net itself is unchanged).
 std::shared_ptr<const FoldedNet> Fold(ResNetImpl& net);
 // Logits of NCHW images (float), as net's eval-mode forward gives them up to rounding.

@@ -42,23 +42,19 @@ std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device devic
   return state;
 }
 
-// The folded eval-mode network (inference.h), current with m's weights; the caller holds m's lock.
-static const FoldedNet& Folded(ModelState& m) {
-  if (!m.folded || m.folded->key != WeightsKey(*m.net)) m.folded = Fold(*m.net);
-  return *m.folded;
-}
-
-// Eval mode on the CPU runs the folded network: the same function with half the operators.
+// Eval mode on the CPU runs the network folded (inference.h) for a batch of at least this many images, and always in
+// evaluate: folding costs about as much as a few images' forward pass, so below it the module's forward runs.
+constexpr int64_t kFoldMinBatch = 16;
 static bool UsesFolded(const ModelState& m) { return m.device.is_cpu(); }
 
 at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision) {
   c10::NoGradGuard no_grad;
   ModelLock lock(m);
   const bool training = m.training.load();
-  if (!training && UsesFolded(m)) {
-    const auto& folded = Folded(m);
+  if (!training && UsesFolded(m) && images.dim() == 4 && images.size(0) >= kFoldMinBatch) {
+    const auto folded = Fold(*m.net);
     PrecisionScope scope(precision, m.device.type());
-    return FoldedForward(folded, images).to(at::kFloat);
+    return FoldedForward(*folded, images).to(at::kFloat);
   }
   m.net->train(training);
   PrecisionScope scope(precision, m.device.type());
@@ -73,8 +69,8 @@ EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, cons
   EvalResult r;
   try {
     if (UsesFolded(m)) {
-      const auto& folded = Folded(m);
-      r = Evaluate([&](const at::Tensor& x) { return FoldedForward(folded, x); }, m.device, data, batch, norm,
+      const auto folded = Fold(*m.net);
+      r = Evaluate([&](const at::Tensor& x) { return FoldedForward(*folded, x); }, m.device, data, batch, norm,
                    net->options.num_classes(), precision);
     } else {
       r = Evaluate([&](const at::Tensor& x) { return net->forward(x); }, m.device, data, batch, norm,

@@ -34,9 +34,6 @@ struct ModelState {
   // Set (under mu) while a fit runs on its own CUDA stream (cuda_graph.h): orders the calling thread's stream after
   // the work the fit has queued, so that another thread reads whole steps' weights.
   std::function<void()> after_fit;
-  // The eval-mode network with BatchNorm folded into the convolutions (inference.h), for predict and evaluate on
-  // the CPU; rebuilt (under mu) when the weights changed.
-  std::shared_ptr<const FoldedNet> folded;
 };
 
 // The model's lock, for whoever runs or reads the network outside a fit; orders the caller's device work after a
