@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
 import * as ort from 'onnxruntime-node';
 import { Cifar10, ResNet, Trainer, pretrainedModels, type Shortcut } from '../lib/index';
+import { checkSchema, type Descriptors } from './proto-schema';
 import { PYTHON, ROOT, anyCifarDir, cifarImages, havePythonTorch, launch, realCifarDir, relError, tmpDir } from './helpers';
 
 const run = promisify(execFile);
@@ -39,30 +39,8 @@ async function trained(depth: number, shortcut: Shortcut, data: Cifar10): Promis
 
 test('proto/onnx.proto matches ONNX\'s own descriptors: every message, field number, type, label and enum value', async (t) => {
   if (!havePythonTorch(t, ['onnx'])) return;
-  const theirs = JSON.parse((await run(PYTHON, [CHECK, 'schema'])).stdout) as {
-    messages: Record<string, Record<string, { id: number; type: string; repeated: boolean }>>;
-    enums: Record<string, Record<string, number>>;
-  };
-  const root = protobuf.parse(fs.readFileSync(path.join(ROOT, 'proto/onnx.proto'), 'utf8'), { keepCase: true }).root;
-  root.resolveAll();
-  let fields = 0;
-  const walk = (ns: protobuf.NamespaceBase) => {
-    for (const child of ns.nestedArray) {
-      const name = child.fullName.slice(1);
-      if (child instanceof protobuf.Type) {
-        t.truthy(theirs.messages[name], `ONNX has no message ${name}`);
-        for (const f of child.fieldsArray) {
-          const type = f.resolvedType ? f.resolvedType.fullName.slice(1) : f.type;
-          t.deepEqual({ id: f.id, type, repeated: f.repeated }, theirs.messages[name]?.[f.name], `${name}.${f.name}`);
-          fields++;
-        }
-      } else if (child instanceof protobuf.Enum) {
-        for (const [k, n] of Object.entries(child.values)) t.is(theirs.enums[name]?.[k], n, `${name}.${k}`);
-      }
-      if (child instanceof protobuf.Namespace || child instanceof protobuf.Type) walk(child);
-    }
-  };
-  walk(root);
+  const theirs = JSON.parse((await run(PYTHON, [CHECK, 'schema'])).stdout) as Descriptors;
+  const { fields } = checkSchema(t, path.join(ROOT, 'proto/onnx.proto'), theirs);
   t.true(fields >= 40, `${fields} fields`);
 });
 

@@ -3,9 +3,9 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
 import { Cifar10, ResNet, Trainer, type EvalProgress, type TrainProgress } from '../lib/index';
 import { TensorBoardWriter } from '../lib/tensorboard';
+import { checkSchema, type Descriptors } from './proto-schema';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PYTHON, ROOT, anyCifarDir, havePythonTorch, launch, tmpDir } from './helpers';
@@ -29,35 +29,8 @@ const f32 = (x: number) => Math.fround(x);
 
 test('proto/tensorboard.proto matches TensorBoard\'s own descriptors: every message, field number, type and enum value', async (t) => {
   if (!haveTensorBoard(t)) return;
-  const theirs = JSON.parse(await py([READ, 'schema'])) as {
-    messages: Record<string, Record<string, { id: number; type: string; repeated: boolean }>>;
-    enums: Record<string, Record<string, number>>;
-  };
-  const root = protobuf.parse(fs.readFileSync(path.join(ROOT, 'proto/tensorboard.proto'), 'utf8'), { keepCase: true }).root;
-  root.resolveAll();
-  let fields = 0;
-  let values = 0;
-  const walk = (ns: protobuf.NamespaceBase) => {
-    for (const child of ns.nestedArray) {
-      const name = child.fullName.slice(1);
-      if (child instanceof protobuf.Type) {
-        const their = theirs.messages[name];
-        t.truthy(their, `TensorBoard has no message ${name}`);
-        for (const f of child.fieldsArray) {
-          const type = f.resolvedType ? f.resolvedType.fullName.slice(1) : f.type;
-          t.deepEqual({ id: f.id, type, repeated: f.repeated }, their?.[f.name], `${name}.${f.name}`);
-          fields++;
-        }
-      } else if (child instanceof protobuf.Enum) {
-        for (const [k, n] of Object.entries(child.values)) {
-          t.is(theirs.enums[name]?.[k], n, `${name}.${k}`);
-          values++;
-        }
-      }
-      if (child instanceof protobuf.Namespace || child instanceof protobuf.Type) walk(child);
-    }
-  };
-  walk(root);
+  const theirs = JSON.parse(await py([READ, 'schema'])) as Descriptors;
+  const { fields, values } = checkSchema(t, path.join(ROOT, 'proto/tensorboard.proto'), theirs);
   t.log(`${fields} fields and ${values} enum values checked`);
   t.true(fields >= 25);
 });

@@ -9,34 +9,14 @@ import json
 import sys
 
 import onnx
-from google.protobuf.descriptor import FieldDescriptor
 from onnx import onnx_ml_pb2 as P
 
-TYPES = {v: k[len('TYPE_'):].lower() for k, v in vars(FieldDescriptor).items() if k.startswith('TYPE_')}
-
-
-def message(d, out):
-    fields = {}
-    for f in d.fields:
-        t = TYPES[f.type]
-        if t == 'message':
-            t = f.message_type.full_name
-        elif t == 'enum':
-            t = f.enum_type.full_name
-        fields[f.name] = {'id': f.number, 'type': t, 'repeated': bool(f.is_repeated)}
-    out['messages'][d.full_name] = fields
-    for n in d.nested_types:
-        message(n, out)
-    for e in d.enum_types:
-        out['enums'][e.full_name] = {v.name: v.number for v in e.values}
+import proto_schema
 
 
 def schema():
-    out = {'messages': {}, 'enums': {}}
-    for m in (P.AttributeProto, P.ValueInfoProto, P.NodeProto, P.ModelProto, P.StringStringEntryProto, P.GraphProto,
-              P.TensorProto, P.TensorShapeProto, P.TypeProto, P.OperatorSetIdProto):
-        message(m.DESCRIPTOR, out)
-    return out
+    return proto_schema.schema((P.AttributeProto, P.ValueInfoProto, P.NodeProto, P.ModelProto, P.StringStringEntryProto,
+                                P.GraphProto, P.TensorProto, P.TensorShapeProto, P.TypeProto, P.OperatorSetIdProto))
 
 
 def dims(v):

@@ -6,37 +6,17 @@
 import json
 import sys
 
-from google.protobuf.descriptor import FieldDescriptor
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
-TYPES = {v: k[len('TYPE_'):].lower() for k, v in vars(FieldDescriptor).items() if k.startswith('TYPE_')}
-
-
-def message(d, out):
-    fields = {}
-    for f in d.fields:
-        t = TYPES[f.type]
-        if t == 'message':
-            t = f.message_type.full_name
-        elif t == 'enum':
-            t = f.enum_type.full_name
-        fields[f.name] = {'id': f.number, 'type': t, 'repeated': bool(f.is_repeated)}
-    out['messages'][d.full_name] = fields
-    for n in d.nested_types:
-        message(n, out)
-    for e in d.enum_types:
-        out['enums'][e.full_name] = {v.name: v.number for v in e.values}
+import proto_schema
 
 
 def schema():
-    out = {'messages': {}, 'enums': {}}
-    for m in (event_pb2.Event, event_pb2.SourceMetadata, event_pb2.SessionLog, summary_pb2.SummaryMetadata,
-              summary_pb2.Summary, tensor_pb2.TensorProto, tensor_shape_pb2.TensorShapeProto):
-        message(m.DESCRIPTOR, out)
-    for e in (summary_pb2.DataClass, types_pb2.DataType):
-        out['enums'][e.DESCRIPTOR.full_name] = {v.name: v.number for v in e.DESCRIPTOR.values}
-    return out
+    return proto_schema.schema(
+        (event_pb2.Event, event_pb2.SourceMetadata, event_pb2.SessionLog, summary_pb2.SummaryMetadata,
+         summary_pb2.Summary, tensor_pb2.TensorProto, tensor_shape_pb2.TensorShapeProto),
+        (summary_pb2.DataClass, types_pb2.DataType))
 
 
 def events(path):
