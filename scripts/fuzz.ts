@@ -81,8 +81,8 @@ function build(): Record<string, string> {
   fs.mkdirSync(path.join(BUILD, 'obj'), { recursive: true });
   const listed = spawnSync('node', ['scripts/build/sources.js', '--write', path.join(BUILD, 'unity')], { cwd: ROOT, encoding: 'utf8' });
   if (listed.status !== 0) throw new Error(`scripts/build/sources.js failed: ${listed.stderr}`);
-  const core = listed.stdout.trim().split('\n').filter((f) => /unity\/core\.cc$|native\/core\/[^/]+\.cc$/.test(f));
-  const headers = fs.readdirSync(path.join(ROOT, 'native/core')).map((f) => path.join(ROOT, 'native/core', f));
+  const core = listed.stdout.trim().split('\n').filter((f) => /unity\/core\.cc$|native\/core\/.+\.cc$/.test(f));
+  const headers = (fs.readdirSync(path.join(ROOT, 'native/core'), { recursive: true }) as string[]).map((f) => path.join(ROOT, 'native/core', f));
   const objects = core.map((src) => {
     const obj = path.join(BUILD, 'obj', path.basename(src).replace(/\.cc$/, '.o'));
     if (!newer(obj, [src, ...headers])) {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "../core/limits.h"
+#include "../core/io/limits.h"
 #include "args.h"
 #include "guard.h"
 

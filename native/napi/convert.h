@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "../core/checkpoint.h"
-#include "../core/evaluate.h"
-#include "../core/normalization.h"
+#include "../core/io/checkpoint.h"
+#include "../core/train/evaluate.h"
+#include "../core/data/normalization.h"
 
 namespace resnet_cifar {
 

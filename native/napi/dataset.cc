@@ -1,7 +1,7 @@
-// The JS Dataset class over core/dataset.h.
+// The JS Dataset class over core/data/dataset.h.
 #include <napi.h>
 
-#include "../core/dataset.h"
+#include "../core/data/dataset.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"

@@ -1,4 +1,4 @@
-// The JS face of core/fit.h: fit(model, train, eval, options, onEvent) runs a FitLoop on its own std::thread over
+// The JS face of core/train/fit.h: fit(model, train, eval, options, onEvent) runs a FitLoop on its own std::thread over
 // plain C++ state; its reports reach JS as events through a Napi::ThreadSafeFunction, and the last call settles
 // the Promise, so neither side waits on the other. Also trainingBatch (one batch a fit would train on), and the
 // registry that stops every running fit when the process exits.
@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "../core/device.h"
-#include "../core/fit.h"
+#include "../core/model/device.h"
+#include "../core/train/fit.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"
@@ -150,7 +150,7 @@ Napi::Object ResultToJs(Napi::Env env, const FitResult& r) {
   auto o = Napi::Object::New(env);
   o.Set("iteration", static_cast<double>(r.iteration));
   o.Set("startIteration", static_cast<double>(r.start_iteration));
-  o.Set("stopped", r.stopped);
+  o.Set("stopped", StopName(r.stopped));
   o.Set("seconds", r.seconds);
   o.Set("checkpoint", r.checkpoint.empty() ? env.Null() : Napi::String::New(env, r.checkpoint));
   SetHistory(env, o, r.train, r.eval);
@@ -189,7 +189,7 @@ void FitJob::Deliver(Napi::Env env, Napi::Function callback, Event* raw) {
         j.Join();  // the thread has finished its work; it only releases the function on its way out
         if (!j.result.error.empty()) {
           auto err = Napi::Error::New(env, j.result.error);
-          err.Set("stopped", j.result.stopped);
+          err.Set("stopped", StopName(j.result.stopped));
           err.Set("iteration", static_cast<double>(j.result.iteration));
           j.deferred.Reject(err.Value());
         } else {

@@ -1,8 +1,8 @@
-// The JS ForeignModule class over core/foreign_module.h (TorchScript modules and AOTInductor packages).
+// The JS ForeignModule class over core/model/foreign_module.h (TorchScript modules and AOTInductor packages).
 #include <napi.h>
 
-#include "../core/device.h"
-#include "../core/foreign_module.h"
+#include "../core/model/device.h"
+#include "../core/model/foreign_module.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"

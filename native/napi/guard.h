@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../core/errors.h"
+#include "../core/model/errors.h"
 
 namespace resnet_cifar {
 

@@ -6,12 +6,12 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
-#include "../core/checkpoint.h"
-#include "../core/distributed.h"
-#include "../core/fused_bn.h"
-#include "../core/limits.h"
-#include "../core/precision.h"
-#include "../core/resnet.h"
+#include "../core/io/checkpoint.h"
+#include "../core/train/distributed.h"
+#include "../core/nn/fused_bn.h"
+#include "../core/io/limits.h"
+#include "../core/train/precision.h"
+#include "../core/nn/resnet.h"
 #include "addon.h"
 #include "args.h"
 #include "guard.h"

@@ -1,8 +1,8 @@
-// The JS Model class over core/model.h.
+// The JS Model class over core/model/model.h.
 #include <napi.h>
 
-#include "../core/device.h"
-#include "../core/model.h"
+#include "../core/model/device.h"
+#include "../core/model/model.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"

@@ -2,7 +2,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
-#include "../core/fused_bn.h"
+#include "../core/nn/fused_bn.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"

@@ -4,7 +4,7 @@
 //
 // libtorch's headers take 20-30 s to parse; every translation unit that includes them pays that again. So each
 // folder of native/ (core/, napi/) is compiled as one unit: a generated file that #includes the folder's .cc files
-// ("unity build"). A file that sets compiler options itself (`#pragma GCC optimize`, as core/fused_bn.cc does for
+// ("unity build"). A file that sets compiler options itself (`#pragma GCC optimize`, as core/nn/fused_bn.cc does for
 // its kernels) is compiled on its own, so that its options cannot leak into the others.
 //
 //   node scripts/build/sources.js --list              every .cc under native/, one per line
@@ -16,14 +16,17 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '../..');
 const NATIVE = path.join(ROOT, 'native');
 
+// Every .cc under native/ (core/'s files sit in folders by concern: nn/, data/, train/, io/, model/).
 function sources() {
   const out = [];
-  for (const dir of fs.readdirSync(NATIVE, { withFileTypes: true })) {
-    if (!dir.isDirectory()) continue;
-    for (const f of fs.readdirSync(path.join(NATIVE, dir.name)).sort()) {
-      if (f.endsWith('.cc')) out.push(path.join(NATIVE, dir.name, f));
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.cc')) out.push(p);
     }
-  }
+  };
+  for (const dir of fs.readdirSync(NATIVE, { withFileTypes: true })) if (dir.isDirectory()) walk(path.join(NATIVE, dir.name));
   return out.sort();
 }
 
@@ -38,7 +41,7 @@ function plan() {
       alone.push(f);
       continue;
     }
-    const g = path.basename(path.dirname(f));
+    const g = path.relative(NATIVE, f).split(path.sep)[0]; // one unit per top folder of native/: core, napi
     groups.set(g, [...(groups.get(g) ?? []), f]);
   }
   return { groups: [...groups].map(([name, files]) => ({ name, files })), alone };

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../../native/core/dataset.h"
+#include "../../native/core/data/dataset.h"
 #include "harness.h"
 
 using namespace resnet_cifar;

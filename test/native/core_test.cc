@@ -10,13 +10,13 @@
 #include <thread>
 #include <vector>
 
-#include "../../native/core/checkpoint.h"
-#include "../../native/core/evaluate.h"
-#include "../../native/core/fit.h"
-#include "../../native/core/lr_schedule.h"
-#include "../../native/core/model.h"
-#include "../../native/core/normalization.h"
-#include "../../native/core/sgd.h"
+#include "../../native/core/io/checkpoint.h"
+#include "../../native/core/train/evaluate.h"
+#include "../../native/core/train/fit.h"
+#include "../../native/core/train/lr_schedule.h"
+#include "../../native/core/model/model.h"
+#include "../../native/core/data/normalization.h"
+#include "../../native/core/train/sgd.h"
 
 using namespace resnet_cifar;
 
@@ -160,7 +160,7 @@ int main() {
     auto m1 = NewModel(ResNetOptions(8), c10::Device(c10::kCPU), 1);
     Recorder r1;
     FitResult straight = FitLoop(m1, data, data, Config(40, a), r1).Run();
-    Check(straight.error.empty() && straight.iteration == 40 && straight.stopped == "completed", "FitLoop: 40 iterations complete");
+    Check(straight.error.empty() && straight.iteration == 40 && straight.stopped == StopReason::kCompleted, "FitLoop: 40 iterations complete");
     Check(r1.train.size() == 4 && r1.train[0].iteration == 10 && r1.train[3].iteration == 40, "FitLoop: a report every 10 iterations");
     Check(r1.train[3].loss < r1.train[0].loss, "FitLoop: the loss falls (" + std::to_string(r1.train[0].loss) + " -> " +
                                                    std::to_string(r1.train[3].loss) + ")");
@@ -200,7 +200,7 @@ int main() {
     FitResult aborted;
     std::thread t([&] { aborted = loop.Run(); });
     t.join();
-    Check(aborted.stopped == "aborted" && aborted.iteration >= 10 && aborted.iteration <= 11 && aborted.error.empty(),
+    Check(aborted.stopped == StopReason::kAborted && aborted.iteration >= 10 && aborted.iteration <= 11 && aborted.error.empty(),
           "FitLoop: Abort stops after the current iteration (" + std::to_string(aborted.iteration) + ")");
   }
 

@@ -8,8 +8,8 @@
 #include <functional>
 #include <vector>
 
-#include "dataset.h"
-#include "normalization.h"
+#include "../data/dataset.h"
+#include "../data/normalization.h"
 #include "precision.h"
 
 namespace resnet_cifar {

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "errors.h"
-#include "files.h"
-#include "zip_check.h"
+#include "../io/files.h"
+#include "../io/zip_check.h"
 
 namespace resnet_cifar {
 

@@ -10,10 +10,10 @@
 #include <mutex>
 #include <string>
 
-#include "dataset.h"
-#include "evaluate.h"
-#include "normalization.h"
-#include "precision.h"
+#include "../data/dataset.h"
+#include "../train/evaluate.h"
+#include "../data/normalization.h"
+#include "../train/precision.h"
 
 namespace resnet_cifar {
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "state_dict.h"
+#include "../nn/state_dict.h"
 
 namespace resnet_cifar {
 

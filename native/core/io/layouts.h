@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "resnet.h"
+#include "../nn/resnet.h"
 
 namespace resnet_cifar {
 

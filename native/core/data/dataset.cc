@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "files.h"
+#include "../io/files.h"
 
 namespace resnet_cifar {
 

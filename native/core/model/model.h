@@ -12,13 +12,13 @@
 #include <optional>
 #include <string>
 
-#include "checkpoint.h"
-#include "dataset.h"
-#include "evaluate.h"
-#include "inference.h"
-#include "normalization.h"
-#include "precision.h"
-#include "resnet.h"
+#include "../io/checkpoint.h"
+#include "../data/dataset.h"
+#include "../train/evaluate.h"
+#include "../nn/inference.h"
+#include "../data/normalization.h"
+#include "../train/precision.h"
+#include "../nn/resnet.h"
 
 namespace resnet_cifar {
 

@@ -4,8 +4,8 @@
 #include <ATen/ATen.h>
 #include <torch/utils.h>
 
-#include "files.h"
-#include "state_dict.h"
+#include "../io/files.h"
+#include "../nn/state_dict.h"
 
 namespace resnet_cifar {
 

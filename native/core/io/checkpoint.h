@@ -17,49 +17,20 @@
 #include <utility>
 #include <vector>
 
-#include "normalization.h"
+#include "../data/normalization.h"
+#include "meta_json.h"
 #include "pickle.h"
-#include "precision.h"
-#include "resnet.h"
+#include "trainer_state.h"
+#include "../train/precision.h"
+#include "../nn/resnet.h"
 
 namespace resnet_cifar {
 
 constexpr const char* kCheckpointFormat = "resnet-cifar";
 constexpr int64_t kCheckpointFormatVersion = 1;
-constexpr int64_t kTrainerStateVersion = 1;
 
 // Meta keys the format writes itself; a user's meta cannot set them (lib/ refuses them, by this list).
 const std::vector<std::string>& ReservedMetaKeys();
-
-using Meta = c10::impl::GenericDict;  // str -> plain data
-Meta NewMeta();
-
-// One report window of training: the mean loss and error of the iterations since the last report.
-struct TrainRecord {
-  double iteration, epoch, lr, loss, error, images_per_second;
-};
-struct EvalRecord {
-  double iteration, error, loss;
-};
-
-// Everything besides the weights that an exact resume needs.
-struct TrainerState {
-  int64_t iteration = 0;
-  int64_t iterations = 0;
-  uint64_t seed = 0;
-  int64_t batch_size = 0;
-  int64_t train_size = 0;
-  bool warmup_done = false;
-  Precision precision = Precision::kFp32;  // what the run trained at (weights are float32 either way)
-  int64_t world_size = 1;                  // ranks of a data-parallel run (its batch_size is per rank)
-  struct Window {
-    double loss = 0;  // sum of loss * batch size
-    int64_t correct = 0, count = 0, start = 0;
-  } window;
-  std::vector<std::pair<std::string, at::Tensor>> momentum;  // by parameter name; empty before the first step
-  std::vector<TrainRecord> train;
-  std::vector<EvalRecord> eval;
-};
 
 struct Checkpoint {
   ResNetOptions options{20};
@@ -89,9 +60,6 @@ Checkpoint ReadCheckpointBytes(const std::vector<char>& bytes, const std::string
 // ImportWeights.
 Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint = "");
 Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& name, const std::string& shortcut_hint = "");
-
-// Plain data (a checkpoint's meta) as JSON, as it is written into safetensors' __metadata__.
-std::string PlainDataToJson(const c10::IValue& v);
 
 // How weights are written: our checkpoint in torch.save's format or in safetensors (our meta as JSON in
 // __metadata__), or a plain state dict in the seed's or akamaster's layout (torch.save format; akamaster's as its

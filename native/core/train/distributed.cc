@@ -18,7 +18,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include "errors.h"
+#include "../model/errors.h"
 
 namespace resnet_cifar {
 

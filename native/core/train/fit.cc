@@ -15,9 +15,9 @@
 #include <mutex>
 #include <sstream>
 
-#include "errors.h"
-#include "files.h"
-#include "state_dict.h"
+#include "../model/errors.h"
+#include "../io/files.h"
+#include "../nn/state_dict.h"
 
 namespace resnet_cifar {
 
@@ -64,6 +64,18 @@ class FitStream {
 };
 
 }  // namespace
+
+const char* StopName(StopReason r) {
+  switch (r) {
+    case StopReason::kCompleted:
+      return "completed";
+    case StopReason::kAborted:
+      return "aborted";
+    case StopReason::kNan:
+      return "nan";
+  }
+  return "completed";
+}
 
 FitLoop::FitLoop(std::shared_ptr<ModelState> model, std::shared_ptr<const Dataset> train,
                  std::shared_ptr<const Dataset> eval, FitConfig config, FitObserver& observer)
@@ -160,17 +172,34 @@ void FitLoop::Resume() {
   }
 }
 
+// RESNET_CIFAR_PROFILE=FILE: libtorch's profiler over 5 steps (after 3 of warm-up), as a Chrome trace in FILE.
+class StepProfiler {
+ public:
+  StepProfiler() : file_(std::getenv("RESNET_CIFAR_PROFILE")) {}
+  // Called before the k-th step of this fit.
+  void Before(int64_t k) {
+    if (!file_ || !*file_) return;
+    if (k == 3) profile_ = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file_));
+    if (k == 8) profile_.reset();
+  }
+
+ private:
+  const char* file_;
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile_;
+};
+
+// CUDA graphs: the step is captured after this many eager steps (cuDNN's algorithm search, SGD's momentum buffers
+// and the allocator's blocks settle first).
+constexpr int64_t kGraphWarmup = 3;
+
 void FitLoop::Loop() {
   const auto dev = model_->device;
   BatchMaker maker(*train_, norm_, cfg_.batches, dev);
   // CUDA graphs: the loop's work goes to a side stream (a graph cannot be captured on the default one), batches
-  // are made on this thread (their kernels queue ahead of the GPU), and the step is captured after kGraphWarmup
-  // eager steps (cuDNN's algorithm search, SGD's momentum buffers and the allocator's blocks settle first).
-  constexpr int64_t kGraphWarmup = 3;
+  // are made on this thread (their kernels queue ahead of the GPU).
   const bool graphs = cfg_.cuda_graphs && dev.is_cuda() && !comm_ && CudaGraphsBuilt();
   std::optional<FitStream> stream;
   if (graphs) stream.emplace(*model_, dev);
-  std::unique_ptr<GraphStep> graph;
   std::unique_ptr<Prefetcher> prefetch;
   Batch fixed;
   if (cfg_.step_only) {
@@ -185,115 +214,123 @@ void FitLoop::Loop() {
   }
   win_loss_ = at::full({}, window_.loss, at::TensorOptions().dtype(at::kDouble).device(dev));
   win_correct_ = at::full({}, window_.correct, at::TensorOptions().dtype(at::kLong).device(dev));
-  double win_t0 = Now();
-  int64_t win_images = 0;
-  // RESNET_CIFAR_PROFILE=FILE: libtorch's profiler over 5 steps (after 3 of warm-up), as a Chrome trace in FILE.
-  const char* profile_file = std::getenv("RESNET_CIFAR_PROFILE");
-  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  win_t0_ = Now();
+  win_images_ = 0;
+  StepProfiler profiler;
   std::vector<at::Tensor> buffers;  // BatchNorm running statistics, which follow rank 0's (distributed)
   for (const auto& b : model_->net->buffers()) buffers.push_back(b);
   while (result_.iteration < cfg_.iterations) {
-    if (profile_file && *profile_file) {
-      const int64_t k = result_.iteration - result_.start_iteration;
-      if (k == 3) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(profile_file));
-      if (k == 8) profile.reset();
-    }
+    profiler.Before(result_.iteration - result_.start_iteration);
     // Alone, an abort stops here; distributed, it travels with the step's gradients so every rank stops together.
     if (!comm_ && (abort_.load() || model_->disposed.load())) {
-      result_.stopped = "aborted";
+      result_.stopped = StopReason::kAborted;
       break;
     }
     const int64_t it = result_.iteration;
     Batch b = cfg_.step_only ? fixed : prefetch ? prefetch->Take(it) : maker.Make(it);
     if (prefetch && it + 1 < cfg_.iterations) prefetch->Request(it + 1);
     const double lr = schedule_.At(it);
-    at::Tensor loss, correct, control;
+    StepOut out;
     std::unique_lock<std::mutex> lock(model_->mu);
     if (comm_) comm_->Broadcast(buffers);
-    // The graph's shapes are a full batch's: the smaller last batch of an epoch runs eagerly between replays.
-    const bool full = b.y.size(0) == cfg_.batches.batch;
-    if (graphs && full && it - result_.start_iteration >= kGraphWarmup) {
-      if (!graph) {
-        graph = std::make_unique<GraphStep>(b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r,
-                                                             at::Tensor& l, at::Tensor& c) {
-          at::Tensor unused;
-          Step(x, y, 0, r, l, c, unused);
-        });
-        result_.notes.push_back("CUDA graph: the training step was captured at iteration " + std::to_string(it + 1) +
-                                " and replayed from there");
-      }
-      graph->Replay(b.x, b.y, lr, loss, correct);
-    } else {
-      Step(b.x, b.y, lr, at::Tensor(), loss, correct, control);
-    }
+    TrainStep(b, it, lr, graphs, out);
     const int64_t done = it + 1;
     const bool report = done % cfg_.report_every == 0 || done == cfg_.iterations;
     // On the CPU reading the loss costs nothing, so it is checked every step; on CUDA at report points. Distributed,
     // the sum of every rank's loss was reduced with the gradients: one rank's NaN stops them all.
-    if (dev.is_cpu() || report || comm_) {
-      const double loss_v = comm_ ? control[1].item<double>() : loss.item<double>();
-      if (!std::isfinite(loss_v)) {
-        result_.error = "Training stopped at iteration " + std::to_string(done) + ": the loss is " +
-                        (std::isnan(loss_v) ? "NaN" : "infinite") + " (lr " + std::to_string(lr) + ")." +
-                        (cfg_.checkpoint_path.empty()
-                             ? std::string(" No checkpoint directory was set.")
-                             : " The last good checkpoint is kept at " + cfg_.checkpoint_path +
-                                   (result_.checkpoint.empty() ? " (if one was written before)." : "."));
-        result_.stopped = "nan";
-        break;
-      }
-    }
-    win_loss_.add_(loss.to(at::kDouble) * static_cast<double>(b.y.size(0)));
-    win_correct_.add_(correct);
+    if ((dev.is_cpu() || report || comm_) && !LossIsFinite(done, lr, out)) break;
+    win_loss_.add_(out.loss.to(at::kDouble) * static_cast<double>(b.y.size(0)));
+    win_correct_.add_(out.correct);
     window_.count += b.y.size(0);
-    win_images += b.y.size(0);
+    win_images_ += b.y.size(0);
     result_.iteration = done;
-    const bool stop_all = comm_ && control[0].item<float>() > 0;
-    if (report) {
-      SyncWindow();
-      if (comm_) {  // the window over every rank's images
-        std::vector<at::Tensor> w{at::tensor({window_.loss}, at::kDouble),
-                                  at::tensor({window_.correct, window_.count, win_images}, at::kLong)};
-        comm_->AllReduceSum(w);
-        window_.loss = w[0].item<double>();
-        window_.correct = w[1][0].item<int64_t>();
-        window_.count = w[1][1].item<int64_t>();
-        win_images = w[1][2].item<int64_t>();
-        comm_->Heartbeat(done);
-      }
-      const double secs = Now() - win_t0;
-      TrainRecord r{static_cast<double>(done), static_cast<double>(done) / maker.PerEpoch(), lr,
-                    window_.loss / static_cast<double>(std::max<int64_t>(window_.count, 1)),
-                    ErrorPercent(window_.count, window_.correct), secs > 0 ? win_images / secs : 0};
-      result_.train.push_back(r);
-      schedule_.ObserveTrainError(r.error);
-      observer_.OnTrain(r, Now() - t0_);
-      window_ = TrainerState::Window{0, 0, 0, done};
-      win_loss_.zero_();
-      win_correct_.zero_();
-      win_images = 0;
-      win_t0 = Now();
-    }
-    // Evaluation and checkpoint time is not training time: keep it out of the images/s of the window.
-    const double aside = Now();
-    if (eval_ && ((cfg_.eval_every > 0 && done % cfg_.eval_every == 0) || done == cfg_.iterations)) Evaluate();
-    if (cfg_.checkpoint_every > 0 && done % cfg_.checkpoint_every == 0 && done != cfg_.iterations) WriteCheckpoint();
-    win_t0 += Now() - aside;
+    const bool stop_all = comm_ && out.control[0].item<float>() > 0;
+    if (report) Report(done, lr, maker.PerEpoch());
+    EvaluateAndCheckpoint(done);
     if (stop_all) {
-      result_.stopped = "aborted";
+      result_.stopped = StopReason::kAborted;
       break;
     }
   }
   prefetch.reset();
-  graph.reset();
+  graph_.reset();
   stream.reset();
-  std::lock_guard<std::mutex> lock(model_->mu);
-  if (result_.stopped != "nan") {
-    WriteCheckpoint();
-    // The model now carries the normalization it was trained with (used by evaluate and save).
-    model_->normalization = norm_;
-    model_->meta.insert_or_assign(std::string("iteration"), result_.iteration);
+  Finish();
+}
+
+void FitLoop::TrainStep(const Batch& b, int64_t it, double lr, bool graphs, StepOut& out) {
+  // The graph's shapes are a full batch's: the smaller last batch of an epoch runs eagerly between replays.
+  const bool full = b.y.size(0) == cfg_.batches.batch;
+  if (!(graphs && full && it - result_.start_iteration >= kGraphWarmup)) {
+    Step(b.x, b.y, lr, at::Tensor(), out.loss, out.correct, out.control);
+    return;
   }
+  if (!graph_) {
+    graph_ = std::make_unique<GraphStep>(b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r,
+                                                          at::Tensor& l, at::Tensor& c) {
+      at::Tensor unused;
+      Step(x, y, 0, r, l, c, unused);
+    });
+    result_.notes.push_back("CUDA graph: the training step was captured at iteration " + std::to_string(it + 1) +
+                            " and replayed from there");
+  }
+  graph_->Replay(b.x, b.y, lr, out.loss, out.correct);
+}
+
+bool FitLoop::LossIsFinite(int64_t done, double lr, const StepOut& out) {
+  const double loss = comm_ ? out.control[1].item<double>() : out.loss.item<double>();
+  if (std::isfinite(loss)) return true;
+  result_.error = "Training stopped at iteration " + std::to_string(done) + ": the loss is " +
+                  (std::isnan(loss) ? "NaN" : "infinite") + " (lr " + std::to_string(lr) + ")." +
+                  (cfg_.checkpoint_path.empty()
+                       ? std::string(" No checkpoint directory was set.")
+                       : " The last good checkpoint is kept at " + cfg_.checkpoint_path +
+                             (result_.checkpoint.empty() ? " (if one was written before)." : "."));
+  result_.stopped = StopReason::kNan;
+  return false;
+}
+
+void FitLoop::Report(int64_t done, double lr, double per_epoch) {
+  SyncWindow();
+  if (comm_) {  // the window over every rank's images
+    std::vector<at::Tensor> w{at::tensor({window_.loss}, at::kDouble),
+                              at::tensor({window_.correct, window_.count, win_images_}, at::kLong)};
+    comm_->AllReduceSum(w);
+    window_.loss = w[0].item<double>();
+    window_.correct = w[1][0].item<int64_t>();
+    window_.count = w[1][1].item<int64_t>();
+    win_images_ = w[1][2].item<int64_t>();
+    comm_->Heartbeat(done);
+  }
+  const double secs = Now() - win_t0_;
+  TrainRecord r{static_cast<double>(done), static_cast<double>(done) / per_epoch, lr,
+                window_.loss / static_cast<double>(std::max<int64_t>(window_.count, 1)),
+                ErrorPercent(window_.count, window_.correct), secs > 0 ? win_images_ / secs : 0};
+  result_.train.push_back(r);
+  schedule_.ObserveTrainError(r.error);
+  observer_.OnTrain(r, Now() - t0_);
+  window_ = TrainerState::Window{0, 0, 0, done};
+  win_loss_.zero_();
+  win_correct_.zero_();
+  win_images_ = 0;
+  win_t0_ = Now();
+}
+
+void FitLoop::EvaluateAndCheckpoint(int64_t done) {
+  // Evaluation and checkpoint time is not training time: keep it out of the images/s of the window.
+  const double aside = Now();
+  if (eval_ && ((cfg_.eval_every > 0 && done % cfg_.eval_every == 0) || done == cfg_.iterations)) Evaluate();
+  if (cfg_.checkpoint_every > 0 && done % cfg_.checkpoint_every == 0 && done != cfg_.iterations) WriteCheckpoint();
+  win_t0_ += Now() - aside;
+}
+
+void FitLoop::Finish() {
+  std::lock_guard<std::mutex> lock(model_->mu);
+  if (result_.stopped == StopReason::kNan) return;
+  WriteCheckpoint();
+  // The model now carries the normalization it was trained with (used by evaluate and save).
+  model_->normalization = norm_;
+  model_->meta.insert_or_assign(std::string("iteration"), result_.iteration);
 }
 
 void FitLoop::SetLayout(bool channels_last) {
@@ -431,7 +468,6 @@ std::string FitLoop::Fingerprint() const {
 
 // Caller holds model_->mu.
 void FitLoop::TakeLeaderState(bool resumed) {
-  const auto dev = model_->device;
   // The header: what rank 0 resumed from, and its normalization's kind.
   auto header = at::tensor({static_cast<int64_t>(resumed), result_.iteration, static_cast<int64_t>(schedule_.warmup_done()),
                             static_cast<int64_t>(norm_.kind == NormKind::kPixel), static_cast<int64_t>(!sgd_->momentum().empty()),
@@ -459,7 +495,6 @@ void FitLoop::TakeLeaderState(bool resumed) {
   for (const auto& b : model_->net->buffers()) state.push_back(b);
   for (const auto& m : sgd_->momentum()) state.push_back(m);
   comm_->Broadcast(state);
-  (void)dev;
 }
 
 void FitLoop::AverageGradients(at::Tensor& control) {

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "batches.h"
-#include "checkpoint.h"
+#include "../data/batches.h"
+#include "../io/checkpoint.h"
 #include "cuda_graph.h"
-#include "dataset.h"
+#include "../data/dataset.h"
 #include "distributed.h"
 #include "evaluate.h"
 #include "lr_schedule.h"
-#include "model.h"
-#include "normalization.h"
+#include "../model/model.h"
+#include "../data/normalization.h"
 #include "precision.h"
 #include "sgd.h"
 
@@ -59,9 +59,14 @@ class FitObserver {
   virtual void OnCheckpoint(int64_t iteration, const std::string& path) = 0;
 };
 
+// Why a fit ended: its last iteration, an abort (with a checkpoint), or a non-finite loss (no checkpoint).
+enum class StopReason { kCompleted, kAborted, kNan };
+// "completed", "aborted", "nan": the names JS sees (FitStop in lib/native.ts).
+const char* StopName(StopReason r);
+
 struct FitResult {
   int64_t iteration = 0, start_iteration = 0;
-  std::string stopped = "completed";  // "completed" | "aborted" | "nan"
+  StopReason stopped = StopReason::kCompleted;
   std::string error;                  // empty on success
   std::string checkpoint;             // the checkpoint last written, if any
   double seconds = 0;
@@ -83,8 +88,25 @@ class FitLoop {
   void Abort() { abort_ = true; }
 
  private:
+  // The tensors a training step leaves: its loss, correct count and (distributed) {stop, loss} control sums.
+  struct StepOut {
+    at::Tensor loss, correct, control;
+  };
+
   void Prepare();
+  // The training loop, in named steps: TrainStep, LossIsFinite, Report, EvaluateAndCheckpoint, Finish.
   void Loop();
+  // One step on batch `b`: eager, or the captured CUDA graph replayed (captured at the first full batch after the
+  // warm-up).
+  void TrainStep(const Batch& b, int64_t it, double lr, bool graphs, StepOut& out);
+  // False (with the error and StopReason::kNan set) when the step's loss is NaN or infinite.
+  bool LossIsFinite(int64_t done, double lr, const StepOut& out);
+  // A report window ends: its loss, error and images/s (over every rank) go to the observer.
+  void Report(int64_t done, double lr, double per_epoch);
+  // The periodic evaluation and checkpoint, their time kept out of the window's images/s.
+  void EvaluateAndCheckpoint(int64_t done);
+  // The last checkpoint; the model takes the run's normalization and iteration (not after a NaN).
+  void Finish();
   // One training step. `lr_tensor` (when defined) holds the rate on the device, for a captured step.
   void Step(const at::Tensor& x, const at::Tensor& y, double lr, const at::Tensor& lr_tensor, at::Tensor& loss,
             at::Tensor& correct, at::Tensor& control);
@@ -115,6 +137,9 @@ class FitLoop {
   FitResult result_;
   TrainerState::Window window_;
   at::Tensor win_loss_, win_correct_;  // the window's sums on the device: no per-step host sync on CUDA
+  int64_t win_images_ = 0;             // images of this window on this rank
+  double win_t0_ = 0;                  // when the window's training time began
+  std::unique_ptr<GraphStep> graph_;   // the captured step (CUDA graphs)
   double t0_ = 0;
 };
 
