@@ -2,9 +2,12 @@
 // with torch.jit.save) and AOTInductor packages (torch.export, then torch._inductor.aoti_compile_and_package).
 import { native, type NativeForeignModule } from './native';
 import { Cifar10 } from './cifar10';
-import { checkImages, summarizeEvaluation, type DeviceSpec, type Evaluation } from './resnet';
+import type { DeviceSpec } from './resnet';
+import { summarizeEvaluation, type Evaluation } from './evaluation';
+import { checkImages } from './model-checks';
 import { CIFAR10_CHANNEL_NORMALIZATION, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
+import { EVAL_BATCH_SIZE } from './recipe';
 import * as v from './validate';
 
 export interface ForeignModelOptions {
@@ -89,7 +92,7 @@ export abstract class ForeignModel {
     const m = this.#live;
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'precision']);
-    const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
+    const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, 100_000);
     const precision = checkPrecision('precision', o.precision ?? this.precision, m.device());
     if (m.numClasses() !== data.classes.length) {
       throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);

@@ -21,7 +21,7 @@ export async function decodeImages(files: string[]): Promise<Uint8Array> {
 
 /**
  * uint8 CHW images -> (pixels / 255 - mean) / std, NCHW float32: the TypeScript definition of the formula
- * (native/core/normalization.h holds the C++ one), for images that do not come from a Cifar10 dataset.
+ * (native/core/data/normalization.h holds the C++ one), for images that do not come from a Cifar10 dataset.
  */
 export function normalizeImages(pixels: Uint8Array, normalization: Normalization): Float32Array {
   const { mean, std } = toNative(normalization);

@@ -1,4 +1,5 @@
-export { ResNet, IMAGE_SIZE, PAPER_DEPTHS, PAPER_TEST_ERRORS, CIFAR10_CHANNEL_NORMALIZATION } from './resnet';
+export { ResNet, IMAGE_SIZE, CIFAR10_CHANNEL_NORMALIZATION } from './resnet';
+export { PAPER_DEPTHS, PAPER_TEST_ERRORS } from './paper';
 export { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
 export type { CheckpointInfo } from './checkpoint';
 export { Cifar10, CIFAR10_CLASSES, CIFAR10_FILE_BYTES, CIFAR10_RECORD_BYTES } from './cifar10';
@@ -9,7 +10,7 @@ export { info, setNumThreads } from './info';
 export type { Info } from './info';
 export type { MetaValue } from './native';
 export { Trainer } from './trainer';
-export type { TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './trainer';
+export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './trainer';
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './foreign';
 export type { TorchScriptOptions, ExportedOptions, ForeignModelOptions } from './foreign';
 export type { WeightsFormat } from './native';

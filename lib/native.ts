@@ -8,6 +8,8 @@ import * as path from 'node:path';
 export type NativePrecision = 'fp32' | 'tf32' | 'bf16';
 /** Identity + zero-padding (A), 1×1 projections (B), or no shortcuts. */
 export type NativeShortcut = 'A' | 'B' | 'plain';
+/** Why a fit ended (StopName in native/core/train/fit.h). */
+export type NativeFitStop = 'completed' | 'aborted' | 'nan';
 
 export interface NativeModelConfig {
   depth: number;
@@ -192,7 +194,8 @@ export type NativeFitEvent =
 export interface NativeFitResult {
   iteration: number;
   startIteration: number;
-  stopped: 'completed' | 'aborted';
+  /** Resolved fits end completed or aborted; a NaN/inf loss rejects, with `stopped: 'nan'` on the error. */
+  stopped: Exclude<NativeFitStop, 'nan'>;
   seconds: number;
   checkpoint: string | null;
   train: NativeTrainPoint[];
@@ -257,7 +260,7 @@ export interface NativeConstants {
   checkpointFormatVersion: number;
   /** Meta keys the checkpoint format writes itself. */
   reservedMetaKeys: string[];
-  /** How deep a meta's arrays and objects may nest (native/core/limits.h). */
+  /** How deep a meta's arrays and objects may nest (native/core/io/limits.h). */
   maxMetaNesting: number;
 }
 

@@ -1,15 +1,19 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
 import {
-  native, type MetaValue, type NativeEvaluation, type NativeModel, type NativeModelConfig, type NativeShortcut, type WeightsFormat,
+  native, type MetaValue, type NativeModel, type NativeModelConfig, type NativeShortcut,
 } from './native';
+import { EVAL_BATCH_SIZE } from './recipe';
 import * as v from './validate';
 import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
 import { exportOnnx, type OnnxInput } from './onnx';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
 import { pretrainedFile } from './pretrained';
+import { summarizeEvaluation, type Evaluation } from './evaluation';
+import { formatOf, type SaveFormat } from './formats';
+import { checkDepth, checkImages } from './model-checks';
 
-export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization };
+export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization, type Evaluation, type SaveFormat };
 
 export interface PredictOptions {
   /** Compute precision of the forward pass (default 'fp32'); logits come back as float32 either way. */
@@ -17,7 +21,7 @@ export interface PredictOptions {
 }
 
 export interface EvaluateOptions {
-  /** Images per forward pass (default 500). */
+  /** Images per forward pass (default EVAL_BATCH_SIZE: 500). */
   batchSize?: number;
   /** Compute precision of the forward passes (default 'fp32'). */
   precision?: Precision;
@@ -25,28 +29,6 @@ export interface EvaluateOptions {
   normalization?: Normalization;
 }
 
-export interface Evaluation {
-  /** Top-1 error in percent. */
-  error: number;
-  /** Mean cross-entropy. */
-  loss: number;
-  count: number;
-  perClass: { name: string; count: number; error: number }[];
-  /** confusion[true][predicted]. */
-  confusion: number[][];
-}
-
-/** The native evaluation with class names (error %, loss and per-class errors are computed natively). */
-export function summarizeEvaluation(r: NativeEvaluation, classNames: readonly string[]): Evaluation {
-  const classes = classNames.length;
-  return {
-    error: r.error,
-    loss: r.loss,
-    count: r.count,
-    perClass: classNames.map((name, i) => ({ name, count: r.classCounts[i], error: r.classErrors[i] })),
-    confusion: Array.from({ length: classes }, (_, i) => r.confusion.slice(i * classes, (i + 1) * classes)),
-  };
-}
 
 export type Shortcut = NativeShortcut;
 /** 'auto' picks CUDA when this libtorch has it and a device is visible, else the CPU. */
@@ -97,66 +79,13 @@ export interface SaveOptions {
   input?: OnnxInput;
 }
 
-/** The formats save writes: the weights formats, and ONNX. */
-export type SaveFormat = WeightsFormat | 'onnx';
 
-const WEIGHTS_FORMATS = ['checkpoint', 'safetensors', 'state-dict', 'akamaster'] as const;
-const SAVE_FORMATS = [...WEIGHTS_FORMATS, 'onnx'] as const;
 const ONNX_INPUTS = ['normalized', 'pixels'] as const;
 const PACKAGE_VERSION = (require('../package.json') as { version: string }).version;
 
-/** Extensions of formats this package cannot write: a path ending so is refused, never written as a checkpoint. */
-const FOREIGN_EXTENSIONS: Readonly<Record<string, string>> = {
-  pt2: 'torch.export (.pt2)', tflite: 'TensorFlow Lite', pb: 'TensorFlow', h5: 'Keras', keras: 'Keras',
-  npz: 'NumPy', npy: 'NumPy', json: 'JSON',
-};
 
-/**
- * The format a path is written in unless told: safetensors for *.safetensors, ONNX for *.onnx, else our checkpoint;
- * a path naming a format this package does not write (x.pt2, x.tflite, …) is an error rather than a checkpoint
- * under that name.
- */
-export function formatOf(path: string, format?: unknown): SaveFormat {
-  if (format !== undefined) return v.oneOf('format', format, SAVE_FORMATS);
-  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
-  if (ext !== undefined && Object.hasOwn(FOREIGN_EXTENSIONS, ext)) {
-    throw new RangeError(`Cannot write ${FOREIGN_EXTENSIONS[ext]} to '${path}': formats are ${SAVE_FORMATS.join(', ')} ` +
-      `(*.safetensors is safetensors, *.onnx ONNX, any other name our checkpoint; pass format to choose)`);
-  }
-  if (ext === 'onnx') return 'onnx';
-  return ext === 'safetensors' ? 'safetensors' : 'checkpoint';
-}
-
-/** The depths of the paper's CIFAR-10 table. */
-export const PAPER_DEPTHS = [20, 32, 44, 56, 110, 1202] as const;
-/** The paper's CIFAR-10 test errors (%) by depth, option A (Table 6; 110: the best of 5 runs, whose mean is 6.61). */
-export const PAPER_TEST_ERRORS: Readonly<Record<number, number>> = { 20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93 };
 const SHORTCUTS = ['A', 'B', 'plain'] as const;
 
-/** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
-export function checkImages(input: unknown, n?: number): number {
-  if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
-  const count = n ?? input.length / IMAGE_SIZE;
-  if (n !== undefined) v.integer('n', n, 1);
-  if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
-    throw new RangeError(
-      n === undefined
-        ? `Expected input length to be a positive multiple of 3×32×32 = ${IMAGE_SIZE} but received ${input.length}`
-        : `Expected input of length n×3×32×32 = ${count * IMAGE_SIZE} for n = ${count} but received ${input.length}`,
-    );
-  }
-  return count;
-}
-
-export function checkDepth(depth: unknown): number {
-  const { minDepth, maxDepth } = native().constants;
-  const what = `depth of the form 6n+2 (20, 32, 44, …) up to ${maxDepth}`;
-  if (typeof depth !== 'number') throw v.expected(what, depth);
-  if (!Number.isInteger(depth) || depth < minDepth || (depth - 2) % 6 !== 0 || depth > maxDepth) {
-    throw v.expected(what, depth, RangeError);
-  }
-  return depth;
-}
 
 let adopting: NativeModel | undefined; // set only while #wrap constructs a ResNet around a loaded native model
 
@@ -320,7 +249,7 @@ export class ResNet {
     if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
     const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization', 'precision']);
     const precision = checkPrecision('precision', o.precision ?? 'fp32', model.device());
-    const batchSize = v.integer('batchSize', o.batchSize ?? 500, 1, 100_000);
+    const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, 100_000);
     const norm = o.normalization !== undefined ? toNative(o.normalization)
       : model.normalization() === null ? toNative(CIFAR10_CHANNEL_NORMALIZATION) : null; // null: the model's own
     const classes = data.classes.length;

@@ -1,6 +1,7 @@
 // A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json and
-// TensorBoard's events.out.tfevents.* files. Used by the CLI's `train` and `reproduce`; a finished run has
-// final.json, an interrupted one a checkpoint to resume from.
+// TensorBoard's events.out.tfevents.* files. The one writer of run folders: the CLI's `train` and `reproduce` and
+// the GPU driver (scripts/device/train.js) use it; a finished run has final.json, an interrupted one a checkpoint
+// to resume from.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10 } from './cifar10';
@@ -11,6 +12,9 @@ import { writeAtomic } from './files';
 import { writeCurves, type CurvePoint } from './plots';
 import { info } from './info';
 import { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
+import { networkLabel } from './names';
+import { REPORT_EVERY } from './recipe';
+import { torchrunWorker } from './torchrun';
 
 export interface RunConfig {
   depth: number;
@@ -45,7 +49,12 @@ export interface RunFinal {
   testLoss: number;
   validationError?: number;
   perClass: Evaluation['perClass'];
+  /** The fit's wall time (this start; evaluations and checkpoints included). */
   seconds: number;
+  /** Training alone: each report window's iterations at its images/s (evaluations and checkpoints excluded). */
+  trainingSeconds: number;
+  /** Where this start began (0, or the resumed checkpoint's iteration). */
+  startIteration: number;
   checkpoint: string;
   device: string;
   libtorch: string;
@@ -58,6 +67,8 @@ export interface RunFinal {
 const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization', 'worldSize'];
 
 export class RunError extends Error {}
+
+const PACKAGE_VERSION = (require('../package.json') as { version: string }).version;
 
 export function readFinal(dir: string): RunFinal | undefined {
   const f = path.join(dir, 'final.json');
@@ -104,28 +115,11 @@ function trainerOptions(c: RunConfig) {
  * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
  */
 function runModel(c: RunConfig): ResNet {
-  const local = process.env.LOCAL_RANK;
+  const local = torchrunWorker()?.localRank;
   const gpus = info().cuda.available;
   const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
-    ? `cuda:${Number(local)}` as DeviceSpec : c.device;
+    ? `cuda:${local}` as DeviceSpec : c.device;
   return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed });
-}
-
-/** A rank other than 0 of a data-parallel run: it trains alongside rank 0 and writes nothing. */
-async function followerRun(o: RunOptions): Promise<RunResult> {
-  const c = o.config;
-  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
-  const evalSet = train.validation ?? await Cifar10.load(o.data, { split: 'test' });
-  const model = runModel(c);
-  try {
-    const history = await new Trainer(model, trainerOptions(c)).fit(train, {
-      eval: evalSet, evalEvery: c.evalEvery, reportEvery: o.reportEvery ?? 10, signal: o.signal,
-      checkpoint: { dir: o.out, every: c.checkpointEvery, resume: o.resume }, onProgress: o.onProgress,
-    });
-    return { history };
-  } finally {
-    model.dispose();
-  }
 }
 
 export interface RunOptions {
@@ -136,8 +130,10 @@ export interface RunOptions {
   resume: boolean;
   signal?: AbortSignal;
   onProgress?: (e: FitProgress) => void;
-  /** Report every this many iterations (default 10). */
+  /** Report every this many iterations (default REPORT_EVERY). */
   reportEvery?: number;
+  /** Redraw curves.svg at each evaluation (default true; the GPU machine has no chart packages). */
+  curves?: boolean;
 }
 
 export interface RunResult {
@@ -152,12 +148,85 @@ export interface RunResult {
 export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { out, config: c } = o;
   // Data-parallel: every rank trains, rank 0 alone keeps the folder (config, metrics, checkpoint, final result).
-  const distributed = c.worldSize > 1;
-  if (distributed && process.env.RANK !== undefined && Number(process.env.RANK) !== 0) return followerRun(o);
+  const rank = c.worldSize > 1 ? torchrunWorker()?.rank ?? 0 : 0;
+  const keeper = rank === 0;
+  const ckpt = path.join(out, CHECKPOINT_FILE);
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  const title = `${networkLabel(c.depth, c.shortcut)}, seed ${c.seed}`;
+  if (keeper) await prepareFolder(o);
+
+  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
+  const test = await Cifar10.load(o.data, { split: 'test' });
+  const evalSet = train.validation ?? test;
+  const split = train.validation ? 'validation' : 'test';
+  const model = runModel(c);
+  const metrics = keeper ? fs.openSync(metricsFile, 'a') : undefined;
+  const log = (line: object) => { if (metrics !== undefined) fs.writeSync(metrics, JSON.stringify(line) + '\n'); };
+  const draw = keeper && o.curves !== false;
+  let drawing: Promise<void> = Promise.resolve();
+  let lastEval: Evaluation | undefined;
+  try {
+    const trainer = new Trainer(model, trainerOptions(c));
+    const history = await trainer.fit(train, {
+      eval: evalSet,
+      evalEvery: c.evalEvery,
+      reportEvery: o.reportEvery ?? REPORT_EVERY,
+      signal: o.signal,
+      checkpoint: { dir: out, every: c.checkpointEvery, resume: o.resume },
+      logDir: keeper ? out : undefined, // TensorBoard: `tensorboard --logdir runs` shows every run folder as a run
+      meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations: c.iterations } },
+      onProgress: (e) => {
+        if (e.kind === 'train') {
+          const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
+          log({ kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed });
+        } else if (e.kind === 'eval') {
+          lastEval = e;
+          log({ kind: 'eval', split, iteration: e.iteration, error: e.error, loss: e.loss });
+          if (draw) drawing = drawing.then(() => redraw(out, title)).catch(() => undefined); // redrawn as it goes
+        }
+        o.onProgress?.(e);
+      },
+    });
+    await drawing;
+    if (draw) await redraw(out, title);
+    if (!keeper || history.stopped !== 'completed') return { history };
+    const r = train.validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
+    if (!r) throw new RunError('internal: no final evaluation');
+    const final: RunFinal = {
+      depth: c.depth,
+      shortcut: c.shortcut,
+      seed: c.seed,
+      iterations: history.iterations,
+      testError: r.error,
+      testLoss: r.loss,
+      validationError: train.validation ? lastEval?.error : undefined,
+      perClass: r.perClass,
+      seconds: history.seconds,
+      trainingSeconds: trainingSeconds(history, c.batchSize * c.worldSize),
+      startIteration: history.startIteration,
+      checkpoint: ckpt,
+      device: model.device,
+      libtorch: info().libtorch.version,
+      precision: c.precision,
+      notes: history.notes.length ? history.notes : undefined,
+    };
+    writeAtomic(path.join(out, 'final.json'), JSON.stringify(final, null, 2) + '\n');
+    return { final, history };
+  } finally {
+    if (metrics !== undefined) fs.closeSync(metrics);
+    model.dispose();
+  }
+}
+
+/**
+ * Makes `out` ready for this start: refuses another run (without --resume) and a --resume with settings that cannot
+ * continue it exactly; keeps only the metrics the checkpoint knows; writes config.json; removes an old final.json.
+ */
+async function prepareFolder(o: RunOptions): Promise<void> {
+  const { out, config: c } = o;
   fs.mkdirSync(out, { recursive: true });
   const ckpt = path.join(out, CHECKPOINT_FILE);
   const cfgFile = path.join(out, 'config.json');
-  const title = `ResNet-${c.depth}${c.shortcut === 'plain' ? ' plain' : c.shortcut === 'B' ? ' (B)' : ''}, seed ${c.seed}`;
   let resumeFrom = 0;
   if (fs.existsSync(ckpt) || fs.existsSync(path.join(out, 'final.json'))) {
     if (!o.resume) {
@@ -172,68 +241,19 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     if (fs.existsSync(ckpt)) resumeFrom = (await readCheckpointMeta(ckpt)).trainer?.iteration ?? 0;
   }
   // metrics.jsonl keeps only what the checkpoint knows (lines logged after it were lost with the process).
-  const metricsFile = path.join(out, 'metrics.jsonl');
   const kept = readMetrics(out).filter((m) => Number(m.iteration) <= resumeFrom);
-  writeAtomic(metricsFile, kept.map((m) => JSON.stringify(m) + '\n').join(''));
-  writeAtomic(cfgFile, JSON.stringify({ ...c, data: o.data, version: require('../package.json').version,
+  writeAtomic(path.join(out, 'metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  writeAtomic(cfgFile, JSON.stringify({ ...c, data: o.data, version: PACKAGE_VERSION,
     libtorch: info().libtorch.version, started: new Date().toISOString(), resumedFrom: resumeFrom || undefined }, null, 2) + '\n');
   fs.rmSync(path.join(out, 'final.json'), { force: true });
+}
 
-  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
-  const test = await Cifar10.load(o.data, { split: 'test' });
-  const evalSet = train.validation ?? test;
-  const split = train.validation ? 'validation' : 'test';
-  const model = runModel(c);
-  const metrics = fs.openSync(metricsFile, 'a');
-  let drawing: Promise<void> = Promise.resolve();
-  let lastEval: Evaluation | undefined;
-  try {
-    const trainer = new Trainer(model, trainerOptions(c));
-    const history = await trainer.fit(train, {
-      eval: evalSet,
-      evalEvery: c.evalEvery,
-      reportEvery: o.reportEvery ?? 10,
-      signal: o.signal,
-      checkpoint: { dir: out, every: c.checkpointEvery, resume: o.resume },
-      logDir: out, // TensorBoard: `tensorboard --logdir runs` shows every run folder as a run
-      meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations: c.iterations } },
-      onProgress: (e) => {
-        if (e.kind === 'train') {
-          const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
-          fs.writeSync(metrics, JSON.stringify({ kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed }) + '\n');
-        } else if (e.kind === 'eval') {
-          lastEval = e;
-          fs.writeSync(metrics, JSON.stringify({ kind: 'eval', split, iteration: e.iteration, error: e.error, loss: e.loss }) + '\n');
-          drawing = drawing.then(() => redraw(out, title)).catch(() => undefined); // redrawn as it goes
-        }
-        o.onProgress?.(e);
-      },
-    });
-    await drawing;
-    await redraw(out, title);
-    if (history.stopped !== 'completed') return { history };
-    const r = train.validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
-    if (!r) throw new RunError('internal: no final evaluation');
-    const final: RunFinal = {
-      depth: c.depth,
-      shortcut: c.shortcut,
-      seed: c.seed,
-      iterations: history.iterations,
-      testError: r.error,
-      testLoss: r.loss,
-      validationError: train.validation ? lastEval?.error : undefined,
-      perClass: r.perClass,
-      seconds: history.seconds,
-      checkpoint: ckpt,
-      device: model.device,
-      libtorch: info().libtorch.version,
-      precision: c.precision,
-      notes: history.notes.length ? history.notes : undefined,
-    };
-    writeAtomic(path.join(out, 'final.json'), JSON.stringify(final, null, 2) + '\n');
-    return { final, history };
-  } finally {
-    fs.closeSync(metrics);
-    model.dispose();
-  }
+/** Seconds spent training in a fit: each report window's images at its images/s. */
+function trainingSeconds(h: History, globalBatch: number): number {
+  let seconds = 0;
+  h.train.forEach((p, i) => {
+    const from = i === 0 ? h.startIteration : h.train[i - 1].iteration;
+    if (p.iteration > from && p.imagesPerSecond > 0) seconds += ((p.iteration - from) * globalBatch) / p.imagesPerSecond;
+  });
+  return seconds;
 }

@@ -22,3 +22,24 @@ test('lib/native.ts imports nothing else from lib/; every other file that loads 
   t.deepEqual(g['native.ts'], []);
   t.true(Object.values(g).some((deps) => deps.includes('native.ts')));
 });
+
+test('the layers above native.ts: recipe, torchrun and paper import nothing; only the CLI imports the CLI', async (t) => {
+  const g = (await graph()).obj();
+  for (const leaf of ['recipe.ts', 'torchrun.ts', 'paper.ts']) t.deepEqual(g[leaf], [], leaf);
+  const cli = Object.keys(g).filter((f) => f.startsWith('cli/'));
+  t.true(cli.length >= 10, 'the CLI is a folder of files');
+  for (const [file, deps] of Object.entries(g)) {
+    if (!file.startsWith('cli/')) t.deepEqual(deps.filter((d) => d.startsWith('cli/')), [], `${file} imports the CLI`);
+  }
+});
+
+test('files stay readable: lib/ files under 450 lines, the CLI\'s under 300', (t) => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  for (const f of walk(path.join(ROOT, 'lib')).filter((x) => x.endsWith('.ts'))) {
+    const lines = fs.readFileSync(f, 'utf8').split('\n').length;
+    const rel = path.relative(ROOT, f);
+    t.true(lines <= (rel.startsWith('lib/cli/') ? 300 : 450), `${rel}: ${lines} lines`);
+  }
+});

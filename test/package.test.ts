@@ -13,7 +13,7 @@ const SHIPPED = [
   /^dist\/[\w/-]+\.(js|d\.ts)$/, /^native\/(core|napi)\/[\w/-]+\.(cc|h)$/, /^scripts\/build\/[\w-]+\.(js|json)$/,
   /^pretrained\/[\w-]+\.safetensors$/, /^proto\/[\w/-]+\.proto$/,
 ];
-const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
+const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
   'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors',
   'proto/tensorboard.proto'];
 

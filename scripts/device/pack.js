@@ -5,7 +5,7 @@
 // and ninja; no Node.js, no npm, no network). Each run there carries the working tree plus named ignored folders,
 // 64 MiB in all, so the pieces are sized to travel separately:
 //   .device/base/    node.xz (this machine's Node binary), modules.tar.xz (the node_modules a build and a run need:
-//                    cmake-js and its dependencies, node-addon-api, node-api-headers, bindings), dist.tar.xz (the
+//                    cmake-js and its dependencies, node-addon-api, node-api-headers, bindings, protobufjs and crc-32 for TensorBoard), dist.tar.xz (the
 //                    compiled TypeScript), pytorch_seed.py (the PyTorch peer), SHA256SUMS of the CIFAR-10 files,
 //                    manifest.json
 //   .device/data/1/, 2/, 3/   CIFAR-10's batch files, xz-compressed, two per part (about 46 MB)
@@ -21,7 +21,7 @@ const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[
 const OUT = path.resolve(ROOT, opt('--out', '.device'));
 const DATA = path.resolve(opt('--data', process.env.CIFAR10_DIR || path.join(ROOT, '../shared/cifar10/cifar-10-batches-bin')));
 const PEER = path.resolve(opt('--peer', path.join(ROOT, '../shared/bench/pytorch_seed.py')));
-const MODULES = ['cmake-js', 'node-addon-api', 'node-api-headers', 'bindings'];
+const MODULES = ['cmake-js', 'node-addon-api', 'node-api-headers', 'bindings', 'protobufjs', 'crc-32'];
 // The test batch first: the correctness checks can run as soon as part 1 is there.
 const PARTS = [['test_batch.bin', 'batches.meta.txt', 'data_batch_1.bin'], ['data_batch_2.bin', 'data_batch_3.bin'],
   ['data_batch_4.bin', 'data_batch_5.bin']];

@@ -86,7 +86,7 @@ say();
 say('## The paper\'s ResNet-20 (64,000 iterations, lr 0.1 ÷10 at 32k and 48k, batch 128, per-pixel mean, 50k images)');
 say();
 if (final) {
-  say(`Iterations ${final.iterations} (started at ${final.startIteration}; ${final.stopped}), ${final.precision}, seed ${final.seed}, on ${final.device}.`);
+  say(`Iterations ${final.iterations} (this start began at ${final.startIteration}), ${final.precision}, seed ${final.seed}, on ${final.device}.`);
   say(`Test error **${fmt(final.testError, 2)} %** (paper: 8.75 %); training ${fmt(final.trainingSeconds, 1)} s (fit in all, with ` +
     `evaluations and checkpoints: ${fmt(final.seconds, 1)} s). Notes: ${final.notes?.length ? final.notes.join('; ') : 'none'}.`);
   const evals = metrics.filter((m) => m.kind === 'eval');
@@ -97,7 +97,8 @@ if (final) {
     for (const e of evals) say(`| ${e.iteration} | ${fmt(e.error, 2)} | ${fmt(e.loss, 4)} |`);
   }
 } else {
-  say('No r20/final.json came back.');
+  const last = metrics.filter((m) => m.kind === 'eval').at(-1);
+  say(`No r20/final.json came back (the run did not finish${last ? `; last evaluation at ${last.iteration}: ${fmt(last.error, 2)} %` : ''}).`);
 }
 
 say();

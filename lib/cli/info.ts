@@ -1,0 +1,35 @@
+// resnet-cifar info: the libtorch in use, CUDA, threads, the addon build, pretrained networks and where data is looked for.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultCacheDir } from '../download';
+import { info } from '../info';
+import { pretrainedModels } from '../pretrained';
+import { parse } from './args';
+import { help } from './help';
+import { out } from './output';
+
+export async function cmdInfo(argv: string[]): Promise<number> {
+  const { values } = parse('info', argv, {});
+  if (values.help) return help('info');
+  const i = info();
+  const data = {
+    CIFAR10_DIR: process.env.CIFAR10_DIR ?? null,
+    cache: defaultCacheDir(),
+    cached: fs.existsSync(path.join(defaultCacheDir(), 'cifar-10-binary.tar.gz')),
+  };
+  const pretrained = (await pretrainedModels()).map((m) => ({ name: m.name, depth: m.config.depth, shortcut: m.config.shortcut, testError: m.testError }));
+  if (values.json) {
+    out(JSON.stringify({ ...i, data, pretrained }));
+    return 0;
+  }
+  out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
+  out(`CUDA       ${i.cuda.available ? `available, ${i.cuda.deviceCount} device(s), cuDNN ${i.cuda.cudnn ? 'yes' : 'no'}` : 'not available'}`);
+  out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS); fused BN + ReLU kernels: ${i.fusedKernels}`);
+  out(`cpu bf16   ${i.cpu.bf16 === 'emulated' ? 'no AMX-BF16 or AVX512-BF16: --precision bf16 works but is slower than fp32'
+    : `${i.cpu.bf16 === 'amx-bf16' ? 'AMX-BF16' : 'AVX512-BF16'} (--precision bf16 runs convolutions on it)`}`);
+  out(`addon      ${i.addon.build} build, ${i.addon.path}; distributed: ${i.distributed.length ? i.distributed.join(', ') : 'none (built without libgloo-dev)'}`);
+  out(`pretrained ${pretrained.length ? pretrained.map((m) => `${m.name} (ResNet-${m.depth}, test error ${m.testError.toFixed(2)} %)`).join(', ')
+    : 'none installed'}; eval/predict --pretrained NAME`);
+  out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
+  return 0;
+}

@@ -1,0 +1,62 @@
+// eval's and predict's model: one of --pretrained, --weights, --torchscript or --exported, with its normalization.
+import { Cifar10 } from '../cifar10';
+import { loadExported, loadTorchScript } from '../foreign';
+import { networkLabel } from '../names';
+import { CIFAR10_CHANNEL_NORMALIZATION } from '../normalization';
+import type { Precision } from '../precision';
+import { pretrainedFile } from '../pretrained';
+import { ResNet } from '../resnet';
+import { UsageError, deviceArg, existingFile, normalizeArg, shortcutArg, str, type Opts, type Values } from './args';
+
+export const MODEL_OPTS: Opts = {
+  pretrained: { type: 'string' }, weights: { type: 'string' }, checkpoint: { type: 'string' }, torchscript: { type: 'string' }, exported: { type: 'string' },
+  normalize: { type: 'string' }, mean: { type: 'string' }, std: { type: 'string' }, shortcut: { type: 'string' },
+  device: { type: 'string' }, precision: { type: 'string' },
+};
+
+/** The model a command names, as one interface over our networks and PyTorch's programs. */
+export async function loadModel(values: Values, cmd: string) {
+  const sources = (['pretrained', 'weights', 'checkpoint', 'torchscript', 'exported'] as const).filter((k) => values[k] !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError(`${cmd} needs exactly one of --pretrained NAME, --weights FILE, --torchscript FILE or --exported FILE`);
+  }
+  const kind = sources[0];
+  const device = deviceArg(str(values, 'device'));
+  const normalize = normalizeArg(values);
+  if (kind === 'pretrained' || kind === 'weights' || kind === 'checkpoint') {
+    let m: ResNet;
+    let from: string;
+    if (kind === 'pretrained') {
+      const name = str(values, 'pretrained')!;
+      try {
+        pretrainedFile(name);
+      } catch (e) {
+        throw new UsageError(`--pretrained: ${(e as Error).message}`);
+      }
+      m = await ResNet.pretrained(name, { device });
+      from = `pretrained '${name}'`;
+    } else {
+      const file = existingFile(str(values, kind)!);
+      const shortcut = values.shortcut === undefined ? undefined : shortcutArg(str(values, 'shortcut'));
+      m = await ResNet.load(file, { device, shortcut });
+      const imported = m.meta.imported as { layout?: string } | undefined;
+      from = imported?.layout ? `${imported.layout} weights ${file}` : file;
+    }
+    // Our checkpoints know their normalization; foreign weights need the one their code trained with.
+    const norm = normalize ?? m.normalization ?? CIFAR10_CHANNEL_NORMALIZATION;
+    return {
+      name: `${networkLabel(m.config.depth, m.config.shortcut)} from ${from}`, norm, dispose: () => m.dispose(),
+      predict: (x: Float32Array, n: number, precision: Precision) => m.predict(x, n, { precision }),
+      evaluate: (d: Cifar10, batchSize: number, precision: Precision) => m.evaluate(d, { batchSize, precision, normalization: norm }),
+    };
+  }
+  const file = existingFile(str(values, kind)!);
+  const load = kind === 'torchscript' ? loadTorchScript : loadExported;
+  const m = await load(file, { device, normalize: normalize ?? CIFAR10_CHANNEL_NORMALIZATION });
+  return {
+    name: `${kind === 'torchscript' ? 'TorchScript' : 'AOTInductor package'} ${file}`, norm: m.normalization,
+    dispose: () => m.dispose(),
+    predict: (x: Float32Array, n: number, precision: Precision) => m.predict(x, n, { precision }),
+    evaluate: (d: Cifar10, batchSize: number, precision: Precision) => m.evaluate(d, { batchSize, precision }),
+  };
+}

@@ -1,0 +1,56 @@
+// resnet-cifar train: one network into a run folder (or, with --nproc-per-node, this machine's data-parallel workers).
+import * as path from 'node:path';
+import { networkLabel, runName } from '../names';
+import { REPORT_EVERY } from '../recipe';
+import { trainRun } from '../run';
+import { torchrunWorker } from '../torchrun';
+import { UsageError, dataArg, depthArg, int, parse, shortcutArg, str } from './args';
+import { help } from './help';
+import { LAUNCH_OPTS, launch } from './launch';
+import { out, progressPrinter } from './output';
+import { stopSignal } from './signals';
+import { TRAIN_OPTS, trainConfig } from './train-config';
+
+/** --json prints a progress line every this many iterations (a TTY's bar or log lines: every REPORT_EVERY). */
+export const JSON_REPORT_EVERY = 50;
+
+export async function cmdTrain(argv: string[]): Promise<number> {
+  const { values } = parse('train', argv, TRAIN_OPTS);
+  if (values.help) return help('train');
+  if (LAUNCH_OPTS.some((k) => values[k] !== undefined)) return launch(argv, values);
+  const json = values.json === true;
+  const worker = torchrunWorker();
+  const follower = worker !== undefined && worker.rank !== 0;
+  const depth = depthArg(str(values, 'depth'), 20);
+  const shortcut = shortcutArg(str(values, 'shortcut'));
+  const seed = int('seed', str(values, 'seed'), 0);
+  const config = trainConfig(values, depth, shortcut, seed);
+  if (config.syncBatchNorm && config.worldSize < 2) {
+    throw new UsageError('--sync-bn synchronizes BatchNorm between data-parallel workers: it needs --nproc-per-node (or --nnodes) with 2 or more in all, or torchrun\'s environment');
+  }
+  const data = await dataArg(values, json);
+  const dir = path.resolve(str(values, 'out') ?? path.join('runs', runName(depth, shortcut, seed)));
+  const stop = stopSignal(follower);
+  const label = networkLabel(depth, shortcut);
+  const p = follower ? { onProgress: () => undefined, end: () => undefined } : progressPrinter(json, label);
+  const ranks = config.worldSize > 1 ? `, ${config.worldSize} ranks × batch ${config.batchSize}` : '';
+  if (!json && !follower) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}${ranks}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
+  try {
+    const r = await trainRun({ data, out: dir, config, resume: values.resume === true, signal: stop.signal, onProgress: p.onProgress,
+      reportEvery: json ? JSON_REPORT_EVERY : REPORT_EVERY });
+    p.end();
+    if (follower) return r.history.stopped === 'completed' ? 0 : 130;
+    if (!json) for (const note of r.history.notes) out(`note: ${note}`);
+    if (!r.final) {
+      if (json) out(JSON.stringify({ kind: 'stopped', iteration: r.history.iterations, checkpoint: r.history.checkpoint }));
+      else out(`stopped at iteration ${r.history.iterations}; checkpoint ${r.history.checkpoint}; continue with --resume --out ${dir}`);
+      return 130;
+    }
+    if (json) out(JSON.stringify({ kind: 'final', ...r.final }));
+    else out(`done: test error ${r.final.testError.toFixed(2)} % after ${r.final.iterations} iterations; ${dir}/final.json`);
+    return 0;
+  } finally {
+    p.end();
+    stop.dispose();
+  }
+}

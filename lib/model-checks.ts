@@ -1,0 +1,29 @@
+// Checks of a network's shape and of image batches, shared by ResNet and the foreign models.
+import { native } from './native';
+import { IMAGE_SIZE } from './normalization';
+import * as v from './validate';
+
+/** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
+export function checkImages(input: unknown, n?: number): number {
+  if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
+  const count = n ?? input.length / IMAGE_SIZE;
+  if (n !== undefined) v.integer('n', n, 1);
+  if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {
+    throw new RangeError(
+      n === undefined
+        ? `Expected input length to be a positive multiple of 3×32×32 = ${IMAGE_SIZE} but received ${input.length}`
+        : `Expected input of length n×3×32×32 = ${count * IMAGE_SIZE} for n = ${count} but received ${input.length}`,
+    );
+  }
+  return count;
+}
+
+export function checkDepth(depth: unknown): number {
+  const { minDepth, maxDepth } = native().constants;
+  const what = `depth of the form 6n+2 (20, 32, 44, …) up to ${maxDepth}`;
+  if (typeof depth !== 'number') throw v.expected(what, depth);
+  if (!Number.isInteger(depth) || depth < minDepth || (depth - 2) % 6 !== 0 || depth > maxDepth) {
+    throw v.expected(what, depth, RangeError);
+  }
+  return depth;
+}
