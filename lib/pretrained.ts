@@ -1,6 +1,6 @@
 // The networks this package ships trained: pretrained/<name>.safetensors beside lib/ and dist/. Each file is one of
 // our safetensors checkpoints (weights, buffers, the normalization it was trained with) whose meta records, under
-// `pretrained`, its test error and how it was trained (scripts/pretrained.ts writes them from a finished run).
+// `pretrained`, its test error and how it was trained (scripts/results/pretrained.ts writes them from a finished run).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointMeta } from './checkpoint';

@@ -27,7 +27,7 @@ function build(torch) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const cmd = args.includes('--force') ? 'rebuild' : 'compile';
   // --sanitize: an AddressSanitizer + UndefinedBehaviorSanitizer build (no recovery) in .asan/ for npm run
-  // test:stress's sanitizer area; Node runs it with libasan preloaded (scripts/stress.ts).
+  // test:stress's sanitizer area; Node runs it with libasan preloaded (scripts/reliability/stress.ts).
   const sanitize = args.includes('--sanitize');
   const out = sanitize ? path.join(ROOT, '.asan') : path.join(ROOT, 'build');
   const cmakeArgs = [cmakeJs, cmd, '--directory', ROOT, '--out', out,

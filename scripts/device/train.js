@@ -7,7 +7,7 @@
 // The recipe's defaults (lib/recipe.ts: lr 0.1, ÷10 at 50 % and 75 % of the iterations, momentum 0.9, weight
 // decay 1e-4, batch 128, per-pixel mean), the 50k training images; test error on the 10k test images. Writes
 // OUT/config.json, OUT/metrics.jsonl, OUT/checkpoint.pt (a second call with the same OUT resumes it) and, once
-// finished, OUT/final.json (scripts/pretrained.ts makes it a pretrained network).
+// finished, OUT/final.json (scripts/results/pretrained.ts makes it a pretrained network).
 const fs = require('fs');
 const { RECIPE, milestonesFor } = require('../../dist/recipe');
 const { trainRun } = require('../../dist/run');

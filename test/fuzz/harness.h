@@ -1,6 +1,6 @@
 // What every libFuzzer harness here shares: a reader may refuse an input with an exception (std::exception,
 // c10::Error), which is the expected outcome for bad bytes; anything else (a crash, a sanitizer report, a hang,
-// an allocation over the fuzzer's limit) is a finding. Built and run by scripts/fuzz.ts (npm run fuzz).
+// an allocation over the fuzzer's limit) is a finding. Built and run by scripts/reliability/fuzz.ts (npm run fuzz).
 #pragma once
 
 #include <c10/util/Exception.h>

@@ -2,7 +2,7 @@
 # Writes OUT_DIR/<target>/<name> for the targets of test/fuzz/*.cc: PyTorch-written state dicts (zip and legacy
 # format), akamaster-layout training checkpoints, plain-data pickles, safetensors written by Python's safetensors,
 # TorchScript and plain zips, JSON headers, CIFAR-10 batches cut small; OURS_DIR's files (our checkpoints, written
-# by scripts/fuzz.ts with the library) join torch_save, zip, safetensors and json.
+# by scripts/reliability/fuzz.ts with the library) join torch_save, zip, safetensors and json.
 import collections
 import io
 import json

@@ -1,4 +1,4 @@
-// Run by scripts/leak.sh under valgrind: the public API end to end, small, over the compiled dist/ (no tsx under
+// Run by scripts/reliability/leak.sh under valgrind: the public API end to end, small, over the compiled dist/ (no tsx under
 // valgrind) — model, predict, a data set from a batch file and from a .tar.gz, a 3-iteration fit with a
 // checkpoint, evaluate, save/load in both formats, readCheckpointMeta, the small hostile files of test/hostile/
 // (each refused; the large ones take valgrind too long and are covered by test:stress's sanitizer area), the
@@ -8,9 +8,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { Cifar10, ResNet, Trainer, readCheckpointMeta, loadTorchScript, loadExported } = require('../dist/index.js');
+const { Cifar10, ResNet, Trainer, readCheckpointMeta, loadTorchScript, loadExported } = require('../../dist/index.js');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '../..');
 
 (async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-leak-'));

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cifar10, info } from '../lib/index';
+import { Cifar10, info } from '../../lib/index';
 
 const { values: a } = parseArgs({
   options: {
@@ -19,7 +19,7 @@ const { values: a } = parseArgs({
     'sync-bn': { type: 'boolean', default: false },
   },
 });
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '../..');
 const cores = os.availableParallelism();
 
 /** Images/s of one configuration: `procs` processes with cores / procs threads each, global batch 128. */

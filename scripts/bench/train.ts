@@ -5,7 +5,7 @@
 //     torch this addon was built against) against ours in float32.
 //   bf16: PyTorch's bf16 configurations, autocast eager and autocast + torch.compile (its compile time reported
 //     apart), both channels-last, against ours with precision 'bf16'; plus evaluation throughput (10,000 test
-//     images) of ours in bf16 against PyTorch's bf16 inference (scripts/peer_eval.py).
+//     images) of ours in bf16 against PyTorch's bf16 inference (scripts/bench/peer_eval.py).
 // Rows: the model step alone (one fixed batch) and end to end (shuffle + pad/crop/flip + normalize + step). Each
 // round runs every configuration back to back, the order alternating by round, and prints its ratios; with
 // --rounds N the table shows medians, and the medians of the per-round ratios are the robust figure on a machine
@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cifar10, ResNet, Trainer, info, setNumThreads, type Precision } from '../lib/index';
+import { Cifar10, ResNet, Trainer, info, setNumThreads, type Precision } from '../../lib/index';
 
 const { values: a } = parseArgs({
   options: {
@@ -24,7 +24,7 @@ const { values: a } = parseArgs({
     'e2e-steps': { type: 'string', default: '80' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     depth: { type: 'string', default: '20' },
-    peer: { type: 'string', default: path.join(__dirname, '../../shared/bench/pytorch_seed.py') },
+    peer: { type: 'string', default: path.join(__dirname, '../../../shared/bench/pytorch_seed.py') },
     data: { type: 'string' },
     rounds: { type: 'string', default: '1' },
   },
@@ -81,7 +81,7 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 
 async function main() {
   if (!fs.existsSync(a.peer)) throw new Error(`PyTorch peer not found at ${a.peer} (--peer PATH)`);
-  const dataDir = await Cifar10.locate({ source: a.data ?? (fs.existsSync(path.join(__dirname, '../../shared/cifar10/cifar-10-batches-bin')) && !process.env.CIFAR10_DIR ? path.join(__dirname, '../../shared/cifar10/cifar-10-batches-bin') : undefined) });
+  const dataDir = await Cifar10.locate({ source: a.data ?? (fs.existsSync(path.join(__dirname, '../../../shared/cifar10/cifar-10-batches-bin')) && !process.env.CIFAR10_DIR ? path.join(__dirname, '../../../shared/cifar10/cifar-10-batches-bin') : undefined) });
   setNumThreads(threads);
   const torchPy = execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
   const i = info();

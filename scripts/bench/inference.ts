@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { Cifar10, ResNet, info, setNumThreads } from '../lib/index';
+import { Cifar10, ResNet, info, setNumThreads } from '../../lib/index';
 
 const { values: a } = parseArgs({
   options: {
@@ -22,7 +22,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: String(os.availableParallelism()) },
     calls: { type: 'string', default: '1000' },
     data: { type: 'string' },
-    out: { type: 'string', default: path.join(__dirname, '../docs/results/inference.json') },
+    out: { type: 'string', default: path.join(__dirname, '../../docs/results/inference.json') },
   },
 });
 const depths = a.depths.split(',').map(Number);

@@ -1,4 +1,4 @@
-// npx tsx scripts/pretrained.ts RUN_DIR --name resnet20 [--data DIR] [--trained-on TEXT]
+// npx tsx scripts/results/pretrained.ts RUN_DIR --name resnet20 [--data DIR] [--trained-on TEXT]
 // Makes a finished training run (a `resnet-cifar train` folder, or the GPU driver's train.js output) one of the
 // package's pretrained networks: loads its checkpoint on the CPU, evaluates it in fp32 on the 10,000 test images,
 // and writes pretrained/<name>.safetensors (weights, buffers, normalization; meta.pretrained = { testError,
@@ -8,15 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CHECKPOINT_FILE, Cifar10, PAPER_TEST_ERRORS, PRETRAINED_DIR, ResNet, info, pretrainedModels, readCheckpointMeta } from '../lib/index';
-import type { MetaValue } from '../lib/index';
-import { readFinal } from '../lib/run';
+import { CHECKPOINT_FILE, Cifar10, PAPER_TEST_ERRORS, PRETRAINED_DIR, ResNet, info, pretrainedModels, readCheckpointMeta } from '../../lib/index';
+import type { MetaValue } from '../../lib/index';
+import { readFinal } from '../../lib/run';
 
 const { values: a, positionals } = parseArgs({
   options: { name: { type: 'string' }, data: { type: 'string' }, 'trained-on': { type: 'string' } },
   allowPositionals: true,
 });
-const RESULTS = path.join(__dirname, '..', 'docs', 'results');
+const RESULTS = path.join(__dirname, '..', '..', 'docs', 'results');
 
 function fail(message: string): never {
   console.error(`pretrained: ${message}`);
@@ -24,7 +24,7 @@ function fail(message: string): never {
 }
 
 async function main() {
-  if (positionals.length !== 1 || !a.name) fail('usage: scripts/pretrained.ts RUN_DIR --name NAME [--data DIR] [--trained-on TEXT]');
+  if (positionals.length !== 1 || !a.name) fail('usage: scripts/results/pretrained.ts RUN_DIR --name NAME [--data DIR] [--trained-on TEXT]');
   if (!/^[a-z0-9][a-z0-9-]*$/.test(a.name)) fail(`--name expects lower-case letters, digits and dashes, got '${a.name}'`);
   const run = positionals[0];
   const final = readFinal(run);
@@ -83,7 +83,7 @@ function writeTable(models: Awaited<ReturnType<typeof pretrainedModels>>) {
     'Each is `pretrained/<name>.safetensors`: `ResNet.pretrained(name)` in TypeScript, `--pretrained NAME` for the',
     'CLI\'s `eval` and `predict`. Test error: top-1 on the 10,000 CIFAR-10 test images, evaluated in fp32 on the CPU',
     'when the file was made (the test suite checks it again). This table is written from the files\' own meta by',
-    '`npx tsx scripts/pretrained.ts RUN_DIR --name NAME`.',
+    '`npx tsx scripts/results/pretrained.ts RUN_DIR --name NAME`.',
     '',
     '| name | network | test error (%) | paper (%) | recipe | trained on, time, finished |',
     '|---|---|---:|---:|---|---|',

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '../..');
 const BUILD = path.join(ROOT, '.fuzz'); // not build/: cmake-js's rebuild empties that
 const HARNESSES = path.join(ROOT, 'test/fuzz');
 const HOSTILE = path.join(ROOT, 'test/hostile');
@@ -113,7 +113,7 @@ async function seeds(): Promise<string> {
   fs.rmSync(dir, { recursive: true, force: true });
   const ours = path.join(BUILD, 'ours');
   fs.mkdirSync(ours, { recursive: true });
-  const { ResNet, Trainer, Cifar10 } = require(path.join(ROOT, 'lib/index.ts')) as typeof import('../lib/index');
+  const { ResNet, Trainer, Cifar10 } = require(path.join(ROOT, 'lib/index.ts')) as typeof import('../../lib/index');
   const m = new ResNet({ depth: 8, device: 'cpu', seed: 1 });
   await m.save(path.join(ours, 'ours.pt'), { meta: { run: 'seed', list: [1, [2, 3]] } });
   await m.save(path.join(ours, 'ours.safetensors'), { meta: { run: 'seed' } });

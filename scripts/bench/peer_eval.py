@@ -3,7 +3,7 @@
 eval mode, no grad, batches of 500 over the 10,000 CIFAR-10 test images (normalized with torch ops inside the timed
 loop, as resnet-cifar's evaluate does), optionally under bf16 autocast and channels-last. Prints one JSON line.
 
-  python3 scripts/peer_eval.py --peer ../shared/bench/pytorch_seed.py --data DIR [--n 3] [--threads 2] [--bf16]
+  python3 scripts/bench/peer_eval.py --peer ../shared/bench/pytorch_seed.py --data DIR [--n 3] [--threads 2] [--bf16]
 """
 import argparse, importlib.util, json, time
 

@@ -10,14 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cifar10, ResNet, Trainer, info } from '../lib/index';
+import { Cifar10, ResNet, Trainer, info } from '../../lib/index';
 
 const { values: a } = parseArgs({
   options: {
     iterations: { type: 'string', default: '4000' },
     seeds: { type: 'string', default: '1,2' },
     data: { type: 'string' },
-    out: { type: 'string', default: path.join(__dirname, '../docs/results/precision-accuracy.md') },
+    out: { type: 'string', default: path.join(__dirname, '../../docs/results/precision-accuracy.md') },
     fresh: { type: 'boolean', default: false },
   },
 });

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# npm run test:leak — scripts/leak-target.js under valgrind memcheck. Fails on any error report in our frames:
+# npm run test:leak — scripts/reliability/leak-target.js under valgrind memcheck. Fails on any error report in our frames:
 # invalid reads and writes, uses of uninitialised values and invalid frees whose first frame outside the C and C++
 # runtimes is in our addon (resnet_cifar.node / resnet_cifar::), and "definitely lost" blocks allocated from our
 # code. Reports that arise inside node, V8 or libtorch (libtorch's optimized code reads the unset payload of the
 # std::optional arguments our calls pass as nullopt, which memcheck reports) are counted and reported, not failed.
 # Takes a few minutes (valgrind runs everything ~30x slower).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "test:leak needs valgrind (apt-get install valgrind)"; exit 2; }
 npx --no-install tsc -p tsconfig.json  # the target runs the compiled dist/
 log=$(mktemp)
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --num-callers=50 --error-limit=no \
-  --log-file="$log" node scripts/leak-target.js || { tail -30 "$log"; echo "test:leak: the target failed"; exit 1; }
+  --log-file="$log" node scripts/reliability/leak-target.js || { tail -30 "$log"; echo "test:leak: the target failed"; exit 1; }
 python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
