@@ -170,6 +170,7 @@ export class Trainer {
       if (checkpointDir && (this.options.distributed?.rank ?? 0) === 0) fs.mkdirSync(checkpointDir, { recursive: true });
       const note = precisionNote(this.options.precision, model.device());
       let callbackError: unknown;
+      // eslint-disable-next-line prefer-const -- assigned once, below, but onEvent closes over it before that
       let handle: NativeFitHandle | undefined;
       const board = logDir !== undefined && (this.options.distributed?.rank ?? 0) === 0 ? new TensorBoardLog(logDir, { model: this.model.config, trainer: this.options }, evalData?.split ?? 'eval') : undefined;
       const onEvent = (e: NativeFitEvent) => {

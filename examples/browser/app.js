@@ -1,6 +1,6 @@
 // The page's logic: ONNX Runtime Web (wasm backend) runs /model.onnx, an export of resnet-cifar's ResNet-20 whose
 // graph takes RGB pixels in [0, 1] (NCHW, [batch, 3, 32, 32]) and returns logits.
-/* global ort */
+// ort: ONNX Runtime Web, loaded by index.html before this script.
 'use strict';
 
 ort.env.wasm.wasmPaths = '/ort/';

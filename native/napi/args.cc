@@ -36,7 +36,8 @@ std::vector<int64_t> Ints(const Napi::Value& v, const std::string& what, int64_t
   if (!v.IsArray()) throw TypeErrorEx(what + " must be an array of integers");
   auto a = v.As<Napi::Array>();
   std::vector<int64_t> out;
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(Int(a.Get(i), what + "[" + std::to_string(i) + "]", min, max));
+  for (uint32_t i = 0; i < a.Length(); ++i)
+    out.push_back(Int(a.Get(i), what + "[" + std::to_string(i) + "]", min, max));
   return out;
 }
 

@@ -3,8 +3,8 @@
 // a TypeError, a value outside what the native code can hold a RangeError, each naming the argument.
 #pragma once
 
-#include <napi.h>
 #include <ATen/core/Tensor.h>
+#include <napi.h>
 
 #include <cstdint>
 #include <string>
@@ -22,7 +22,8 @@ namespace args {
 std::string String(const Napi::Value& v, const std::string& what);
 bool Bool(const Napi::Value& v, const std::string& what);
 double Number(const Napi::Value& v, const std::string& what);  // finite
-int64_t Int(const Napi::Value& v, const std::string& what, int64_t min = -kMaxSafeInteger, int64_t max = kMaxSafeInteger);
+int64_t Int(const Napi::Value& v, const std::string& what, int64_t min = -kMaxSafeInteger,
+            int64_t max = kMaxSafeInteger);
 std::vector<int64_t> Ints(const Napi::Value& v, const std::string& what, int64_t min, int64_t max);
 // A Float32Array's values (copied: the caller may reuse the buffer), finite.
 std::vector<float> Floats(const Napi::Value& v, const std::string& what);
@@ -32,7 +33,9 @@ at::Tensor Images(const Napi::Value& data, const Napi::Value& n, const std::stri
 Napi::Function Function(const Napi::Value& v, const std::string& what);
 
 // info[i], or undefined past the end.
-inline Napi::Value At(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
+inline Napi::Value At(const Napi::CallbackInfo& info, size_t i) {
+  return i < info.Length() ? info[i] : info.Env().Undefined();
+}
 
 // Named fields of an options object: o.Int("batchSize", 1, 50000) reads o.batchSize, naming it "fit.batchSize".
 class Fields {
@@ -46,7 +49,9 @@ class Fields {
   int64_t Int(const char* key, int64_t min = -kMaxSafeInteger, int64_t max = kMaxSafeInteger) const {
     return args::Int(Get(key), Name(key), min, max);
   }
-  std::vector<int64_t> Ints(const char* key, int64_t min, int64_t max) const { return args::Ints(Get(key), Name(key), min, max); }
+  std::vector<int64_t> Ints(const char* key, int64_t min, int64_t max) const {
+    return args::Ints(Get(key), Name(key), min, max);
+  }
   std::vector<float> Floats(const char* key) const { return args::Floats(Get(key), Name(key)); }
   std::string Name(const char* key) const { return what_ + "." + key; }
 

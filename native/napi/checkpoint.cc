@@ -13,7 +13,8 @@ namespace {
 
 Napi::Object TensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, at::Tensor>>& named) {
   auto o = Napi::Object::New(env);
-  for (const auto& [name, t] : named) o.Set(name, TensorToJs<float, Napi::Float32Array>(env, t.detach().to(at::kFloat)));
+  for (const auto& [name, t] : named)
+    o.Set(name, TensorToJs<float, Napi::Float32Array>(env, t.detach().to(at::kFloat)));
   return o;
 }
 
@@ -46,7 +47,8 @@ Napi::Object CheckpointToJs(Napi::Env env, const Checkpoint& ck, bool tensors) {
   if (tensors && ck.state_dict.isGenericDict()) {
     std::vector<std::pair<std::string, at::Tensor>> named;
     for (const auto& kv : ck.state_dict.toGenericDict()) {
-      if (kv.key().isString() && kv.value().isTensor()) named.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
+      if (kv.key().isString() && kv.value().isTensor())
+        named.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
     }
     o.Set("stateDict", TensorsToJs(env, named));
   }
@@ -63,7 +65,9 @@ Napi::Value ReadCheckpointJs(const Napi::CallbackInfo& info) {
     auto out = std::make_shared<Checkpoint>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:readCheckpoint",
-        [path, tensors, out] { *out = resnet_cifar::ReadCheckpoint(path, tensors ? TensorData::kLoad : TensorData::kSkip); },
+        [path, tensors, out] {
+          *out = resnet_cifar::ReadCheckpoint(path, tensors ? TensorData::kLoad : TensorData::kSkip);
+        },
         [out, tensors](Napi::Env env) -> Napi::Value { return CheckpointToJs(env, *out, tensors); });
   });
 }

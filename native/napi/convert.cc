@@ -123,7 +123,8 @@ Napi::Object EvalResultToJs(Napi::Env env, const EvalResult& r) {
   o.Set("error", r.Error());
   o.Set("confusion", Numbers(env, r.confusion.size(), [&](size_t i) { return static_cast<double>(r.confusion[i]); }));
   const auto k = static_cast<size_t>(r.classes);
-  o.Set("classCounts", Numbers(env, k, [&](size_t c) { return static_cast<double>(r.ClassCount(static_cast<int64_t>(c))); }));
+  o.Set("classCounts",
+        Numbers(env, k, [&](size_t c) { return static_cast<double>(r.ClassCount(static_cast<int64_t>(c))); }));
   o.Set("classErrors", Numbers(env, k, [&](size_t c) { return r.ClassError(static_cast<int64_t>(c)); }));
   return o;
 }
@@ -147,7 +148,8 @@ Napi::Object EvalRecordToJs(Napi::Env env, const EvalRecord& r) {
   return o;
 }
 
-void SetHistory(Napi::Env env, Napi::Object o, const std::vector<TrainRecord>& train, const std::vector<EvalRecord>& eval) {
+void SetHistory(Napi::Env env, Napi::Object o, const std::vector<TrainRecord>& train,
+                const std::vector<EvalRecord>& eval) {
   auto tr = Napi::Array::New(env, train.size());
   for (size_t i = 0; i < train.size(); ++i) tr.Set(static_cast<uint32_t>(i), TrainRecordToJs(env, train[i]));
   auto ev = Napi::Array::New(env, eval.size());

@@ -2,16 +2,16 @@
 // shapes lib/native.ts declares for normalizations, evaluations and training records.
 #pragma once
 
-#include <napi.h>
 #include <ATen/core/Tensor.h>
+#include <napi.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "../core/data/normalization.h"
 #include "../core/io/checkpoint.h"
 #include "../core/train/evaluate.h"
-#include "../core/data/normalization.h"
 
 namespace resnet_cifar {
 
@@ -43,6 +43,7 @@ Napi::Object TrainRecordToJs(Napi::Env env, const TrainRecord& r);
 // { iteration, error, loss }
 Napi::Object EvalRecordToJs(Napi::Env env, const EvalRecord& r);
 // o.train = [TrainRecord...], o.eval = [EvalRecord...]: a fit's history.
-void SetHistory(Napi::Env env, Napi::Object o, const std::vector<TrainRecord>& train, const std::vector<EvalRecord>& eval);
+void SetHistory(Napi::Env env, Napi::Object o, const std::vector<TrainRecord>& train,
+                const std::vector<EvalRecord>& eval);
 
 }  // namespace resnet_cifar

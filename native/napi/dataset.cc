@@ -53,7 +53,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
       const int64_t count = args::Int(args::At(info, 1), "images: count", 1, n - start);
       auto o = Napi::Object::New(info.Env());
       o.Set("pixels", TensorToJs<uint8_t, Napi::Uint8Array>(info.Env(), state_->images().narrow(0, start, count)));
-      o.Set("labels", TensorToJs<uint8_t, Napi::Uint8Array>(info.Env(), state_->labels().narrow(0, start, count).to(at::kByte)));
+      o.Set("labels",
+            TensorToJs<uint8_t, Napi::Uint8Array>(info.Env(), state_->labels().narrow(0, start, count).to(at::kByte)));
       return o;
     });
   }

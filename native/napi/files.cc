@@ -1,5 +1,5 @@
-// writeFileAtomic(): the one crash-safe write (core/io/files.h) for the JSON and charts lib/ writes, as checkpoints use;
-// readTarGz(): chosen members of a .tar.gz (core/io/tar_gz.h), read off the main thread.
+// writeFileAtomic(): the one crash-safe write (core/io/files.h) for the JSON and charts lib/ writes, as checkpoints
+// use; readTarGz(): chosen members of a .tar.gz (core/io/tar_gz.h), read off the main thread.
 #include <napi.h>
 
 #include <map>
@@ -53,8 +53,8 @@ Napi::Value ReadTarGzJs(const Napi::CallbackInfo& info) {
             auto* data = new std::vector<char>(std::move(out->members[i].data));  // owned by the JS buffer
             auto m = Napi::Object::New(env);
             m.Set("name", out->members[i].name);
-            m.Set("data", Napi::Buffer<char>::New(env, data->data(), data->size(),
-                                                  [data](Napi::Env, char*) { delete data; }));
+            m.Set("data",
+                  Napi::Buffer<char>::New(env, data->data(), data->size(), [data](Napi::Env, char*) { delete data; }));
             members.Set(static_cast<uint32_t>(i), m);
           }
           auto names = Napi::Array::New(env, out->names.size());

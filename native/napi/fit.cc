@@ -91,7 +91,8 @@ class FitJob : public FitObserver {
  public:
   FitJob(Napi::Env env, std::shared_ptr<ModelState> model, std::shared_ptr<const Dataset> train,
          std::shared_ptr<const Dataset> eval, FitConfig cfg)
-      : deferred(Napi::Promise::Deferred::New(env)), model(model),
+      : deferred(Napi::Promise::Deferred::New(env)),
+        model(model),
         loop(std::move(model), std::move(train), std::move(eval), std::move(cfg), *this) {}
 
   void OnTrain(const TrainRecord& r, double elapsed) override {
@@ -283,10 +284,13 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     auto handle = Napi::Object::New(env);
     handle.Set("promise", job->deferred.Promise());
     std::weak_ptr<FitJob> weak = job;
-    handle.Set("abort", Napi::Function::New(env, [weak](const Napi::CallbackInfo& i) -> Napi::Value {
-                 if (auto j = weak.lock()) j->loop.Abort();
-                 return i.Env().Undefined();
-               }, "abort"));
+    handle.Set("abort", Napi::Function::New(
+                            env,
+                            [weak](const Napi::CallbackInfo& i) -> Napi::Value {
+                              if (auto j = weak.lock()) j->loop.Abort();
+                              return i.Env().Undefined();
+                            },
+                            "abort"));
     return handle;
   });
 }
@@ -299,8 +303,9 @@ Napi::Value TrainingBatch(const Napi::CallbackInfo& info) {
     auto data = DatasetOf(args::At(info, 0));
     FitConfig cfg = FitConfigFromJs(args::At(info, 1));
     const int64_t it = args::Int(args::At(info, 2), "trainingBatch: iteration", 0);
-    const c10::Device device = args::At(info, 3).IsUndefined() ? c10::Device(c10::kCPU)
-                                                                : ResolveDevice(args::String(info[3], "trainingBatch: device"));
+    const c10::Device device = args::At(info, 3).IsUndefined()
+                                   ? c10::Device(c10::kCPU)
+                                   : ResolveDevice(args::String(info[3], "trainingBatch: device"));
     if (cfg.batches.batch > data->size()) throw RangeErrorEx("trainingBatch: batchSize is larger than the dataset");
     struct Out {
       Batch batch;

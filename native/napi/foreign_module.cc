@@ -31,7 +31,8 @@ class ForeignWrap : public Napi::ObjectWrap<ForeignWrap> {
       const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
       auto out = std::make_shared<at::Tensor>();
       return TaskWorker::Run(
-          info.Env(), "resnet-cifar:foreign-predict", [s, input, precision, out] { *out = ForeignPredict(*s, input, precision); },
+          info.Env(), "resnet-cifar:foreign-predict",
+          [s, input, precision, out] { *out = ForeignPredict(*s, input, precision); },
           [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
     });
   }
@@ -53,11 +54,15 @@ class ForeignWrap : public Napi::ObjectWrap<ForeignWrap> {
   }
 
   Napi::Value NumClasses(const Napi::CallbackInfo& info) {
-    return Guard(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(Live(info)->num_classes)); });
+    return Guard(info, [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), static_cast<double>(Live(info)->num_classes));
+    });
   }
 
   Napi::Value DeviceName(const Napi::CallbackInfo& info) {
-    return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), resnet_cifar::DeviceName(Live(info)->device)); });
+    return Guard(info, [&]() -> Napi::Value {
+      return Napi::String::New(info.Env(), resnet_cifar::DeviceName(Live(info)->device));
+    });
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -91,17 +96,18 @@ class ForeignWrap : public Napi::ObjectWrap<ForeignWrap> {
 }  // namespace
 
 Napi::Function DefineForeignModule(Napi::Env env) {
-  return ForeignWrap::DefineClass(env, "ForeignModule",
-                                  {
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::Predict>("predict"),
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::Evaluate>("evaluate"),
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::NumClasses>("numClasses"),
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::DeviceName>("device"),
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::Dispose>("dispose"),
-                                      ForeignWrap::InstanceMethod<&ForeignWrap::Disposed>("disposed"),
-                                      ForeignWrap::StaticMethod<&ForeignWrap::Load<&LoadTorchScript>>("loadTorchScript"),
-                                      ForeignWrap::StaticMethod<&ForeignWrap::Load<&LoadExported>>("loadExported"),
-                                  });
+  return ForeignWrap::DefineClass(
+      env, "ForeignModule",
+      {
+          ForeignWrap::InstanceMethod<&ForeignWrap::Predict>("predict"),
+          ForeignWrap::InstanceMethod<&ForeignWrap::Evaluate>("evaluate"),
+          ForeignWrap::InstanceMethod<&ForeignWrap::NumClasses>("numClasses"),
+          ForeignWrap::InstanceMethod<&ForeignWrap::DeviceName>("device"),
+          ForeignWrap::InstanceMethod<&ForeignWrap::Dispose>("dispose"),
+          ForeignWrap::InstanceMethod<&ForeignWrap::Disposed>("disposed"),
+          ForeignWrap::StaticMethod<&ForeignWrap::Load<&LoadTorchScript>>("loadTorchScript"),
+          ForeignWrap::StaticMethod<&ForeignWrap::Load<&LoadExported>>("loadExported"),
+      });
 }
 
 }  // namespace resnet_cifar

@@ -58,8 +58,10 @@ class TaskWorker : public Napi::AsyncWorker {
 
  protected:
   TaskWorker(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), done_(std::move(done)) {}
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        done_(std::move(done)) {}
 
   void Execute() override {
     try {

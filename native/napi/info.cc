@@ -7,11 +7,11 @@
 #include <torch/version.h>
 
 #include "../core/io/checkpoint.h"
-#include "../core/train/distributed.h"
-#include "../core/nn/fused_bn.h"
 #include "../core/io/limits.h"
-#include "../core/train/precision.h"
+#include "../core/nn/fused_bn.h"
 #include "../core/nn/resnet.h"
+#include "../core/train/distributed.h"
+#include "../core/train/precision.h"
 #include "addon.h"
 #include "args.h"
 #include "guard.h"

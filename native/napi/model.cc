@@ -75,7 +75,9 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::DeviceName(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), resnet_cifar::DeviceName(Live(info)->device)); });
+  return Guard(info, [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), resnet_cifar::DeviceName(Live(info)->device));
+  });
 }
 
 Napi::Value ModelWrap::Training(const Napi::CallbackInfo& info) {
@@ -114,7 +116,8 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
     const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
     auto out = std::make_shared<at::Tensor>();
     return TaskWorker::Run(
-        info.Env(), "resnet-cifar:predict", [s, input, precision, out] { *out = resnet_cifar::Predict(*s, input, precision); },
+        info.Env(), "resnet-cifar:predict",
+        [s, input, precision, out] { *out = resnet_cifar::Predict(*s, input, precision); },
         [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
   });
 }
@@ -127,12 +130,14 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
     const std::string path = args::String(args::At(info, 0), "save: path");
     resnet_cifar::Meta extra = ToMeta(args::At(info, 1), "save: meta");
     std::optional<Normalization> norm;
-    if (!args::At(info, 2).IsUndefined() && !args::At(info, 2).IsNull()) norm = NormalizationFromJs(info[2], "save: normalization");
+    if (!args::At(info, 2).IsUndefined() && !args::At(info, 2).IsNull())
+      norm = NormalizationFromJs(info[2], "save: normalization");
     const WeightsFormat format = args::At(info, 3).IsUndefined()
                                      ? WeightsFormat::kCheckpoint
                                      : ParseWeightsFormat(args::String(info[3], "save: format"));
-    return TaskWorker::Run(info.Env(), "resnet-cifar:save",
-                           [s, path, extra, norm, format] { SaveModel(*s, path, extra, norm, format); }, nullptr);
+    return TaskWorker::Run(
+        info.Env(), "resnet-cifar:save", [s, path, extra, norm, format] { SaveModel(*s, path, extra, norm, format); },
+        nullptr);
   });
 }
 
@@ -141,7 +146,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
     const std::string path = args::String(args::At(info, 0), "loadStateDict: path");
-    return TaskWorker::Run(info.Env(), "resnet-cifar:loadStateDict", [s, path] { LoadStateDictFile(*s, path); }, nullptr);
+    return TaskWorker::Run(
+        info.Env(), "resnet-cifar:loadStateDict", [s, path] { LoadStateDictFile(*s, path); }, nullptr);
   });
 }
 

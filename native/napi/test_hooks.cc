@@ -16,7 +16,8 @@ namespace {
 at::Tensor FieldTensor(const args::Fields& o, const char* key, int64_t numel) {
   std::vector<float> v = o.Floats(key);
   if (static_cast<int64_t>(v.size()) != numel) {
-    throw RangeErrorEx(o.Name(key) + " must hold " + std::to_string(numel) + " values but holds " + std::to_string(v.size()));
+    throw RangeErrorEx(o.Name(key) + " must hold " + std::to_string(numel) + " values but holds " +
+                       std::to_string(v.size()));
   }
   return at::tensor(v, at::kFloat);
 }
@@ -45,7 +46,8 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
     auto x = FieldTensor(o, "x", numel).view(shape).to(dtype).contiguous(cl).requires_grad_(true);
     auto dy = FieldTensor(o, "grad", numel).view(shape).to(dtype).contiguous(cl);
     at::Tensor res;
-    if (o.Has("residual")) res = FieldTensor(o, "residual", numel).view(shape).to(dtype).contiguous(cl).requires_grad_(true);
+    if (o.Has("residual"))
+      res = FieldTensor(o, "residual", numel).view(shape).to(dtype).contiguous(cl).requires_grad_(true);
     torch::nn::BatchNorm2d bn(C);
     {
       torch::NoGradGuard no_grad;
@@ -57,7 +59,8 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
     {
       torch::AutoGradMode grad(true);
       if (fused) {
-        if (!FusedBnApplies(x, bn)) throw std::runtime_error("batchNormRelu: the fused kernels do not apply in this build");
+        if (!FusedBnApplies(x, bn))
+          throw std::runtime_error("batchNormRelu: the fused kernels do not apply in this build");
         out = FusedBnRelu(x, bn, res);
       } else {
         out = res.defined() ? bn(x).add_(res).relu_() : bn(x).relu_();

@@ -6,9 +6,9 @@
 using namespace resnet_cifar;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::map<std::string, uint64_t> wanted = {
-      {"cifar-10-batches-bin/test_batch.bin", 30730000}, {"cifar-10-batches-bin/data_batch_1.bin", 30730000},
-      {"cifar-10-batches-bin/batches.meta.txt", 65536}};
+  static const std::map<std::string, uint64_t> wanted = {{"cifar-10-batches-bin/test_batch.bin", 30730000},
+                                                         {"cifar-10-batches-bin/data_batch_1.bin", 30730000},
+                                                         {"cifar-10-batches-bin/batches.meta.txt", 65536}};
   fuzz::Refusable([&] { (void)ReadTarGzBytes(reinterpret_cast<const char*>(data), size, "input", wanted); });
   return 0;
 }

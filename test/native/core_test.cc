@@ -10,12 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "../../native/core/data/normalization.h"
 #include "../../native/core/io/checkpoint.h"
+#include "../../native/core/model/model.h"
 #include "../../native/core/train/evaluate.h"
 #include "../../native/core/train/fit.h"
 #include "../../native/core/train/lr_schedule.h"
-#include "../../native/core/model/model.h"
-#include "../../native/core/data/normalization.h"
 #include "../../native/core/train/sgd.h"
 
 using namespace resnet_cifar;
@@ -85,13 +85,15 @@ int main() {
     Check(Near(got[0], 0.1) && Near(got[2], 0.1) && Near(got[3], 0.01) && Near(got[4], 0.01) && Near(got[5], 0.001),
           "StepSchedule: lr x gamma at each milestone");
     StepSchedule w({0.1, {}, 0.1, 0.01, 2, -1});
-    Check(Near(w.At(0), 0.01) && Near(w.At(1), 0.01) && Near(w.At(2), 0.1) && w.warmup_done(), "StepSchedule: warm-up for 2 iterations");
+    Check(Near(w.At(0), 0.01) && Near(w.At(1), 0.01) && Near(w.At(2), 0.1) && w.warmup_done(),
+          "StepSchedule: warm-up for 2 iterations");
     StepSchedule e({0.1, {}, 0.1, 0.01, 0, 80});
     const double before = e.At(0);
     e.ObserveTrainError(85);
     const double still = e.At(1);
     e.ObserveTrainError(79);
-    Check(Near(before, 0.01) && Near(still, 0.01) && Near(e.At(2), 0.1), "StepSchedule: warm-up until the training error is below 80 %");
+    Check(Near(before, 0.01) && Near(still, 0.01) && Near(e.At(2), 0.1),
+          "StepSchedule: warm-up until the training error is below 80 %");
   }
 
   {  // SGD as torch.optim.SGD: d = g + wd p; buf = m buf + d (buf = d at first); p -= lr buf.
@@ -99,7 +101,8 @@ int main() {
     Sgd sgd({p}, {0.9, 0.1});
     p.mutable_grad() = torch::tensor({0.5f, -1.0f});
     sgd.Step(0.1);
-    const bool first = Near(p[0].item<double>(), 0.94, 1e-6) && Near(p[1].item<double>(), 2.08, 1e-6) && !p.grad().defined();
+    const bool first =
+        Near(p[0].item<double>(), 0.94, 1e-6) && Near(p[1].item<double>(), 2.08, 1e-6) && !p.grad().defined();
     p.mutable_grad() = torch::zeros({2});
     sgd.Step(0.1);
     Check(first && Near(p[0].item<double>(), 0.8766, 1e-6) && Near(p[1].item<double>(), 2.1312, 1e-6) &&
@@ -134,7 +137,8 @@ int main() {
       worst = std::max(worst, (a - b).abs().max().item<double>());
     }
     Check(refused && worst < 1e-6 && !b.grad().defined(),
-          "Sgd: a step with the rate as a tensor equals one with the rate as a number (max diff " + std::to_string(worst) + ")");
+          "Sgd: a step with the rate as a tensor equals one with the rate as a number (max diff " +
+              std::to_string(worst) + ")");
   }
 
   {  // Normalization: statistics, the two forms of the formula, and the checkpoint form.
@@ -160,14 +164,18 @@ int main() {
     auto m1 = NewModel(ResNetOptions(8), c10::Device(c10::kCPU), 1);
     Recorder r1;
     FitResult straight = FitLoop(m1, data, data, Config(40, a), r1).Run();
-    Check(straight.error.empty() && straight.iteration == 40 && straight.stopped == StopReason::kCompleted, "FitLoop: 40 iterations complete");
-    Check(r1.train.size() == 4 && r1.train[0].iteration == 10 && r1.train[3].iteration == 40, "FitLoop: a report every 10 iterations");
+    Check(straight.error.empty() && straight.iteration == 40 && straight.stopped == StopReason::kCompleted,
+          "FitLoop: 40 iterations complete");
+    Check(r1.train.size() == 4 && r1.train[0].iteration == 10 && r1.train[3].iteration == 40,
+          "FitLoop: a report every 10 iterations");
     Check(r1.train[3].loss < r1.train[0].loss, "FitLoop: the loss falls (" + std::to_string(r1.train[0].loss) + " -> " +
                                                    std::to_string(r1.train[3].loss) + ")");
-    Check(r1.evals == std::vector<int64_t>{40} && r1.checkpoints == std::vector<int64_t>{40}, "FitLoop: evaluation and checkpoint at the end");
+    Check(r1.evals == std::vector<int64_t>{40} && r1.checkpoints == std::vector<int64_t>{40},
+          "FitLoop: evaluation and checkpoint at the end");
     Checkpoint ck = ReadCheckpoint(a);
     Check(ck.trainer && ck.trainer->iteration == 40 && ck.trainer->train.size() == 4 && ck.normalization &&
-              ck.normalization->kind == NormKind::kChannel && ck.trainer->momentum.size() == m1->net->parameters().size(),
+              ck.normalization->kind == NormKind::kChannel &&
+              ck.trainer->momentum.size() == m1->net->parameters().size(),
           "Checkpoint: trainer state, history, momentum and normalization");
 
     auto m2 = NewModel(ResNetOptions(8), c10::Device(c10::kCPU), 1);
@@ -179,7 +187,8 @@ int main() {
     Checkpoint cb = ReadCheckpoint(b);
     double momentum_diff = 0;
     for (size_t i = 0; i < ck.trainer->momentum.size(); ++i) {
-      momentum_diff = std::max(momentum_diff, (ck.trainer->momentum[i].second - cb.trainer->momentum[i].second).abs().max().item<double>());
+      momentum_diff = std::max(
+          momentum_diff, (ck.trainer->momentum[i].second - cb.trainer->momentum[i].second).abs().max().item<double>());
     }
     Check(resumed.start_iteration == 20 && resumed.iteration == 40 && MaxDiff(ck.state_dict, cb.state_dict) == 0 &&
               momentum_diff == 0,
@@ -200,7 +209,8 @@ int main() {
     FitResult aborted;
     std::thread t([&] { aborted = loop.Run(); });
     t.join();
-    Check(aborted.stopped == StopReason::kAborted && aborted.iteration >= 10 && aborted.iteration <= 11 && aborted.error.empty(),
+    Check(aborted.stopped == StopReason::kAborted && aborted.iteration >= 10 && aborted.iteration <= 11 &&
+              aborted.error.empty(),
           "FitLoop: Abort stops after the current iteration (" + std::to_string(aborted.iteration) + ")");
   }
 

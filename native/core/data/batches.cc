@@ -1,8 +1,8 @@
 #include "batches.h"
 
-#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 namespace resnet_cifar {
 
@@ -19,8 +19,11 @@ static at::Generator StreamGenerator(uint64_t seed, uint64_t stream, uint64_t in
 }
 
 BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions options, c10::Device device)
-    : images_(data.images().to(device)), labels_(data.labels().to(device)), norm_(std::move(norm)),
-      opt_(options), device_(device) {
+    : images_(data.images().to(device)),
+      labels_(data.labels().to(device)),
+      norm_(std::move(norm)),
+      opt_(options),
+      device_(device) {
   norm_.mean = norm_.mean.to(device).contiguous();
   norm_.std = norm_.std.to(device).contiguous();
   n_ = labels_.size(0);
@@ -32,8 +35,10 @@ BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions opt
 // 128, made between two training steps; see FitLoop::Loop).
 at::Tensor BatchMaker::CropCpu(const BatchDraw& d) const {
   const int64_t b = d.index.size(0);
-  auto x = at::empty({b, 3, 32, 32}, at::TensorOptions().dtype(at::kFloat).memory_format(
-                                         opt_.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  auto x = at::empty({b, 3, 32, 32}, at::TensorOptions()
+                                         .dtype(at::kFloat)
+                                         .memory_format(opt_.channels_last ? at::MemoryFormat::ChannelsLast
+                                                                           : at::MemoryFormat::Contiguous));
   float* out = x.data_ptr<float>();
   const uint8_t* src = images_.data_ptr<uint8_t>();
   const float* m = norm_.mean.data_ptr<float>();

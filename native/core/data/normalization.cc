@@ -1,7 +1,7 @@
 #include "normalization.h"
 
-#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -52,14 +52,16 @@ Normalization Normalization::FromValues(NormKind kind, const std::vector<float>&
                                 std::to_string(std.size()));
   }
   for (float s : std) {
-    if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("normalization std values must be positive and finite");
+    if (!(s > 0) || !std::isfinite(s))
+      throw std::invalid_argument("normalization std values must be positive and finite");
   }
   for (float m : mean) {
     if (!std::isfinite(m)) throw std::invalid_argument("normalization mean values must be finite");
   }
   Normalization n;
   n.kind = kind;
-  n.mean = at::tensor(mean, at::kFloat).view(kind == NormKind::kPixel ? at::IntArrayRef{1, 3, 32, 32} : at::IntArrayRef{1, 3, 1, 1});
+  n.mean = at::tensor(mean, at::kFloat)
+               .view(kind == NormKind::kPixel ? at::IntArrayRef{1, 3, 32, 32} : at::IntArrayRef{1, 3, 1, 1});
   n.std = at::tensor(std, at::kFloat).view({1, 3, 1, 1});
   return n;
 }

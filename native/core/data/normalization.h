@@ -7,8 +7,8 @@
 // bits (test/trainer.test.ts compares the two batch paths built on them).
 #pragma once
 
-#include <ATen/core/Tensor.h>
 #include <ATen/core/Dict.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/core/ivalue.h>
 
 #include <optional>

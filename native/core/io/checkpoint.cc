@@ -6,20 +6,19 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "../nn/state_dict.h"
 #include "files.h"
 #include "json.h"
 #include "layouts.h"
 #include "safetensors.h"
-#include "../nn/state_dict.h"
 
 namespace resnet_cifar {
 
 const std::vector<std::string>& ReservedMetaKeys() {
-  static const std::vector<std::string> keys = {"format", "format_version", "depth", "shortcut", "num_classes",
-                                                "libtorch", "normalization"};
+  static const std::vector<std::string> keys = {"format",      "format_version", "depth",        "shortcut",
+                                                "num_classes", "libtorch",       "normalization"};
   return keys;
 }
-
 
 static bool Reserved(const c10::IValue& key) {
   if (!key.isString()) return false;
@@ -46,8 +45,8 @@ Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optiona
 
 // ---- the file
 
-std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std::optional<Normalization>& normalization,
-                                  const TrainerState* trainer) {
+std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta,
+                                  const std::optional<Normalization>& normalization, const TrainerState* trainer) {
   Meta root = NewMeta();
   root.insert(std::string("state_dict"), StateDict(net));
   root.insert(std::string("meta"), FullMeta(net->options, meta, normalization));
@@ -83,7 +82,8 @@ static Checkpoint FromParts(const std::string& path, const Meta& m, const c10::I
   }
   Checkpoint out;
   try {
-    out.options = ResNetOptions(depth->toInt()).shortcut(ParseShortcut(shortcut->toStringRef())).num_classes(classes->toInt());
+    out.options =
+        ResNetOptions(depth->toInt()).shortcut(ParseShortcut(shortcut->toStringRef())).num_classes(classes->toInt());
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
@@ -113,7 +113,8 @@ static Checkpoint ParseTorchSave(const std::string& path, const c10::IValue& roo
   };
   const c10::IValue* sd = field("state_dict");
   const c10::IValue* meta = field("meta");
-  if (!sd || !meta || !meta->isGenericDict()) throw NotOurs(not_ours + "; a PyTorch state dict opens with ResNet.load)");
+  if (!sd || !meta || !meta->isGenericDict())
+    throw NotOurs(not_ours + "; a PyTorch state dict opens with ResNet.load)");
   auto m = meta->toGenericDict();
   auto fmt = m.find(std::string("format"));
   if (fmt == m.end() || !fmt->value().isString() || fmt->value().toStringRef() != kCheckpointFormat) {
@@ -173,7 +174,8 @@ Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint
 Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& path, const std::string& shortcut_hint) {
   c10::IValue foreign;
   try {
-    if (LooksLikeSafetensors(bytes, bytes.size())) return ParseSafetensorsFile(path, ParseSafetensors(bytes, path), &foreign);
+    if (LooksLikeSafetensors(bytes, bytes.size()))
+      return ParseSafetensorsFile(path, ParseSafetensors(bytes, path), &foreign);
     foreign = LoadPickleBytes(bytes, path);
     return ParseTorchSave(path, foreign);
   } catch (const NotOurs&) {
@@ -186,7 +188,8 @@ Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& p
   out.layout = w.layout;
   Meta imported = NewMeta();
   imported.insert(std::string("layout"), w.layout);
-  imported.insert(std::string("file"), path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1));
+  imported.insert(std::string("file"),
+                  path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1));
   for (const auto& [k, v] : w.extras) imported.insert_or_assign(k, v);
   out.meta.insert(std::string("imported"), imported);
   return out;
@@ -205,8 +208,7 @@ WeightsFormat ParseWeightsFormat(const std::string& s) {
 std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Meta& meta,
                                const std::optional<Normalization>& normalization) {
   switch (format) {
-    case WeightsFormat::kCheckpoint:
-      return CheckpointBytes(net, meta, normalization);
+    case WeightsFormat::kCheckpoint: return CheckpointBytes(net, meta, normalization);
     case WeightsFormat::kSafetensors: {
       Safetensors st;
       for (const auto& kv : StateDict(net)) st.tensors.emplace_back(kv.key(), kv.value());
@@ -215,8 +217,7 @@ std::vector<char> WeightsBytes(const ResNet& net, WeightsFormat format, const Me
                      {"meta", PlainDataToJson(FullMeta(net->options, meta, normalization))}};
       return SafetensorsBytes(st);
     }
-    case WeightsFormat::kSeedStateDict:
-      return PickleSave(ExportWeights(net, "resnet-cifar"));
+    case WeightsFormat::kSeedStateDict: return PickleSave(ExportWeights(net, "resnet-cifar"));
     case WeightsFormat::kAkamaster: {
       c10::impl::GenericDict sd(c10::StringType::get(), c10::AnyType::get());
       for (const auto& kv : ExportWeights(net, "akamaster")) sd.insert("module." + kv.key().toStringRef(), kv.value());
@@ -233,7 +234,8 @@ void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetO
   const std::string cannot = "Cannot resume from " + path + ": ";
   if (ck.options.depth() != model.depth() || ck.options.shortcut() != model.shortcut() ||
       ck.options.num_classes() != model.num_classes()) {
-    throw std::runtime_error(cannot + "it holds " + DescribeModel(ck.options) + " but this model is " + DescribeModel(model));
+    throw std::runtime_error(cannot + "it holds " + DescribeModel(ck.options) + " but this model is " +
+                             DescribeModel(model));
   }
   if (!ck.trainer) throw std::runtime_error(cannot + "it has no trainer state (it was written by save, not fit)");
   const TrainerState& t = *ck.trainer;
@@ -244,9 +246,10 @@ void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetO
                              std::to_string(batch_size) + " on " + std::to_string(train_size));
   }
   if (t.world_size != world_size) {
-    throw std::runtime_error(cannot + "it was trained by " + std::to_string(t.world_size) + " rank(s) (a global batch of " +
-                             std::to_string(t.world_size * t.batch_size) + "), but this fit has " +
-                             std::to_string(world_size) + " (the data order and batches would differ)");
+    throw std::runtime_error(cannot + "it was trained by " + std::to_string(t.world_size) +
+                             " rank(s) (a global batch of " + std::to_string(t.world_size * t.batch_size) +
+                             "), but this fit has " + std::to_string(world_size) +
+                             " (the data order and batches would differ)");
   }
   if (!ck.normalization) throw std::runtime_error(cannot + "it does not store the normalization the run trained with");
 }

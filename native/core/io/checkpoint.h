@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "../data/normalization.h"
+#include "../nn/resnet.h"
+#include "../train/precision.h"
 #include "meta_json.h"
 #include "pickle.h"
 #include "trainer_state.h"
-#include "../train/precision.h"
-#include "../nn/resnet.h"
 
 namespace resnet_cifar {
 
@@ -45,21 +45,24 @@ struct Checkpoint {
 // The whole meta dict as written: reserved keys from the model, the normalization, then the user's `meta`.
 Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optional<Normalization>& normalization);
 
-std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta, const std::optional<Normalization>& normalization,
+std::vector<char> CheckpointBytes(const ResNet& net, const Meta& meta,
+                                  const std::optional<Normalization>& normalization,
                                   const TrainerState* trainer = nullptr);
 
 // Reads and checks one of our files (torch.save or safetensors format); errors name it. TensorData::kSkip reads no
 // tensor data (meta and trainer summary only): the state dict and momentum then hold shape-only placeholders.
 Checkpoint ReadCheckpoint(const std::string& path, TensorData tensors = TensorData::kLoad);
 // The same from the file's bytes, `name` naming it in errors (the fuzzing harnesses call these two).
-Checkpoint ReadCheckpointBytes(const std::vector<char>& bytes, const std::string& name, TensorData tensors = TensorData::kLoad);
+Checkpoint ReadCheckpointBytes(const std::vector<char>& bytes, const std::string& name,
+                               TensorData tensors = TensorData::kLoad);
 
 // Weights from any file we read: our checkpoints, or a foreign state dict or training checkpoint (torch.save's zip
 // or legacy format, or safetensors) in a layout of layouts.h, imported into ours with meta
 // {"imported": {"layout", "file", ...numbers beside the weights}} and no normalization. `shortcut_hint`: see
 // ImportWeights.
 Checkpoint ReadWeights(const std::string& path, const std::string& shortcut_hint = "");
-Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& name, const std::string& shortcut_hint = "");
+Checkpoint ReadWeightsBytes(const std::vector<char>& bytes, const std::string& name,
+                            const std::string& shortcut_hint = "");
 
 // How weights are written: our checkpoint in torch.save's format or in safetensors (our meta as JSON in
 // __metadata__), or a plain state dict in the seed's or akamaster's layout (torch.save format; akamaster's as its

@@ -95,7 +95,8 @@ std::vector<char> ReadFileHead(const std::string& path, size_t n, uint64_t* size
 PrivateCopy::PrivateCopy(const std::vector<char>& bytes, const std::string& suffix) {
   const char* tmp = std::getenv("TMPDIR");
   std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/resnet-cifar-XXXXXX";
-  if (!::mkdtemp(templ.data())) throw std::runtime_error("Cannot create a private folder under " + templ + ": " + std::strerror(errno));
+  if (!::mkdtemp(templ.data()))
+    throw std::runtime_error("Cannot create a private folder under " + templ + ": " + std::strerror(errno));
   dir_ = templ;
   path_ = dir_ + "/file" + suffix;
   try {

@@ -140,7 +140,10 @@ class Parser {
     unsigned u = 0;
     for (int k = 0; k < 4; ++k) {
       const char h = s_[i_++];
-      u = u * 16 + (h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
+      u = u * 16 + (h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : 99);
       if (u > 0xFFFF) Fail("bad \\u escape");
     }
     return u;

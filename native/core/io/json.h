@@ -19,8 +19,8 @@ struct Json {
   bool b = false;
   double number = 0;
   std::string str;
-  std::vector<Json> items;                             // kArray
-  std::vector<JsonMember> members;                     // kObject, in file order
+  std::vector<Json> items;          // kArray
+  std::vector<JsonMember> members;  // kObject, in file order
 
   const Json* Find(const std::string& key) const;
   bool IsInteger() const;

@@ -46,7 +46,8 @@ std::pair<int, int64_t> PermutedDim(const std::string& name) {
     const std::string leaf = rest.substr(dot + 1);
     if (leaf == "conv2.weight") return {s, 0};
     if (StartsWith(leaf, "bn2.") && leaf != "bn2.num_batches_tracked") return {s, 0};
-    if (leaf == "conv1.weight") return {block == 0 ? s - 1 : s, 1};  // its input: the previous stage's stream at block 0
+    if (leaf == "conv1.weight")
+      return {block == 0 ? s - 1 : s, 1};  // its input: the previous stage's stream at block 0
   }
   return {0, 0};
 }
@@ -63,9 +64,9 @@ at::Tensor Permute(const at::Tensor& t, int stage, int64_t dim, bool inverse) {
 }
 
 std::string Rename(const std::string& k, bool to_ours) {
-  const std::vector<std::pair<std::string, std::string>> ours_theirs = {
-      {"conv.", "conv1."}, {"bn.", "bn1."}, {"block1.", "layer1."}, {"block2.", "layer2."}, {"block3.", "layer3."},
-      {"fc.", "linear."}};
+  const std::vector<std::pair<std::string, std::string>> ours_theirs = {{"conv.", "conv1."},    {"bn.", "bn1."},
+                                                                        {"block1.", "layer1."}, {"block2.", "layer2."},
+                                                                        {"block3.", "layer3."}, {"fc.", "linear."}};
   for (const auto& [o, t] : ours_theirs) {
     const std::string& from = to_ours ? t : o;
     const std::string& to = to_ours ? o : t;
@@ -102,8 +103,9 @@ int64_t BlocksPerStage(const Tensors& t, const std::string& prefix, const std::s
     counts[s] = static_cast<int64_t>(ids.size());
   }
   if (counts[0] == 0 || counts[0] != counts[1] || counts[1] != counts[2]) {
-    throw std::runtime_error(source + ": its stages hold " + std::to_string(counts[0]) + ", " + std::to_string(counts[1]) +
-                             " and " + std::to_string(counts[2]) + " blocks; a CIFAR ResNet has n in each");
+    throw std::runtime_error(source + ": its stages hold " + std::to_string(counts[0]) + ", " +
+                             std::to_string(counts[1]) + " and " + std::to_string(counts[2]) +
+                             " blocks; a CIFAR ResNet has n in each");
   }
   return counts[0];
 }
@@ -112,7 +114,8 @@ int64_t BlocksPerStage(const Tensors& t, const std::string& prefix, const std::s
 
 ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source, const std::string& shortcut_hint) {
   if (!root.isGenericDict()) {
-    throw std::runtime_error(source + " does not hold a state dict (expected a dict of name -> tensor, got " + root.tagKind() + ")");
+    throw std::runtime_error(source + " does not hold a state dict (expected a dict of name -> tensor, got " +
+                             root.tagKind() + ")");
   }
   ImportedWeights out;
   c10::IValue sd = root;
@@ -123,7 +126,8 @@ ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source
       sd = it->value();
       for (const auto& kv : d) {
         const auto& v = kv.value();
-        if (kv.key().isString() && kv.key().toStringRef() != k && (v.isInt() || v.isDouble() || v.isString() || v.isBool())) {
+        if (kv.key().isString() && kv.key().toStringRef() != k &&
+            (v.isInt() || v.isDouble() || v.isString() || v.isBool())) {
           out.extras.emplace_back(kv.key().toStringRef(), v);
         }
       }
@@ -148,9 +152,10 @@ ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source
   const bool ours = t.count("conv.weight") && t.count("fc.weight");
   const bool akamaster = t.count("conv1.weight") && t.count("linear.weight");
   if (!ours && !akamaster) {
-    throw std::runtime_error(source + " holds a state dict of an unknown layout (keys: " + KeysSeen(t) +
-                             "); known layouts: resnet-cifar / the seed's nets.py (conv, bn, block1.0.conv1, …, fc) and "
-                             "akamaster/pytorch_resnet_cifar10 (conv1, bn1, layer1.0.conv1, …, linear)");
+    throw std::runtime_error(
+        source + " holds a state dict of an unknown layout (keys: " + KeysSeen(t) +
+        "); known layouts: resnet-cifar / the seed's nets.py (conv, bn, block1.0.conv1, …, fc) and "
+        "akamaster/pytorch_resnet_cifar10 (conv1, bn1, layer1.0.conv1, …, linear)");
   }
   out.layout = ours ? "resnet-cifar" : "akamaster";
   const std::string stage_prefix = ours ? "block" : "layer";

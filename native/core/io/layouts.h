@@ -19,15 +19,16 @@ namespace resnet_cifar {
 
 struct ImportedWeights {
   ResNetOptions options{20};
-  c10::IValue state_dict;  // a dict of our names -> tensors, for ApplyStateDict
-  std::string layout;      // "resnet-cifar" | "akamaster"
+  c10::IValue state_dict;                                   // a dict of our names -> tensors, for ApplyStateDict
+  std::string layout;                                       // "resnet-cifar" | "akamaster"
   std::vector<std::pair<std::string, c10::IValue>> extras;  // numbers beside the weights (e.g. best_prec1, epoch)
 };
 
 // `root`: a state dict, or a training checkpoint holding one under 'state_dict' (or 'model', 'net'); DataParallel
 // "module." prefixes are stripped. `shortcut_hint` settles what the weights cannot tell (option A and plain nets have
 // the same parameters; empty: A). An unknown layout is a std::runtime_error naming the keys seen and the layouts known.
-ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source, const std::string& shortcut_hint = "");
+ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source,
+                              const std::string& shortcut_hint = "");
 
 // The inverse for the layouts we can write: our network's state dict in `layout`'s names and channel order.
 c10::impl::GenericDict ExportWeights(const ResNet& net, const std::string& layout);

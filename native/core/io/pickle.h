@@ -16,7 +16,8 @@ enum class TensorData { kLoad, kSkip };
 // tensors come back as shape-only placeholders (meta device) and no tensor data is read: for inspecting a file.
 c10::IValue LoadPickle(const std::string& path, TensorData tensors = TensorData::kLoad);
 // The same from the file's bytes; `name` names it in errors (the fuzzing harnesses call this).
-c10::IValue LoadPickleBytes(const std::vector<char>& data, const std::string& name, TensorData tensors = TensorData::kLoad);
+c10::IValue LoadPickleBytes(const std::vector<char>& data, const std::string& name,
+                            TensorData tensors = TensorData::kLoad);
 
 // `value` in the format of Python's torch.save, readable by torch.load(weights_only=True).
 std::vector<char> PickleSave(const c10::IValue& value);

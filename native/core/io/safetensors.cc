@@ -16,7 +16,7 @@ namespace resnet_cifar {
 static const std::map<std::string, at::ScalarType>& Dtypes() {
   static const std::map<std::string, at::ScalarType> m = {
       {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
-      {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},         {"BOOL", at::kBool},
+      {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},       {"BOOL", at::kBool},
   };
   return m;
 }
@@ -41,7 +41,9 @@ bool LooksLikeSafetensors(const std::vector<char>& head, uint64_t file_size) {
 }
 
 Safetensors ParseSafetensors(const std::vector<char>& bytes, const std::string& path) {
-  auto bad = [&](const std::string& what) { return std::runtime_error(path + " is not a valid safetensors file: " + what); };
+  auto bad = [&](const std::string& what) {
+    return std::runtime_error(path + " is not a valid safetensors file: " + what);
+  };
   if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
   const uint64_t n = HeaderLength(bytes);
   if (n > kMaxSafetensorsHeader) {
@@ -97,9 +99,12 @@ Safetensors ParseSafetensors(const std::vector<char>& bytes, const std::string& 
     }
     const Json& b = offsets->items[0];
     const Json& e = offsets->items[1];
-    if (!b.IsInteger() || !e.IsInteger() || b.number < 0 || e.number < b.number) throw bad("tensor '" + name + "' has bad data_offsets");
+    if (!b.IsInteger() || !e.IsInteger() || b.number < 0 || e.number < b.number)
+      throw bad("tensor '" + name + "' has bad data_offsets");
     const uint64_t begin = static_cast<uint64_t>(b.number), end = static_cast<uint64_t>(e.number);
-    if (end > data_size) throw bad("tensor '" + name + "' ends at byte " + std::to_string(end) + " of a " + std::to_string(data_size) + "-byte data section (the file is cut short)");
+    if (end > data_size)
+      throw bad("tensor '" + name + "' ends at byte " + std::to_string(end) + " of a " + std::to_string(data_size) +
+                "-byte data section (the file is cut short)");
     const uint64_t nbytes = numel * c10::elementSize(it->second);  // numel <= data_size: no overflow
     if (end - begin != nbytes) {
       throw bad("tensor '" + name + "' holds " + std::to_string(end - begin) + " bytes but its shape and dtype need " +
@@ -153,7 +158,8 @@ std::vector<char> SafetensorsBytes(const Safetensors& s) {
   for (const auto& [name, t] : s.tensors) {
     auto c = t.detach().to(at::kCPU).contiguous();
     const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * c.element_size();
-    header += std::string(first ? "" : ",") + JsonString(name) + ":{\"dtype\":\"" + DtypeName(c.scalar_type()) + "\",\"shape\":[";
+    header += std::string(first ? "" : ",") + JsonString(name) + ":{\"dtype\":\"" + DtypeName(c.scalar_type()) +
+              "\",\"shape\":[";
     for (int64_t d = 0; d < c.dim(); ++d) {
       if (d) header += ',';
       header += std::to_string(c.size(d));

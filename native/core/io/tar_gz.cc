@@ -70,7 +70,8 @@ class TarParser {
   void Finish() const {
     if (ended_) return;
     if (!in_header_ || header_fill_ > 0) {
-      throw TarError("it ends in the middle of " + (current_.empty() ? std::string("a header") : current_) + " (truncated?)");
+      throw TarError("it ends in the middle of " + (current_.empty() ? std::string("a header") : current_) +
+                     " (truncated?)");
     }
   }
 
@@ -100,7 +101,10 @@ class TarParser {
     const uint64_t size = Octal(header_ + 124, 12);
     type_ = header_[156] ? header_[156] : '0';
     const std::string prefix = CString(header_ + 345, 155), base = CString(header_ + 0, 100);
-    current_ = !pax_name_.empty() ? pax_name_ : !long_name_.empty() ? long_name_ : prefix.empty() ? base : prefix + "/" + base;
+    current_ = !pax_name_.empty()    ? pax_name_
+               : !long_name_.empty() ? long_name_
+               : prefix.empty()      ? base
+                                     : prefix + "/" + base;
     if (type_ != 'L' && type_ != 'x' && type_ != 'g') {
       long_name_.clear();
       pax_name_.clear();
@@ -132,7 +136,8 @@ class TarParser {
   }
 
   void MemberDone() {
-    if (keep_ && (type_ == '0' || type_ == '7')) out_.members.push_back({Normalized(current_), std::move(current_data_)});
+    if (keep_ && (type_ == '0' || type_ == '7'))
+      out_.members.push_back({Normalized(current_), std::move(current_data_)});
     if (keep_ && type_ == 'L') {
       long_name_.assign(current_data_.begin(), current_data_.end());
       long_name_.erase(long_name_.find_last_not_of('\0') + 1);
@@ -233,12 +238,14 @@ TarContents ReadTarGzBytes(const char* data, size_t size, const std::string& nam
       sink.limit = (size - at) * kMaxDeflateRatio + 65536;
       size_t in = size - at;
       if (!InflateRaw(b + at, &in, &GzipSink::Put, &sink)) {
-        throw TarError(!sink.error.empty() ? sink.error : "the compressed data is damaged or cut short (invalid deflate stream)");
+        throw TarError(!sink.error.empty() ? sink.error
+                                           : "the compressed data is damaged or cut short (invalid deflate stream)");
       }
       at += in;
       if (size - at < 8) throw TarError("the gzip trailer is cut short (truncated?)");
       const uint32_t crc = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (static_cast<uint32_t>(b[at + 3]) << 24);
-      const uint32_t isize = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | (static_cast<uint32_t>(b[at + 7]) << 24);
+      const uint32_t isize =
+          b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | (static_cast<uint32_t>(b[at + 7]) << 24);
       if (crc != sink.crc) throw TarError("gzip checksum mismatch (the file is damaged)");
       if (isize != static_cast<uint32_t>(sink.size)) throw TarError("gzip length mismatch (the file is damaged)");
       at += 8;

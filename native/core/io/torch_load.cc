@@ -105,8 +105,9 @@ c10::IValue LoadLegacy(const std::vector<char>& data, TensorData tensors) {
     int64_t numel = 0;
     std::memcpy(&numel, data.data() + p, 8);
     const size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
-    if (numel != t.numel()) throw BadPickle("storage " + k.toStringRef() + " holds " + std::to_string(numel) +
-                                            " elements, its tensors expect " + std::to_string(t.numel()));
+    if (numel != t.numel())
+      throw BadPickle("storage " + k.toStringRef() + " holds " + std::to_string(numel) +
+                      " elements, its tensors expect " + std::to_string(t.numel()));
     p += 8;
     if (p + nbytes > data.size()) throw BadPickle("cut short inside storage " + k.toStringRef());
     if (tensors == TensorData::kLoad && nbytes) std::memcpy(t.data_ptr(), data.data() + p, nbytes);
@@ -118,7 +119,9 @@ c10::IValue LoadLegacy(const std::vector<char>& data, TensorData tensors) {
 
 }  // namespace
 
-c10::IValue LoadPickle(const std::string& path, TensorData tensors) { return LoadPickleBytes(ReadFile(path), path, tensors); }
+c10::IValue LoadPickle(const std::string& path, TensorData tensors) {
+  return LoadPickleBytes(ReadFile(path), path, tensors);
+}
 
 c10::IValue LoadPickleBytes(const std::vector<char>& data, const std::string& path, TensorData tensors) {
   if (data.empty()) throw std::runtime_error(path + " is empty (expected a file written by torch.save)");
@@ -130,8 +133,9 @@ c10::IValue LoadPickleBytes(const std::vector<char>& data, const std::string& pa
     throw std::runtime_error(path + " is a damaged or unsupported legacy torch.save file: " + e.what());
   }
   if (data.size() < 4 || std::memcmp(data.data(), "PK\x03\x04", 4) != 0) {
-    throw std::runtime_error(path + " is not a file written by torch.save (neither its zip format nor the legacy "
-                                    "format of PyTorch before 1.6)");
+    throw std::runtime_error(path +
+                             " is not a file written by torch.save (neither its zip format nor the legacy "
+                             "format of PyTorch before 1.6)");
   }
   VerifyZip(data, path);
   try {

@@ -140,7 +140,8 @@ TrainerState ReadTrainerState(const c10::IValue& v, const std::string& path) {
   Fields tr = hist.Dict("train"), ev = hist.Dict("eval");
   auto ti = tr.Doubles("iteration"), te = tr.Doubles("epoch"), tl = tr.Doubles("lr"), tlo = tr.Doubles("loss"),
        ter = tr.Doubles("error"), tips = tr.Doubles("images_per_second");
-  for (size_t i = 0; i < ti.size() && i < te.size() && i < tl.size() && i < tlo.size() && i < ter.size() && i < tips.size(); ++i) {
+  for (size_t i = 0;
+       i < ti.size() && i < te.size() && i < tl.size() && i < tlo.size() && i < ter.size() && i < tips.size(); ++i) {
     s.train.push_back({ti[i], te[i], tl[i], tlo[i], ter[i], tips[i]});
   }
   auto ei = ev.Doubles("iteration"), ee = ev.Doubles("error"), el = ev.Doubles("loss");

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "meta_json.h"
 #include "../train/precision.h"
+#include "meta_json.h"
 
 namespace resnet_cifar {
 

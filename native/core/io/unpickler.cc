@@ -33,11 +33,10 @@ constexpr const char* kGlobal = "\x01global:";  // marks a resolved GLOBAL on th
 
 at::ScalarType StorageDtype(const std::string& name) {
   static const std::unordered_map<std::string, at::ScalarType> m = {
-      {"torch.FloatStorage", at::kFloat}, {"torch.DoubleStorage", at::kDouble},
-      {"torch.HalfStorage", at::kHalf},   {"torch.BFloat16Storage", at::kBFloat16},
-      {"torch.LongStorage", at::kLong},   {"torch.IntStorage", at::kInt},
-      {"torch.ShortStorage", at::kShort}, {"torch.CharStorage", at::kChar},
-      {"torch.ByteStorage", at::kByte},   {"torch.BoolStorage", at::kBool},
+      {"torch.FloatStorage", at::kFloat},       {"torch.DoubleStorage", at::kDouble}, {"torch.HalfStorage", at::kHalf},
+      {"torch.BFloat16Storage", at::kBFloat16}, {"torch.LongStorage", at::kLong},     {"torch.IntStorage", at::kInt},
+      {"torch.ShortStorage", at::kShort},       {"torch.CharStorage", at::kChar},     {"torch.ByteStorage", at::kByte},
+      {"torch.BoolStorage", at::kBool},
   };
   // Storages saved from a GPU (torch.cuda.FloatStorage, ...) load on the CPU.
   const std::string cpu = name.rfind("torch.cuda.", 0) == 0 ? "torch." + name.substr(11) : name;
@@ -60,23 +59,23 @@ class Reader {
     while (true) {
       uint8_t op = U8();
       switch (op) {
-        case 0x80: U8(); break;                                  // PROTO
-        case 0x95: Take(8); break;                               // FRAME
-        case '.':                                                // STOP
+        case 0x80: U8(); break;     // PROTO
+        case 0x95: Take(8); break;  // FRAME
+        case '.':                   // STOP
           if (stack_.size() != 1) throw BadPickle("malformed pickle (stack at STOP)");
           Check(stack_.back());
           return stack_.back();
-        case '(': marks_.push_back(stack_.size()); break;        // MARK
-        case '}': Push(NewDict()); break;            // EMPTY_DICT
-        case ']': Push(c10::impl::GenericList(c10::AnyType::get())); break;  // EMPTY_LIST
-        case ')': Push(c10::ivalue::Tuple::create({})); break;              // EMPTY_TUPLE
-        case 'N': Push(c10::IValue()); break;        // NONE
-        case 0x88: Push(true); break;                // NEWTRUE
-        case 0x89: Push(false); break;               // NEWFALSE
+        case '(': marks_.push_back(stack_.size()); break;                          // MARK
+        case '}': Push(NewDict()); break;                                          // EMPTY_DICT
+        case ']': Push(c10::impl::GenericList(c10::AnyType::get())); break;        // EMPTY_LIST
+        case ')': Push(c10::ivalue::Tuple::create({})); break;                     // EMPTY_TUPLE
+        case 'N': Push(c10::IValue()); break;                                      // NONE
+        case 0x88: Push(true); break;                                              // NEWTRUE
+        case 0x89: Push(false); break;                                             // NEWFALSE
         case 'J': Push(static_cast<int64_t>(static_cast<int32_t>(LE(4)))); break;  // BININT
-        case 'K': Push(static_cast<int64_t>(U8())); break;                          // BININT1
-        case 'M': Push(static_cast<int64_t>(LE(2))); break;                         // BININT2
-        case 0x8a: {                                                                             // LONG1
+        case 'K': Push(static_cast<int64_t>(U8())); break;                         // BININT1
+        case 'M': Push(static_cast<int64_t>(LE(2))); break;                        // BININT2
+        case 0x8a: {                                                               // LONG1
           uint8_t n = U8();
           if (n > 8) throw BadPickle("integer too large");
           uint64_t v = n ? LE(n) : 0;
@@ -84,7 +83,7 @@ class Reader {
           Push(static_cast<int64_t>(v));
           break;
         }
-        case 'G': {                                                                              // BINFLOAT
+        case 'G': {  // BINFLOAT
           uint64_t bits = 0;
           for (int i = 0; i < 8; ++i) bits = (bits << 8) | U8();
           double d;
@@ -92,22 +91,22 @@ class Reader {
           Push(d);
           break;
         }
-        case 'X': Push(Str(LE(4))); break;           // BINUNICODE
-        case 0x8c: Push(Str(U8())); break;           // SHORT_BINUNICODE
-        case 0x8d: Push(Str(LE(8))); break;          // BINUNICODE8
-        case 'T': Push(Str(LE(4))); break;           // BINSTRING
-        case 'U': Push(Str(U8())); break;            // SHORT_BINSTRING
-        case 'q': memo_[U8()] = Top(); break;                    // BINPUT
-        case 'r': memo_[LE(4)] = Top(); break;                   // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = Top(); break;           // MEMOIZE
-        case 'h': Push(Memo(U8())); break;           // BINGET
-        case 'j': Push(Memo(LE(4))); break;          // LONG_BINGET
-        case 'c': {                                              // GLOBAL "module\nname\n"
+        case 'X': Push(Str(LE(4))); break;              // BINUNICODE
+        case 0x8c: Push(Str(U8())); break;              // SHORT_BINUNICODE
+        case 0x8d: Push(Str(LE(8))); break;             // BINUNICODE8
+        case 'T': Push(Str(LE(4))); break;              // BINSTRING
+        case 'U': Push(Str(U8())); break;               // SHORT_BINSTRING
+        case 'q': memo_[U8()] = Top(); break;           // BINPUT
+        case 'r': memo_[LE(4)] = Top(); break;          // LONG_BINPUT
+        case 0x94: memo_[memo_.size()] = Top(); break;  // MEMOIZE
+        case 'h': Push(Memo(U8())); break;              // BINGET
+        case 'j': Push(Memo(LE(4))); break;             // LONG_BINGET
+        case 'c': {                                     // GLOBAL "module\nname\n"
           std::string mod = Line(), name = Line();
           Push(std::string(kGlobal) + mod + "." + name);
           break;
         }
-        case 0x93: {                                             // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           auto name = Pop(), mod = Pop();
           if (!mod.isString() || !name.isString()) throw BadPickle("malformed STACK_GLOBAL");
           Push(std::string(kGlobal) + mod.toStringRef() + "." + name.toStringRef());
@@ -115,41 +114,41 @@ class Reader {
         }
         case 't': Push(c10::ivalue::Tuple::create(PopMark())); break;  // TUPLE
         case 0x85: Push(c10::ivalue::Tuple::create({Pop()})); break;   // TUPLE1
-        case 0x86: {                                                                // TUPLE2
+        case 0x86: {                                                   // TUPLE2
           auto b = Pop(), a = Pop();
           Push(c10::ivalue::Tuple::create({a, b}));
           break;
         }
-        case 0x87: {                                                                // TUPLE3
+        case 0x87: {  // TUPLE3
           auto c = Pop(), b = Pop(), a = Pop();
           Push(c10::ivalue::Tuple::create({a, b, c}));
           break;
         }
-        case 'a': {                                                                 // APPEND
+        case 'a': {  // APPEND
           auto v = Pop();
           List(Top()).push_back(v);
           break;
         }
-        case 'e': {                                                                 // APPENDS
+        case 'e': {  // APPENDS
           auto items = PopMark();
           auto l = List(Top());
           for (auto& v : items) l.push_back(v);
           break;
         }
-        case 's': {                                                                 // SETITEM
+        case 's': {  // SETITEM
           auto v = Pop(), k = Pop();
           Dict(Top()).insert_or_assign(Key(k), v);
           break;
         }
-        case 'u': {                                                                 // SETITEMS
+        case 'u': {  // SETITEMS
           auto items = PopMark();
           if (items.size() % 2) throw BadPickle("malformed SETITEMS");
           auto d = Dict(Top());
           for (size_t i = 0; i < items.size(); i += 2) d.insert_or_assign(Key(items[i]), items[i + 1]);
           break;
         }
-        case 'R':                                                                   // REDUCE
-        case 0x81: {                                                                // NEWOBJ
+        case 'R':     // REDUCE
+        case 0x81: {  // NEWOBJ
           auto args = Pop(), fn = Pop();
           if (!args.isTuple()) throw BadPickle("malformed REDUCE");
           Push(Call(GlobalName(fn), args.toTupleRef().elements().vec()));
@@ -160,7 +159,7 @@ class Reader {
           if (!Top().isGenericDict()) throw BadPickle("unsupported BUILD on a " + Top().tagKind());
           break;
         }
-        case 'Q': {                                                                 // BINPERSID
+        case 'Q': {  // BINPERSID
           auto pid = Pop();
           Push(Storage(pid));
           break;
@@ -193,11 +192,13 @@ class Reader {
   // Every value goes onto the stack through here: counted against kMaxPickleValues, containers kept for TearDown.
   void Push(c10::IValue v) {
     if (++made_ > kMaxPickleValues) {
-      throw BadPickle("it creates more than " + std::to_string(kMaxPickleValues) + " values (the limit for one pickle)");
+      throw BadPickle("it creates more than " + std::to_string(kMaxPickleValues) +
+                      " values (the limit for one pickle)");
     }
     if (IsContainer(v) && known_.insert(Identity(v)).second) {
       if (v.isGenericDict() && ++dicts_ > kMaxPickleDicts) {
-        throw BadPickle("it creates more than " + std::to_string(kMaxPickleDicts) + " dicts (the limit for one pickle)");
+        throw BadPickle("it creates more than " + std::to_string(kMaxPickleDicts) +
+                        " dicts (the limit for one pickle)");
       }
       containers_.push_back(v);
     }
@@ -337,7 +338,9 @@ class Reader {
     if (!v.isGenericDict()) throw BadPickle("malformed pickle (SETITEM on a " + v.tagKind() + ")");
     return v.toGenericDict();
   }
-  static bool IsScalar(const c10::IValue& k) { return k.isString() || k.isInt() || k.isBool() || k.isDouble() || k.isNone(); }
+  static bool IsScalar(const c10::IValue& k) {
+    return k.isString() || k.isInt() || k.isBool() || k.isDouble() || k.isNone();
+  }
   static c10::IValue Key(const c10::IValue& k) {
     if (k.isTuple()) {  // hashed element by element: only flat tuples of scalars
       for (const auto& e : k.toTupleRef().elements()) {
@@ -349,7 +352,8 @@ class Reader {
     return k;
   }
   static std::string GlobalName(const c10::IValue& v) {
-    if (!v.isString() || v.toStringRef().rfind(kGlobal, 0) != 0) throw BadPickle("malformed pickle (call of a non-global)");
+    if (!v.isString() || v.toStringRef().rfind(kGlobal, 0) != 0)
+      throw BadPickle("malformed pickle (call of a non-global)");
     return v.toStringRef().substr(std::strlen(kGlobal));
   }
 
@@ -449,10 +453,10 @@ class Reader {
   std::unordered_map<uint64_t, c10::IValue> memo_;
   StorageSource* storages_;
   std::unordered_map<std::string, at::Tensor> storages_by_key_;
-  uint64_t made_ = 0, dicts_ = 0;            // values pushed, dicts made
-  std::vector<c10::IValue> containers_;      // every container made, in order
-  std::unordered_set<const void*> known_;    // ... by identity
-  std::unordered_set<const void*> kept_;     // the containers the checked result holds
+  uint64_t made_ = 0, dicts_ = 0;          // values pushed, dicts made
+  std::vector<c10::IValue> containers_;    // every container made, in order
+  std::unordered_set<const void*> known_;  // ... by identity
+  std::unordered_set<const void*> kept_;   // the containers the checked result holds
 };
 
 }  // namespace

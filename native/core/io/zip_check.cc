@@ -31,7 +31,9 @@ struct ZipInflated {
   }
 };
 
-static uint32_t ZipU32(const unsigned char* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
+static uint32_t ZipU32(const unsigned char* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
 static uint16_t ZipU16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
@@ -107,7 +109,8 @@ void VerifyZip(const std::vector<char>& bytes, const std::string& path) {
       throw bad("member '" + name + "' has no local header");
     }
     const uint64_t data = local + 30 + ZipU16(b + local + 26) + ZipU16(b + local + 28);
-    if (data > n || csize > n - data || (method == 0 && csize != usize)) throw bad("member '" + name + "' is cut short");
+    if (data > n || csize > n - data || (method == 0 && csize != usize))
+      throw bad("member '" + name + "' is cut short");
     spans.emplace_back(local, data + csize);
     members.push_back({name, method, crc, csize, usize, data});
     p += 46 + name_len + extra_len + comment_len;

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "errors.h"
 #include "../io/files.h"
 #include "../io/zip_check.h"
+#include "errors.h"
 
 namespace resnet_cifar {
 
@@ -25,7 +25,8 @@ static void Probe(ForeignModule& m, const std::string& path, const char* what, c
   }
   if (probe.dim() != 2 || probe.size(0) != 1) {
     std::ostringstream s;
-    s << path << ": expected the " << what << " to map [1, 3, 32, 32] to [1, classes] logits but it gave " << probe.sizes();
+    s << path << ": expected the " << what << " to map [1, 3, 32, 32] to [1, classes] logits but it gave "
+      << probe.sizes();
     throw std::runtime_error(s.str());
   }
   m.num_classes = probe.size(1);
@@ -43,18 +44,18 @@ std::shared_ptr<ForeignModule> LoadTorchScript(const std::string& path, c10::Dev
   } catch (const c10::Error& e) {
     std::string msg = TorchMessage(e);
     const bool state_dict = msg.find("constants.pkl") != std::string::npos || msg.find("code/") != std::string::npos;
-    throw std::runtime_error(path + " is not a TorchScript module (torch.jit.save of a scripted or traced model)" +
-                             (state_dict ? "; it looks like a torch.save file: open state dicts with ResNet.load"
-                                         : std::string("")) +
-                             ": " + msg.substr(0, msg.find('\n')));
+    throw std::runtime_error(
+        path + " is not a TorchScript module (torch.jit.save of a scripted or traced model)" +
+        (state_dict ? "; it looks like a torch.save file: open state dicts with ResNet.load" : std::string("")) + ": " +
+        msg.substr(0, msg.find('\n')));
   }
   module->eval();
   m->keep = module;
   m->run = [module](const at::Tensor& x) {
     auto out = module->forward({x});
     if (!out.isTensor()) {
-      throw std::runtime_error(std::string("Expected the TorchScript module to return a tensor of logits but it returned ") +
-                               out.tagKind());
+      throw std::runtime_error(
+          std::string("Expected the TorchScript module to return a tensor of logits but it returned ") + out.tagKind());
     }
     return out.toTensor();
   };
@@ -65,8 +66,9 @@ std::shared_ptr<ForeignModule> LoadTorchScript(const std::string& path, c10::Dev
 std::shared_ptr<ForeignModule> LoadExported(const std::string& path, c10::Device device) {
   std::vector<char> bytes = ReadFile(path);
   if (bytes.size() < 4 || std::memcmp(bytes.data(), "PK\x03\x04", 4) != 0) {
-    throw std::runtime_error(path + " is not an AOTInductor package (torch._inductor.aoti_compile_and_package's .pt2 "
-                                    "is a zip archive; this file is not one)");
+    throw std::runtime_error(path +
+                             " is not an AOTInductor package (torch._inductor.aoti_compile_and_package's .pt2 "
+                             "is a zip archive; this file is not one)");
   }
   VerifyZip(bytes, path);
   // libtorch's loader opens a path: it gets a private copy of the bytes just checked, never the user's path again

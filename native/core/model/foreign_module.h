@@ -11,8 +11,8 @@
 #include <string>
 
 #include "../data/dataset.h"
-#include "../train/evaluate.h"
 #include "../data/normalization.h"
+#include "../train/evaluate.h"
 #include "../train/precision.h"
 
 namespace resnet_cifar {
@@ -20,9 +20,9 @@ namespace resnet_cifar {
 struct ForeignModule {
   std::mutex mu;
   c10::Device device{c10::kCPU};
-  int64_t num_classes = 0;                            // from a probe forward pass at load
-  std::function<at::Tensor(const at::Tensor&)> run;   // normalized NCHW float batch on `device` -> logits
-  std::shared_ptr<void> keep;                         // what `run` runs (the module, the package loader)
+  int64_t num_classes = 0;                           // from a probe forward pass at load
+  std::function<at::Tensor(const at::Tensor&)> run;  // normalized NCHW float batch on `device` -> logits
+  std::shared_ptr<void> keep;                        // what `run` runs (the module, the package loader)
 };
 
 // Each loads, checks, puts the module in eval mode and probes it with one 3x32x32 image, which must give a

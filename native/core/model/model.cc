@@ -1,7 +1,7 @@
 #include "model.h"
 
-#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/utils.h>
 
 #include "../io/files.h"
@@ -84,8 +84,8 @@ EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, cons
   return r;
 }
 
-void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization,
-               WeightsFormat format) {
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra,
+               const std::optional<Normalization>& normalization, WeightsFormat format) {
   std::vector<char> bytes;
   {
     ModelLock lock(m);

@@ -12,13 +12,13 @@
 #include <optional>
 #include <string>
 
-#include "../io/checkpoint.h"
 #include "../data/dataset.h"
-#include "../train/evaluate.h"
-#include "../nn/inference.h"
 #include "../data/normalization.h"
-#include "../train/precision.h"
+#include "../io/checkpoint.h"
+#include "../nn/inference.h"
 #include "../nn/resnet.h"
+#include "../train/evaluate.h"
+#include "../train/precision.h"
 
 namespace resnet_cifar {
 
@@ -27,10 +27,10 @@ struct ModelState {
   ResNet net{nullptr};
   c10::Device device{c10::kCPU};
   std::atomic<bool> training{false};
-  std::atomic<bool> fitting{false};   // a fit owns the weights until it settles
-  std::atomic<bool> disposed{false};  // set by dispose(): a running fit stops at the next iteration
+  std::atomic<bool> fitting{false};            // a fit owns the weights until it settles
+  std::atomic<bool> disposed{false};           // set by dispose(): a running fit stops at the next iteration
   std::optional<Normalization> normalization;  // what it was trained with (from its checkpoint or its last fit)
-  Meta meta = NewMeta();                        // the user's meta of the checkpoint it came from (e.g. iteration)
+  Meta meta = NewMeta();                       // the user's meta of the checkpoint it came from (e.g. iteration)
   // Set (under mu) while a fit runs on its own CUDA stream (cuda_graph.h): orders the calling thread's stream after
   // the work the fit has queued, so that another thread reads whole steps' weights.
   std::function<void()> after_fit;
@@ -52,15 +52,16 @@ class ModelLock {
 // are serialized), in eval mode, on `device`.
 std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed);
 // Our checkpoints, or a foreign state dict (layouts.h) in any format ReadWeights reads.
-std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device, const std::string& shortcut_hint = "");
+std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device,
+                                      const std::string& shortcut_hint = "");
 
 // Logits (float) of already-normalized NCHW images, in the model's current BN mode, without grad.
 at::Tensor Predict(ModelState& m, const at::Tensor& images, Precision precision = Precision::kFp32);
 // Eval-mode BN; the model's train/eval flag is left as it was.
 EvalResult EvaluateModel(ModelState& m, const Dataset& data, int64_t batch, const Normalization& norm,
                          Precision precision = Precision::kFp32);
-void SaveModel(ModelState& m, const std::string& path, const Meta& extra, const std::optional<Normalization>& normalization,
-               WeightsFormat format = WeightsFormat::kCheckpoint);
+void SaveModel(ModelState& m, const std::string& path, const Meta& extra,
+               const std::optional<Normalization>& normalization, WeightsFormat format = WeightsFormat::kCheckpoint);
 // A state dict (or a training checkpoint holding one) of a layout layouts.h knows, into this model: every key is
 // consumed and every shape checked before anything is copied.
 void LoadStateDictFile(ModelState& m, const std::string& path);

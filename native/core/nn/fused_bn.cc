@@ -212,8 +212,8 @@ struct BnRelu {
     T* dsp = ds.defined() ? ds.data_ptr<T>() : nullptr;
     const Chan kk{k1f.data_ptr<float>(), k2f.data_ptr<float>(), k3f.data_ptr<float>()};
     ForBlocks(R, [&](int64_t, int64_t r0, int64_t rows) {
-      GradIn(xp + r0 * C, dp + r0 * C, op ? op + r0 * C : nullptr, dxp + r0 * C, dsp ? dsp + r0 * C : nullptr,
-             rows, C, ch, kk);
+      GradIn(xp + r0 * C, dp + r0 * C, op ? op + r0 * C : nullptr, dxp + r0 * C, dsp ? dsp + r0 * C : nullptr, rows, C,
+             ch, kk);
     });
     return {dx, F32(dw).to(w.dtype()), F32(sg).to(w.dtype()), ds};
   }
@@ -239,7 +239,8 @@ struct BnAddReluFunction : torch::autograd::Function<BnAddReluFunction> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto g = BnRelu::Backward(ctx, grads);
-    return {g[0], g[1], g[2], g[3], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {g[0],           g[1], g[2], g[3], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -259,11 +260,11 @@ bool FusedBnApplies(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn) {
   // Built without OpenMP (no libgomp beside libtorch) the kernels run on one thread: only worth it with one.
   if (at::get_num_threads() > 1) return false;
 #endif
-  return bn->is_training() && o.affine() && o.track_running_stats() && x.defined() &&
-         x.device().is_cpu() && (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16) &&
-         x.dim() == 4 && x.size(1) == o.num_features() &&
-         x.size(1) > 0 && x.numel() / x.size(1) > 1 && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
-         bn->weight.scalar_type() == torch::kFloat && bn->bias.scalar_type() == torch::kFloat;
+  return bn->is_training() && o.affine() && o.track_running_stats() && x.defined() && x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16) && x.dim() == 4 &&
+         x.size(1) == o.num_features() && x.size(1) > 0 && x.numel() / x.size(1) > 1 &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast) && bn->weight.scalar_type() == torch::kFloat &&
+         bn->bias.scalar_type() == torch::kFloat;
 }
 
 torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, const torch::Tensor& residual,
@@ -274,8 +275,8 @@ torch::Tensor FusedBnRelu(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, co
   {
     torch::NoGradGuard no_grad;
     bn->num_batches_tracked += 1;
-    factor = bn->options.momentum().has_value() ? *bn->options.momentum()
-                                                : 1.0 / bn->num_batches_tracked.item<double>();
+    factor =
+        bn->options.momentum().has_value() ? *bn->options.momentum() : 1.0 / bn->num_batches_tracked.item<double>();
   }
   if (!residual.defined()) {
     return BnReluFunction::apply(x, bn->weight, bn->bias, bn->running_mean, bn->running_var, factor, bn->options.eps(),

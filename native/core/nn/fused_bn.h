@@ -1,6 +1,7 @@
 // Training-mode BatchNorm + ReLU (optionally + a residual before the ReLU) as one autograd function with
-// hand-written CPU kernels for channels-last float32 or bfloat16 activations (float32 weights and statistics). Same maths and the same running-statistics update
-// as torch::nn::BatchNorm2d followed by relu (or add_ then relu), in fewer passes over memory:
+// hand-written CPU kernels for channels-last float32 or bfloat16 activations (float32 weights and statistics). Same
+// maths and the same running-statistics update as torch::nn::BatchNorm2d followed by relu (or add_ then relu), in fewer
+// passes over memory:
 //   forward  2 passes (statistics; normalize + add + clamp) instead of 4-5,
 //   backward 2 passes (reductions; input gradient) instead of 3, the ReLU mask recomputed, not stored.
 // Other devices, dtypes, layouts and eval mode take the ordinary libtorch modules.

@@ -14,9 +14,9 @@ struct Chan {
 // is a few vector instructions on any instruction set the functions are cloned for; other C take scalar loops.
 typedef float V16 __attribute__((vector_size(64)));
 typedef float V16u __attribute__((vector_size(64), aligned(4)));
-typedef uint32_t U16x32 __attribute__((vector_size(64)));             // 16 x uint32
-typedef int32_t I16x32 __attribute__((vector_size(64)));              // 16 x int32 (comparison masks)
-typedef uint16_t H16 __attribute__((vector_size(32)));                // 16 x uint16 (bfloat16 bits)
+typedef uint32_t U16x32 __attribute__((vector_size(64)));  // 16 x uint32
+typedef int32_t I16x32 __attribute__((vector_size(64)));   // 16 x int32 (comparison masks)
+typedef uint16_t H16 __attribute__((vector_size(32)));     // 16 x uint16 (bfloat16 bits)
 typedef uint16_t H16u __attribute__((vector_size(32), aligned(2)));
 using BF16 = c10::BFloat16;
 
@@ -142,8 +142,8 @@ RC_INLINE float PassS(const T* x, const T* dy, const T* out, int64_t i, int64_t 
 }
 
 template <class T>
-RC_INLINE void GradSumS(const T* __restrict x, const T* __restrict dy, const T* __restrict out, int64_t rows,
-                        int64_t C, Chan ch, float* o1, float* o2) {
+RC_INLINE void GradSumS(const T* __restrict x, const T* __restrict dy, const T* __restrict out, int64_t rows, int64_t C,
+                        Chan ch, float* o1, float* o2) {
   for (int64_t c = 0; c < C; ++c) o1[c] = o2[c] = 0.f;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < C; ++c) {
@@ -193,40 +193,40 @@ RC_INLINE void GradInS(const T* __restrict x, const T* __restrict dy, const T* _
 
 // The entry points, one set per activation type, each cloned for AVX-512, AVX2 and the baseline (target_clones
 // cannot clone templates, hence the macro). C = 16, 32 or 64 keeps a row in registers; other C loop in scalars.
-#define RC_KERNELS(T)                                                                                              \
-  RC_CLONES void Stats(const T* x, int64_t rows, int64_t C, float* o1, float* o2) {                                \
-    switch (C) {                                                                                                   \
-      case 16: return StatsV<1>(x, rows, o1, o2);                                                                  \
-      case 32: return StatsV<2>(x, rows, o1, o2);                                                                  \
-      case 64: return StatsV<4>(x, rows, o1, o2);                                                                  \
-      default: return StatsS(x, rows, C, o1, o2);                                                                  \
-    }                                                                                                              \
-  }                                                                                                                \
-  RC_CLONES void Norm(const T* x, const T* res, T* out, int64_t rows, int64_t C, Chan ch) {                        \
-    switch (C) {                                                                                                   \
-      case 16: return NormV<1>(x, res, out, rows, ch);                                                             \
-      case 32: return NormV<2>(x, res, out, rows, ch);                                                             \
-      case 64: return NormV<4>(x, res, out, rows, ch);                                                             \
-      default: return NormS(x, res, out, rows, C, ch);                                                             \
-    }                                                                                                              \
-  }                                                                                                                \
-  RC_CLONES void GradSum(const T* x, const T* dy, const T* out, int64_t rows, int64_t C, Chan ch, float* o1,       \
-                         float* o2) {                                                                              \
-    switch (C) {                                                                                                   \
-      case 16: return GradSumV<1>(x, dy, out, rows, ch, o1, o2);                                                   \
-      case 32: return GradSumV<2>(x, dy, out, rows, ch, o1, o2);                                                   \
-      case 64: return GradSumV<4>(x, dy, out, rows, ch, o1, o2);                                                   \
-      default: return GradSumS(x, dy, out, rows, C, ch, o1, o2);                                                   \
-    }                                                                                                              \
-  }                                                                                                                \
-  RC_CLONES void GradIn(const T* x, const T* dy, const T* out, T* dx, T* ds, int64_t rows, int64_t C, Chan ch,     \
-                        Chan k) {                                                                                  \
-    switch (C) {                                                                                                   \
-      case 16: return GradInV<1>(x, dy, out, dx, ds, rows, ch, k);                                                 \
-      case 32: return GradInV<2>(x, dy, out, dx, ds, rows, ch, k);                                                 \
-      case 64: return GradInV<4>(x, dy, out, dx, ds, rows, ch, k);                                                 \
-      default: return GradInS(x, dy, out, dx, ds, rows, C, ch, k);                                                 \
-    }                                                                                                              \
+#define RC_KERNELS(T)                                                                                          \
+  RC_CLONES void Stats(const T* x, int64_t rows, int64_t C, float* o1, float* o2) {                            \
+    switch (C) {                                                                                               \
+      case 16: return StatsV<1>(x, rows, o1, o2);                                                              \
+      case 32: return StatsV<2>(x, rows, o1, o2);                                                              \
+      case 64: return StatsV<4>(x, rows, o1, o2);                                                              \
+      default: return StatsS(x, rows, C, o1, o2);                                                              \
+    }                                                                                                          \
+  }                                                                                                            \
+  RC_CLONES void Norm(const T* x, const T* res, T* out, int64_t rows, int64_t C, Chan ch) {                    \
+    switch (C) {                                                                                               \
+      case 16: return NormV<1>(x, res, out, rows, ch);                                                         \
+      case 32: return NormV<2>(x, res, out, rows, ch);                                                         \
+      case 64: return NormV<4>(x, res, out, rows, ch);                                                         \
+      default: return NormS(x, res, out, rows, C, ch);                                                         \
+    }                                                                                                          \
+  }                                                                                                            \
+  RC_CLONES void GradSum(const T* x, const T* dy, const T* out, int64_t rows, int64_t C, Chan ch, float* o1,   \
+                         float* o2) {                                                                          \
+    switch (C) {                                                                                               \
+      case 16: return GradSumV<1>(x, dy, out, rows, ch, o1, o2);                                               \
+      case 32: return GradSumV<2>(x, dy, out, rows, ch, o1, o2);                                               \
+      case 64: return GradSumV<4>(x, dy, out, rows, ch, o1, o2);                                               \
+      default: return GradSumS(x, dy, out, rows, C, ch, o1, o2);                                               \
+    }                                                                                                          \
+  }                                                                                                            \
+  RC_CLONES void GradIn(const T* x, const T* dy, const T* out, T* dx, T* ds, int64_t rows, int64_t C, Chan ch, \
+                        Chan k) {                                                                              \
+    switch (C) {                                                                                               \
+      case 16: return GradInV<1>(x, dy, out, dx, ds, rows, ch, k);                                             \
+      case 32: return GradInV<2>(x, dy, out, dx, ds, rows, ch, k);                                             \
+      case 64: return GradInV<4>(x, dy, out, dx, ds, rows, ch, k);                                             \
+      default: return GradInS(x, dy, out, dx, ds, rows, C, ch, k);                                             \
+    }                                                                                                          \
   }
 
 RC_KERNELS(float)

@@ -31,8 +31,9 @@ std::shared_ptr<const FoldedNet> Fold(ResNetImpl& net) {
       fb.conv2 = FoldConv(b->conv2, b->bn2);
       fb.plain = b->kind == Shortcut::Plain;
       if (b->projection) {
-        fb.projection = FoldConv(torch::nn::Conv2d(std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(b->projection->ptr(0))),
-                                 torch::nn::BatchNorm2d(std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(b->projection->ptr(1))));
+        fb.projection = FoldConv(
+            torch::nn::Conv2d(std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(b->projection->ptr(0))),
+            torch::nn::BatchNorm2d(std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(b->projection->ptr(1))));
       } else if (!fb.plain && (b->stride != 1 || b->in_planes != b->planes)) {
         fb.subsample = b->stride;
         fb.planes = b->planes;
@@ -58,7 +59,9 @@ at::Tensor FoldedForward(const FoldedNet& f, const at::Tensor& images) {
       x = z.relu_();
       continue;
     }
-    const at::Tensor s = b.projection ? Conv(x, *b.projection) : b.subsample != 1 ? SubsamplePad(x, b.subsample, b.planes) : x;
+    const at::Tensor s = b.projection       ? Conv(x, *b.projection)
+                         : b.subsample != 1 ? SubsamplePad(x, b.subsample, b.planes)
+                                            : x;
     x = z.add_(s).relu_();
   }
   return at::linear(x.mean({2, 3}), f.fc_weight, f.fc_bias);

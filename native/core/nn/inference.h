@@ -23,7 +23,7 @@ struct FoldedBlock {
   FoldedConv conv1, conv2;
   std::optional<FoldedConv> projection;  // option B where the shape changes
   bool plain = false;
-  int64_t subsample = 1, planes = 0;      // option A where the shape changes: subsample by this and zero-pad
+  int64_t subsample = 1, planes = 0;  // option A where the shape changes: subsample by this and zero-pad
 };
 
 struct FoldedNet {

@@ -31,8 +31,7 @@ std::string DescribeModel(const ResNetOptions& o) {
 }
 
 static torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
 }
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_, Shortcut shortcut)
@@ -126,8 +125,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
                                 std::to_string(kMaxDepth) + " but received " + std::to_string(depth));
   }
   if (options.num_classes() < 1 || options.num_classes() > kMaxClasses) {
-    throw std::invalid_argument("Expected num_classes between 1 and " + std::to_string(kMaxClasses) +
-                                " but received " + std::to_string(options.num_classes()));
+    throw std::invalid_argument("Expected num_classes between 1 and " + std::to_string(kMaxClasses) + " but received " +
+                                std::to_string(options.num_classes()));
   }
   const int64_t n = (depth - 2) / 6;
   conv = register_module("conv", Conv(3, 16, 3, 1));

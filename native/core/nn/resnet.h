@@ -30,7 +30,7 @@ std::string ShortcutName(Shortcut s);
 
 struct ResNetOptions {
   ResNetOptions(int64_t depth) : depth_(depth) {}
-  TORCH_ARG(int64_t, depth);                  // 6n + 2
+  TORCH_ARG(int64_t, depth);  // 6n + 2
   TORCH_ARG(Shortcut, shortcut) = Shortcut::A;
   TORCH_ARG(int64_t, num_classes) = 10;
 };

@@ -4,13 +4,14 @@
 #include <sstream>
 #include <stdexcept>
 
-
 namespace resnet_cifar {
 
 c10::Dict<std::string, at::Tensor> StateDict(const ResNet& net) {
   c10::Dict<std::string, at::Tensor> out;
-  for (const auto& p : net->named_parameters(true)) out.insert(p.key(), p.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
-  for (const auto& b : net->named_buffers(true)) out.insert(b.key(), b.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
+  for (const auto& p : net->named_parameters(true))
+    out.insert(p.key(), p.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
+  for (const auto& b : net->named_buffers(true))
+    out.insert(b.key(), b.value().detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous));
   return out;
 }
 
@@ -29,8 +30,8 @@ void ApplyStateDict(ResNet& net, const c10::IValue& value, const std::string& so
   for (const auto& kv : value.toGenericDict()) {
     if (!kv.key().isString()) throw std::runtime_error(source + " does not hold a state dict (a key is not a string)");
     if (!kv.value().isTensor()) {
-      throw std::runtime_error(source + " does not hold a state dict: '" + kv.key().toStringRef() +
-                               "' is a " + kv.value().tagKind() + ", not a tensor");
+      throw std::runtime_error(source + " does not hold a state dict: '" + kv.key().toStringRef() + "' is a " +
+                               kv.value().tagKind() + ", not a tensor");
     }
     file.emplace(kv.key().toStringRef(), kv.value().toTensor());
   }
@@ -49,8 +50,8 @@ void ApplyStateDict(ResNet& net, const c10::IValue& value, const std::string& so
     auto mean = file.find(bn + ".running_mean");
     if (bias == file.end()) continue;
     if (mean == file.end() || bias->second.sizes() != mean->second.sizes()) {
-      throw std::runtime_error(source + " does not match " + what + ": cannot fold '" + conv +
-                               ".bias' into '" + bn + ".running_mean'");
+      throw std::runtime_error(source + " does not match " + what + ": cannot fold '" + conv + ".bias' into '" + bn +
+                               ".running_mean'");
     }
     mean->second = mean->second.to(torch::kFloat) - bias->second.to(torch::kFloat);
     file.erase(bias);
@@ -73,8 +74,8 @@ void ApplyStateDict(ResNet& net, const c10::IValue& value, const std::string& so
   for (const auto& kv : targets) known[kv.first] = true;
   for (const auto& kv : file) {
     if (!known.count(kv.first)) {
-      throw std::runtime_error(source + " does not match " + what + ": unexpected key '" + kv.first +
-                               "' (shape " + ShapeStr(kv.second) + ")");
+      throw std::runtime_error(source + " does not match " + what + ": unexpected key '" + kv.first + "' (shape " +
+                               ShapeStr(kv.second) + ")");
     }
   }
   torch::NoGradGuard no_grad;

@@ -36,8 +36,9 @@ std::vector<std::string> DistributedBackends() {
 #ifndef RESNET_CIFAR_C10D
 
 std::unique_ptr<Communicator> Connect(const DistributedOptions&) {
-  throw std::runtime_error("this build of resnet-cifar has no distributed backend: it was compiled without c10d's "
-                           "Gloo headers (install libgloo-dev and rebuild: npm run build:native)");
+  throw std::runtime_error(
+      "this build of resnet-cifar has no distributed backend: it was compiled without c10d's "
+      "Gloo headers (install libgloo-dev and rebuild: npm run build:native)");
 }
 
 #else
@@ -99,7 +100,8 @@ class C10dCommunicator : public Communicator {
 
   void CheckSame(const std::string& what, const std::string& fingerprint) override {
     try {
-      store_->set("settings/" + what + "/" + std::to_string(o_.rank), std::vector<uint8_t>(fingerprint.begin(), fingerprint.end()));
+      store_->set("settings/" + what + "/" + std::to_string(o_.rank),
+                  std::vector<uint8_t>(fingerprint.begin(), fingerprint.end()));
       for (int64_t r = 0; r < o_.world_size; ++r) {
         const auto v = store_->get("settings/" + what + "/" + std::to_string(r));
         const std::string theirs(v.begin(), v.end());
@@ -110,7 +112,8 @@ class C10dCommunicator : public Communicator {
         }
       }
     } catch (const c10::Error& e) {
-      throw std::runtime_error("rank " + std::to_string(o_.rank) + ": cannot compare settings with the other ranks: " + Short(e));
+      throw std::runtime_error("rank " + std::to_string(o_.rank) +
+                               ": cannot compare settings with the other ranks: " + Short(e));
     }
   }
 
@@ -130,7 +133,8 @@ class C10dCommunicator : public Communicator {
       const std::string me = std::to_string(o_.rank);
       store_->set("survivor/" + me, std::vector<uint8_t>{1});
       std::vector<int64_t> missing;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min<int64_t>(o_.timeout_ms, 3000));
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min<int64_t>(o_.timeout_ms, 3000));
       do {
         missing.clear();
         for (int64_t r = 0; r < o_.world_size; ++r) {
@@ -191,7 +195,8 @@ c10::intrusive_ptr<c10d::Backend> GlooGroup(const DistributedOptions& o, const c
   opts->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                    : c10d::ProcessGroupGloo::createDefaultDevice());
   opts->threads = 1;
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size),
+                                                     opts);
 }
 #endif
 
@@ -199,7 +204,8 @@ c10::intrusive_ptr<c10d::Backend> GlooGroup(const DistributedOptions& o, const c
 c10::intrusive_ptr<c10d::Backend> NcclGroup(const DistributedOptions& o, const c10::intrusive_ptr<c10d::Store>& store) {
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = std::chrono::milliseconds(o.timeout_ms);
-  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(o.rank), static_cast<int>(o.world_size),
+                                                     opts);
 }
 #endif
 
@@ -213,8 +219,9 @@ void CheckWorldSize(c10d::Store& store, const DistributedOptions& o, const std::
   const auto compare = [&](int64_t r) {
     const auto v = store.get(key(r));
     const std::string theirs(v.begin(), v.end());
-    return theirs == mine ? std::string() : who + " was started with world size " + mine + ", but rank " +
-                                                std::to_string(r) + " with " + theirs + " (every rank needs the same world size)";
+    return theirs == mine ? std::string()
+                          : who + " was started with world size " + mine + ", but rank " + std::to_string(r) +
+                                " with " + theirs + " (every rank needs the same world size)";
   };
   std::string wrong;
   if (o.rank != 0) wrong = compare(0);
@@ -241,11 +248,14 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
   } catch (const c10::Error& e) {
     const std::string m = Short(e);
     if (o.rank == 0 && (m.find("in use") != std::string::npos || m.find("EADDRINUSE") != std::string::npos)) {
-      throw std::runtime_error(who + " cannot listen on " + where + ": the port is in use (choose another master port)");
+      throw std::runtime_error(who + " cannot listen on " + where +
+                               ": the port is in use (choose another master port)");
     }
     throw std::runtime_error(who + ": no rendezvous at " + where + " within " + std::to_string(o.timeout_ms / 1000) +
-                             " s (are all " + std::to_string(o.world_size) + " ranks started, with the same world size "
-                             "and master address?): " + m);
+                             " s (are all " + std::to_string(o.world_size) +
+                             " ranks started, with the same world size "
+                             "and master address?): " +
+                             m);
   }
   try {
     // NCCL between GPUs where the build has it; otherwise Gloo, over the CPU.
@@ -255,8 +265,9 @@ std::unique_ptr<Communicator> Connect(const DistributedOptions& o) {
 #ifdef RESNET_CIFAR_GLOO
     return std::make_unique<C10dCommunicator>(o, store, GlooGroup(o, store), c10::Device(c10::kCPU));
 #else
-    throw std::runtime_error(who + ": this build has NCCL only (no Gloo headers at build time), and this rank's model is on " +
-                             o.device.str() + ", not a CUDA device");
+    throw std::runtime_error(
+        who + ": this build has NCCL only (no Gloo headers at build time), and this rank's model is on " +
+        o.device.str() + ", not a CUDA device");
 #endif
   } catch (const c10::Error& e) {
     throw std::runtime_error(who + ": cannot form the process group at " + where + ": " + Short(e));

@@ -19,9 +19,9 @@ struct DistributedOptions {
   int64_t world_size = 1;
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
-  bool agent_store = false;  // torchrun's agent hosts the TCPStore at master_addr:master_port: every rank connects
-  int64_t timeout_ms = 60000;  // a peer silent this long fails every rank's next collective
-  bool sync_batch_norm = false;  // train-mode BatchNorm statistics over the global batch (sync_bn.h)
+  bool agent_store = false;       // torchrun's agent hosts the TCPStore at master_addr:master_port: every rank connects
+  int64_t timeout_ms = 60000;     // a peer silent this long fails every rank's next collective
+  bool sync_batch_norm = false;   // train-mode BatchNorm statistics over the global batch (sync_bn.h)
   c10::Device device{c10::kCPU};  // this rank's model: a CUDA device takes NCCL where the build has it
 };
 

@@ -1,7 +1,7 @@
 #include "evaluate.h"
 
-#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/nn/functional/loss.h>
 
 #include <sstream>

@@ -1,22 +1,22 @@
 #include "fit.h"
 
-#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/nn/functional/loss.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
 
-#include "../model/errors.h"
 #include "../io/files.h"
+#include "../model/errors.h"
 #include "../nn/state_dict.h"
 
 namespace resnet_cifar {
@@ -67,20 +67,21 @@ class FitStream {
 
 const char* StopName(StopReason r) {
   switch (r) {
-    case StopReason::kCompleted:
-      return "completed";
-    case StopReason::kAborted:
-      return "aborted";
-    case StopReason::kNan:
-      return "nan";
+    case StopReason::kCompleted: return "completed";
+    case StopReason::kAborted: return "aborted";
+    case StopReason::kNan: return "nan";
   }
   return "completed";
 }
 
 FitLoop::FitLoop(std::shared_ptr<ModelState> model, std::shared_ptr<const Dataset> train,
                  std::shared_ptr<const Dataset> eval, FitConfig config, FitObserver& observer)
-    : model_(std::move(model)), train_(std::move(train)), eval_(std::move(eval)), cfg_(std::move(config)),
-      observer_(observer), schedule_(cfg_.schedule) {}
+    : model_(std::move(model)),
+      train_(std::move(train)),
+      eval_(std::move(eval)),
+      cfg_(std::move(config)),
+      observer_(observer),
+      schedule_(cfg_.schedule) {}
 
 FitResult FitLoop::Run() {
   t0_ = Now();
@@ -266,11 +267,11 @@ void FitLoop::TrainStep(const Batch& b, int64_t it, double lr, bool graphs, Step
     return;
   }
   if (!graph_) {
-    graph_ = std::make_unique<GraphStep>(b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r,
-                                                          at::Tensor& l, at::Tensor& c) {
-      at::Tensor unused;
-      Step(x, y, 0, r, l, c, unused);
-    });
+    graph_ = std::make_unique<GraphStep>(
+        b.x, b.y, [this](const at::Tensor& x, const at::Tensor& y, const at::Tensor& r, at::Tensor& l, at::Tensor& c) {
+          at::Tensor unused;
+          Step(x, y, 0, r, l, c, unused);
+        });
     result_.notes.push_back("CUDA graph: the training step was captured at iteration " + std::to_string(it + 1) +
                             " and replayed from there");
   }
@@ -280,12 +281,12 @@ void FitLoop::TrainStep(const Batch& b, int64_t it, double lr, bool graphs, Step
 bool FitLoop::LossIsFinite(int64_t done, double lr, const StepOut& out) {
   const double loss = comm_ ? out.control[1].item<double>() : out.loss.item<double>();
   if (std::isfinite(loss)) return true;
-  result_.error = "Training stopped at iteration " + std::to_string(done) + ": the loss is " +
-                  (std::isnan(loss) ? "NaN" : "infinite") + " (lr " + std::to_string(lr) + ")." +
-                  (cfg_.checkpoint_path.empty()
-                       ? std::string(" No checkpoint directory was set.")
-                       : " The last good checkpoint is kept at " + cfg_.checkpoint_path +
-                             (result_.checkpoint.empty() ? " (if one was written before)." : "."));
+  result_.error =
+      "Training stopped at iteration " + std::to_string(done) + ": the loss is " +
+      (std::isnan(loss) ? "NaN" : "infinite") + " (lr " + std::to_string(lr) + ")." +
+      (cfg_.checkpoint_path.empty() ? std::string(" No checkpoint directory was set.")
+                                    : " The last good checkpoint is kept at " + cfg_.checkpoint_path +
+                                          (result_.checkpoint.empty() ? " (if one was written before)." : "."));
   result_.stopped = StopReason::kNan;
   return false;
 }
@@ -303,9 +304,12 @@ void FitLoop::Report(int64_t done, double lr, double per_epoch) {
     comm_->Heartbeat(done);
   }
   const double secs = Now() - win_t0_;
-  TrainRecord r{static_cast<double>(done), static_cast<double>(done) / per_epoch, lr,
+  TrainRecord r{static_cast<double>(done),
+                static_cast<double>(done) / per_epoch,
+                lr,
                 window_.loss / static_cast<double>(std::max<int64_t>(window_.count, 1)),
-                ErrorPercent(window_.count, window_.correct), secs > 0 ? win_images_ / secs : 0};
+                ErrorPercent(window_.count, window_.correct),
+                secs > 0 ? win_images_ / secs : 0};
   result_.train.push_back(r);
   schedule_.ObserveTrainError(r.error);
   observer_.OnTrain(r, Now() - t0_);
@@ -395,8 +399,9 @@ void FitLoop::Evaluate() {
       const int64_t n = eval_->size(), w = comm_->world_size(), k = comm_->rank();
       part = eval_->Slice(n * k / w, n * (k + 1) / w);
     }
-    r = resnet_cifar::Evaluate([&](const at::Tensor& x) { return net->forward(cl ? x.contiguous(at::MemoryFormat::ChannelsLast) : x); },
-                               model_->device, *part, cfg_.eval_batch, norm_, net->options.num_classes(), cfg_.precision);
+    r = resnet_cifar::Evaluate(
+        [&](const at::Tensor& x) { return net->forward(cl ? x.contiguous(at::MemoryFormat::ChannelsLast) : x); },
+        model_->device, *part, cfg_.eval_batch, norm_, net->options.num_classes(), cfg_.precision);
     if (comm_) {
       std::vector<at::Tensor> sums{at::tensor(r.confusion, at::kLong), at::tensor({r.loss_sum}, at::kDouble)};
       comm_->AllReduceSum(sums);
@@ -452,27 +457,32 @@ void FitLoop::WriteCheckpoint() {
 std::string FitLoop::Fingerprint() const {
   std::ostringstream s;
   s << DescribeModel(model_->net->options) << ", world size " << cfg_.distributed->world_size << ", " << cfg_.iterations
-    << " iterations, batch " << cfg_.batches.batch << " per rank, seed " << cfg_.batches.seed << ", lr " << cfg_.schedule.lr
-    << ", momentum " << cfg_.sgd.momentum << ", weight decay " << cfg_.sgd.weight_decay << ", milestones";
+    << " iterations, batch " << cfg_.batches.batch << " per rank, seed " << cfg_.batches.seed << ", lr "
+    << cfg_.schedule.lr << ", momentum " << cfg_.sgd.momentum << ", weight decay " << cfg_.sgd.weight_decay
+    << ", milestones";
   for (int64_t m : cfg_.schedule.milestones) s << ' ' << m;
-  s << ", gamma " << cfg_.schedule.gamma << ", warm-up " << cfg_.schedule.warmup_lr << '/' << cfg_.schedule.warmup_iterations
-    << '/' << cfg_.schedule.warmup_until_error << ", " << train_->size() << " training images, "
-    << NormKindName(cfg_.normalization_kind) << " normalization, " << PrecisionName(cfg_.precision)
-    << (cfg_.batches.channels_last ? ", channels-last" : "") << (cfg_.fused_bn ? ", fused BatchNorm" : "")
+  s << ", gamma " << cfg_.schedule.gamma << ", warm-up " << cfg_.schedule.warmup_lr << '/'
+    << cfg_.schedule.warmup_iterations << '/' << cfg_.schedule.warmup_until_error << ", " << train_->size()
+    << " training images, " << NormKindName(cfg_.normalization_kind) << " normalization, "
+    << PrecisionName(cfg_.precision) << (cfg_.batches.channels_last ? ", channels-last" : "")
+    << (cfg_.fused_bn ? ", fused BatchNorm" : "")
     << (cfg_.distributed->sync_batch_norm ? ", synchronized BatchNorm" : "") << ", resume "
     << (cfg_.resume ? "yes" : "no") << ", evaluation ";
-  if (eval_) s << eval_->size() << " images every " << cfg_.eval_every;
-  else s << "none";
+  if (eval_)
+    s << eval_->size() << " images every " << cfg_.eval_every;
+  else
+    s << "none";
   return s.str();
 }
 
 // Caller holds model_->mu.
 void FitLoop::TakeLeaderState(bool resumed) {
   // The header: what rank 0 resumed from, and its normalization's kind.
-  auto header = at::tensor({static_cast<int64_t>(resumed), result_.iteration, static_cast<int64_t>(schedule_.warmup_done()),
-                            static_cast<int64_t>(norm_.kind == NormKind::kPixel), static_cast<int64_t>(!sgd_->momentum().empty()),
-                            window_.correct, window_.count, window_.start},
-                           at::kLong);
+  auto header =
+      at::tensor({static_cast<int64_t>(resumed), result_.iteration, static_cast<int64_t>(schedule_.warmup_done()),
+                  static_cast<int64_t>(norm_.kind == NormKind::kPixel), static_cast<int64_t>(!sgd_->momentum().empty()),
+                  window_.correct, window_.count, window_.start},
+                 at::kLong);
   std::vector<at::Tensor> first{header, at::tensor({window_.loss}, at::kDouble)};
   comm_->Broadcast(first);
   auto h = first[0];

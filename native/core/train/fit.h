@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "../data/batches.h"
-#include "../io/checkpoint.h"
-#include "cuda_graph.h"
 #include "../data/dataset.h"
+#include "../data/normalization.h"
+#include "../io/checkpoint.h"
+#include "../model/model.h"
+#include "cuda_graph.h"
 #include "distributed.h"
 #include "evaluate.h"
 #include "lr_schedule.h"
-#include "../model/model.h"
-#include "../data/normalization.h"
 #include "precision.h"
 #include "sgd.h"
 
@@ -33,18 +33,18 @@ struct FitConfig {
   int64_t report_every = 10;
   int64_t eval_every = 0;  // 0: evaluate only at the end (when an eval set is given)
   int64_t eval_batch = 500;
-  std::string checkpoint_path;  // empty: no checkpoints
+  std::string checkpoint_path;   // empty: no checkpoints
   int64_t checkpoint_every = 0;  // 0: only at the end / on abort
   bool resume = false;           // continue from checkpoint_path when it exists
   bool fused_bn = true;          // fused train-mode BN + ReLU kernels on the CPU (fused_bn.h)
   Precision precision = Precision::kFp32;
-  bool step_only = false;        // benchmark: one fixed batch, no data work
+  bool step_only = false;  // benchmark: one fixed batch, no data work
   // On CUDA (not distributed): the step captured once as a CUDA graph after a few eager steps and replayed
   // (cuda_graph.h); the last, smaller batch of each epoch runs eagerly.
   bool cuda_graphs = true;
   NormKind normalization_kind = NormKind::kPixel;
   std::optional<Normalization> normalization;  // given statistics; else those of the training set
-  Meta meta = NewMeta();  // extra plain data for each checkpoint's meta
+  Meta meta = NewMeta();                       // extra plain data for each checkpoint's meta
   // Data-parallel training (distributed.h): rank 0's weights are broadcast at the start, each rank trains on its
   // shard, gradients are averaged over the ranks each step, BatchNorm buffers follow rank 0's before each forward
   // (as DistributedDataParallel's broadcast_buffers), evaluation is split over the ranks, rank 0 writes checkpoints.
@@ -67,13 +67,13 @@ const char* StopName(StopReason r);
 struct FitResult {
   int64_t iteration = 0, start_iteration = 0;
   StopReason stopped = StopReason::kCompleted;
-  std::string error;                  // empty on success
-  std::string checkpoint;             // the checkpoint last written, if any
+  std::string error;       // empty on success
+  std::string checkpoint;  // the checkpoint last written, if any
   double seconds = 0;
   std::vector<TrainRecord> train;
   std::vector<EvalRecord> eval;
   std::optional<Normalization> normalization;  // what the run trained with
-  std::vector<std::string> notes;             // what a user should know (e.g. resumed at another precision)
+  std::vector<std::string> notes;              // what a user should know (e.g. resumed at another precision)
 };
 
 class FitLoop {

@@ -12,9 +12,9 @@ struct StepScheduleOptions {
   double lr = 0.1;
   std::vector<int64_t> milestones{32000, 48000};
   double gamma = 0.1;
-  double warmup_lr = 0;             // 0: no warm-up
-  int64_t warmup_iterations = 0;    // warm-up ends at this iteration (0: no fixed end)
-  double warmup_until_error = -1;   // or once a reported training error (%) is below this (-1: unused)
+  double warmup_lr = 0;            // 0: no warm-up
+  int64_t warmup_iterations = 0;   // warm-up ends at this iteration (0: no fixed end)
+  double warmup_until_error = -1;  // or once a reported training error (%) is below this (-1: unused)
 };
 
 class StepSchedule {
