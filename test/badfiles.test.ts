@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, loadTorchScript } from '../lib/index';
-import { PYTHON, fakeCifarDir, havePythonTorch, py, tmpDir } from './helpers';
+import { fakeCifarDir, havePythonTorch, py, PYTHON, tmpDir, withPython } from './helpers';
 
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -144,8 +144,7 @@ test('a checkpoint of another depth or shortcut, and Python pickles that are not
   }
 });
 
-test('TorchScript files with flipped bytes are errors', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('TorchScript files with flipped bytes are errors', async (t) => {
   const out = tmpDir();
   await py(['torchscript', '--depth', '8', '--steps', '1', '--eval-dir', fakeCifarDir(), '--out', out]);
   const good = fs.readFileSync(path.join(out, 'scripted.pt'));

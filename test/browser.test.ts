@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
 import { ResNet } from '../lib/index';
-import { realCifarDir, relError, tmpDir } from './helpers';
+import { REAL_CIFAR, relError, requires, tmpDir, withRealCifar } from './helpers';
 import { startBrowserExample, type BrowserExample } from '../examples/browser/server';
 
 const CHROMIUM = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
@@ -32,14 +32,6 @@ const argmax = (l: ArrayLike<number>, i: number, k: number) => {
   return best;
 };
 
-function haveChromium(t: { log(...s: string[]): void; pass(): void }): boolean {
-  if (CHROMIUM) return true;
-  if (process.env.CI) throw new Error('Chromium is required under CI (apt-get install chromium; .ci/run installs it)');
-  t.log('skipped: no Chromium (apt-get install chromium, or set CHROMIUM to its binary)');
-  t.pass();
-  return false;
-}
-
 let browser: Browser | undefined;
 let example: BrowserExample | undefined;
 
@@ -48,10 +40,9 @@ test.after.always(async () => {
   await example?.close();
 });
 
-test.serial('the browser example classifies CIFAR-10 test images and dropped files as we do (Chromium, ONNX Runtime Web)', async (t) => {
+requires(Boolean(CHROMIUM), 'Chromium', 'apt-get install chromium, or set CHROMIUM to its binary', withRealCifar(test.serial))('the browser example classifies CIFAR-10 test images and dropped files as we do (Chromium, ONNX Runtime Web)', async (t) => {
   t.timeout(10 * 60_000);
-  const data = realCifarDir(t);
-  if (!data || !haveChromium(t)) return;
+  const data = REAL_CIFAR!;
   example = await startBrowserExample({ data, samples: SAMPLES });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const page = await browser.newPage();

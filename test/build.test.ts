@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../lib/index';
-import { PYTHON, ROOT, requires, tmpDir } from './helpers';
+import { PYTHON, requires, ROOT, tmpDir } from './helpers';
 
 const FINDER = path.join(ROOT, 'scripts/build/libtorch.js');
 

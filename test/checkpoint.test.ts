@@ -2,7 +2,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ResNet } from '../lib/index';
-import { havePythonTorch, PYTHON, randomImages, tmpDir } from './helpers';
+import { PYTHON, randomImages, tmpDir, withPython } from './helpers';
 import { execFileSync } from 'node:child_process';
 
 test('save -> load gives the same config, logits and meta; no temporary files are left', async (t) => {
@@ -26,8 +26,7 @@ test('save -> load gives the same config, logits and meta; no temporary files ar
   await t.throwsAsync(() => m.save(file, { meta: { w: new Float32Array(2) } as never }), { message: /meta\.w to hold plain data/ });
 });
 
-test('Python reads our checkpoint with torch.load(weights_only=True)', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('Python reads our checkpoint with torch.load(weights_only=True)', async (t) => {
   const dir = tmpDir();
   const file = path.join(dir, 'ck.pt');
   await new ResNet({ depth: 32, seed: 1 }).save(file, { meta: { epoch: 3, lr: 0.1, ok: true, none: null } });

@@ -2,7 +2,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, CIFAR10_FILE_BYTES, ResNet } from '../lib/index';
-import { cifarDir, realCifarDir, tmpDir } from './helpers';
+import { cifarDir, REAL_CIFAR, tmpDir, withRealCifar } from './helpers';
 
 /** A small fake CIFAR-10 folder: full-size files with generated content (label i % 10). */
 function fakeCifar(opts: { truncate?: string; badLabel?: boolean } = {}): string {
@@ -74,9 +74,8 @@ test('evaluate on real CIFAR-10: an untrained model is near chance; per-class an
   });
 });
 
-test('real CIFAR-10 statistics match the published ones', async (t) => {
-  const dir = realCifarDir(t);
-  if (!dir) return;
+withRealCifar()('real CIFAR-10 statistics match the published ones', async (t) => {
+  const dir = REAL_CIFAR!;
   const train = await Cifar10.load(dir);
   t.deepEqual(train.labelCounts(), Array(10).fill(5000));
   const s = await train.channelStats();

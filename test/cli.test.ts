@@ -2,7 +2,9 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
-import { ROOT, anyCifarDir, launch, realCifarDir, tmpDir, type Finished } from './helpers';
+import { COMMANDS } from '../lib/cli';
+import { HELP } from '../lib/cli/help';
+import { anyCifarDir, type Finished, launch, realCifarDir, ROOT, tmpDir } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
 
@@ -27,12 +29,15 @@ const noStack = (t: { false: (v: boolean, m?: string) => void }, r: Finished) =>
 test('--help on every command; --version', async (t) => {
   const main = await cli(['--help']);
   t.is(main.code, 0);
-  t.regex(main.stdout, /Commands:[\s\S]*reproduce/);
-  for (const cmd of ['info', 'train', 'eval', 'predict', 'reproduce']) {
+  const commands = Object.keys(COMMANDS);
+  t.true(commands.length >= 6, commands.join(', '));
+  for (const cmd of commands) {
+    t.regex(main.stdout, new RegExp(`^  ${cmd} `, 'm'), `the command list names ${cmd}`);
     const r = await cli([cmd, '--help']);
     t.is(r.code, 0, cmd);
     t.regex(r.stdout, new RegExp(`Usage: resnet-cifar ${cmd}`));
   }
+  t.deepEqual(Object.keys(HELP).filter((k) => k !== 'main').sort(), [...commands].sort(), 'help.ts has a section per command');
   const v = await cli(['--version']);
   t.is(v.stdout.trim(), require('../package.json').version);
 });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer } from '../lib/index';
-import { ROOT, anyCifarDir, tmpDir } from './helpers';
+import { anyCifarDir, ROOT, tmpDir } from './helpers';
 
 test('two trainers in one process train at once and both finish', async (t) => {
   const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../lib/index';
-import { ROOT, requires } from './helpers';
+import { requires, ROOT } from './helpers';
 
 const build = path.join(ROOT, 'build');
 const cmakeBuild = requires(info().addon.build === 'cmake-js' && fs.existsSync(path.join(build, 'CMakeCache.txt')),

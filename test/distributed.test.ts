@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, readCheckpointMeta } from '../lib/index';
-import { anyCifarDir, havePythonTorch, launch, maxWeightDiff, PYTHON, requires, ROOT, tmpDir, type Finished } from './helpers';
+import { anyCifarDir, type Finished, launch, maxWeightDiff, PYTHON, requires, ROOT, tmpDir, withPython } from './helpers';
 
 const execFileAsync = promisify(execFile);
 let nextPort = 29700 + (process.pid % 200) * 5;
@@ -99,13 +99,11 @@ async function againstPyTorch(t: ExecutionContext, o: { depth: number; shortcut:
   t.true(out.oursVsF64 < 2 * out.torchVsF64 + 1e-6, `ours ${out.oursVsF64} vs PyTorch float32 ${out.torchVsF64} against float64`);
 }
 
-glooTest('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], glooTest)('2 ranks × batch 64 give the weights PyTorch DistributedDataParallel (Gloo) gives from the same start and batches', async (t) => {
   await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: false });
 });
 
-glooTest('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], glooTest)('syncBatchNorm: 2 ranks × batch 64 give the weights and BN statistics of one process on the global batch of 128', async (t) => {
   await againstPyTorch(t, { depth: 20, shortcut: 'A', syncBatchNorm: true, fused: true }); // the fused kernels' sync
   await againstPyTorch(t, { depth: 8, shortcut: 'B', syncBatchNorm: true, fused: true }); // + the projections' (libtorch ops)
   await againstPyTorch(t, { depth: 8, shortcut: 'A', syncBatchNorm: true, fused: false }); // libtorch ops throughout
@@ -304,8 +302,7 @@ glooTest('--nnodes 2 --node-rank K: two launchers (machines) join one run at the
   t.false(fs.existsSync(outs[1]), 'only rank 0 writes a run folder');
 });
 
-glooTest('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], glooTest)('torchrun --nproc-per-node 2 --no-python node …: the workers join through its environment and its agent\'s store', async (t) => {
   const data = anyCifarDir(t);
   const out = path.join(tmpDir(), 'run');
   // The CLI, and a script of one's own with `distributed: true`, as a user would start them.

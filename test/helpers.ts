@@ -48,7 +48,7 @@ export function havePythonTorch(t: ExecutionContext, modules: string[] = []): bo
   const ok = pythonHas.get(key)!;
   if (!ok) {
     if (process.env.CI) throw new Error(`${PYTHON} with ${want.join(' and ')} is required under CI (python3 -m pip install ${want.join(' ')})`);
-    t.log(`skipped: ${PYTHON} lacks one of ${want.join(', ')} (python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')})`);
+    t.log(`part skipped: ${PYTHON} lacks one of ${want.join(', ')} (python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')})`);
     t.pass();
   }
   return ok;
@@ -146,7 +146,7 @@ export function realCifarDir(t: ExecutionContext): string | undefined {
   const d = process.env.CIFAR10_DIR;
   if (d && fs.existsSync(path.join(d, 'test_batch.bin'))) return d;
   if (process.env.CI) throw new Error(`real CIFAR-10 is required under CI: CIFAR10_DIR=${d ?? '(unset)'} has no test_batch.bin`);
-  t.log('skipped: needs real CIFAR-10 (set CIFAR10_DIR to the cifar-10-batches-bin folder)');
+  t.log('part skipped: needs real CIFAR-10 (set CIFAR10_DIR to the cifar-10-batches-bin folder)');
   t.pass();
   return undefined;
 }
@@ -180,10 +180,37 @@ export async function maxWeightDiff(a: string, b: string): Promise<number> {
  * installs every feature) a test that fails naming what is missing, and elsewhere `test.skip` with the reason in its
  * title, so that ava reports it as skipped instead of passed.
  */
-export function requires(available: boolean, feature: string, howTo: string) {
+export function requires(available: boolean, feature: string, howTo: string, register: TestRegister = test) {
   return (title: string, fn: Implementation<[]>): void => {
-    if (available) test(title, fn);
+    if (available) register(title, fn);
     else if (process.env.CI) test(title, (t) => t.fail(`${feature} is required under CI (${howTo})`));
     else test.skip(`${title} [skipped: no ${feature}; ${howTo}]`, fn);
   };
+}
+
+/** How a test is registered: ava's `test`, `test.serial`, or another `requires(...)`. */
+export type TestRegister = (title: string, fn: Implementation<[]>) => void;
+
+/** Whether python3 has torch and `modules`, asked once (at registration: a test that lacks them is skipped). */
+export function pythonTorchWith(modules: string[] = []): boolean {
+  const key = ['torch', ...modules].join(',');
+  if (!pythonHas.has(key)) pythonHas.set(key, spawnSync(PYTHON, ['-c', `import ${key}`], { stdio: 'ignore' }).status === 0);
+  return pythonHas.get(key)!;
+}
+
+/** A test that needs python3 with torch (and `modules`): skipped without, a failure under CI. */
+export function withPython(modules: string[] = [], register: TestRegister = test) {
+  return requires(pythonTorchWith(modules), `${PYTHON} with ${['torch', ...modules].join(' and ')}`,
+    `python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')}`.trim(), register);
+}
+
+/** Real CIFAR-10 (CIFAR10_DIR with its batch files), or undefined. */
+export const REAL_CIFAR: string | undefined = (() => {
+  const d = process.env.CIFAR10_DIR;
+  return d && fs.existsSync(path.join(d, 'test_batch.bin')) ? d : undefined;
+})();
+
+/** A test that needs real CIFAR-10: skipped without, a failure under CI. */
+export function withRealCifar(register: TestRegister = test) {
+  return requires(REAL_CIFAR !== undefined, 'real CIFAR-10', 'set CIFAR10_DIR to the cifar-10-batches-bin folder', register);
 }

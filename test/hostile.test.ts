@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Cifar10, ResNet, Trainer, readCheckpointMeta, type MetaValue } from '../lib/index';
-import { ROOT, anyCifarDir, launch, tmpDir } from './helpers';
+import { anyCifarDir, launch, ROOT, tmpDir } from './helpers';
 
 const DIR = path.join(ROOT, 'test/hostile');
 const PEAK_MB = 1500; // node + libtorch take about 300 MB; a declared size obeyed would take gigabytes

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, loadExported } from '../lib/index';
 import { main } from '../lib/cli';
-import { anyCifarDir, havePythonTorch, PYTHON, randomImages, readF32, relError, ROOT, tmpDir } from './helpers';
+import { anyCifarDir, havePythonTorch, PYTHON, randomImages, readF32, relError, ROOT, tmpDir, withPython } from './helpers';
 
 const N = 8;
 const AKAMASTER = path.join(ROOT, 'test/python/akamaster.py');
@@ -21,8 +21,7 @@ function input(dir: string): Float32Array {
 }
 
 for (const [depth, option] of [[20, 'A'], [32, 'A'], [20, 'B']] as const) {
-  test(`akamaster ResNet-${depth} option ${option}: its checkpoints (zip, legacy, DataParallel) and safetensors load with its logits`, async (t) => {
-    if (!havePythonTorch(t, ['safetensors', 'numpy'])) return;
+  withPython(['safetensors', 'numpy'])(`akamaster ResNet-${depth} option ${option}: its checkpoints (zip, legacy, DataParallel) and safetensors load with its logits`, async (t) => {
     const dir = tmpDir();
     const x = input(dir);
     const f = (n: string) => path.join(dir, n);
@@ -62,8 +61,7 @@ print(((m(x) - ref).abs().max() / ref.abs().max()).item())`, f('back.th'), f('in
   });
 }
 
-test('safetensors: Python reads what we write (meta in __metadata__) and we read what it writes', async (t) => {
-  if (!havePythonTorch(t, ['safetensors', 'numpy'])) return;
+withPython(['safetensors', 'numpy'])('safetensors: Python reads what we write (meta in __metadata__) and we read what it writes', async (t) => {
   const dir = tmpDir();
   const f = (n: string) => path.join(dir, n);
   const m = new ResNet({ depth: 20, seed: 3, device: 'cpu' });
@@ -133,8 +131,7 @@ test('damaged safetensors and legacy files are clear errors naming the file; not
   t.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('never')), []);
 });
 
-test('a state dict of an unknown layout, or one that does not match, names what it saw and what it expects', async (t) => {
-  if (!havePythonTorch(t, ['numpy'])) return;
+withPython(['numpy'])('a state dict of an unknown layout, or one that does not match, names what it saw and what it expects', async (t) => {
   const dir = tmpDir();
   const f = (n: string) => path.join(dir, n);
   execFileSync(PYTHON, ['-c', `
@@ -160,8 +157,7 @@ torch.save({'conv1.weight': torch.ones(16,3,3,3), 'linear.weight': torch.ones(10
   t.true(relError(await m20.predict(randomImages(N, 3)), readF32(f('ref.f32'))) < 1e-5);
 });
 
-test('AOTInductor packages (torch.export + aoti_compile_and_package) give PyTorch\'s logits; the wrong device or file is a clear error', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('AOTInductor packages (torch.export + aoti_compile_and_package) give PyTorch\'s logits; the wrong device or file is a clear error', async (t) => {
   // Compiling takes about half a minute on 2 cores: once per torch version, kept in the temp folder.
   const version = execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
   const cache = path.join(os.tmpdir(), `resnet-cifar-aoti-${version}`);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { PYTHON, havePythonTorch, launch, tmpDir } from './helpers';
+import { launch, PYTHON, tmpDir, withPython } from './helpers';
 import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './packed';
 
 const VERSION = '2.13.0';
@@ -91,8 +91,7 @@ function makeArchive() {
   return archive;
 }
 
-test.serial('an interrupted download resumes where it stopped, and a wrong SHA-256 is an error naming both', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], test.serial)('an interrupted download resumes where it stopped, and a wrong SHA-256 is an error naming both', async (t) => {
   t.timeout(20 * MINUTE);
   const a = await makeArchive();
   const server = await serve(a.dir);
@@ -118,8 +117,7 @@ test.serial('an interrupted download resumes where it stopped, and a wrong SHA-2
   }
 });
 
-test.serial('offline: a local folder as the mirror serves the archive and its checksum file', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], test.serial)('offline: a local folder as the mirror serves the archive and its checksum file', async (t) => {
   t.timeout(10 * MINUTE);
   const a = await makeArchive();
   const mirror = tmpDir('libtorch-mirror-');
@@ -151,8 +149,7 @@ test('the archive for a variant and version: pytorch.org by default, a mirror or
   t.throws(() => plan({ TORCH_CUDA_VERSION: 'twelve' }), { message: /TORCH_CUDA_VERSION=twelve is not a CUDA version/ });
 });
 
-test.serial('without Python, npm install fetches, verifies, caches and links libtorch; a second install makes no request', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython([], test.serial)('without Python, npm install fetches, verifies, caches and links libtorch; a second install makes no request', async (t) => {
   t.timeout(40 * MINUTE);
   const a = await makeArchive();
   const server = await serve(a.dir);

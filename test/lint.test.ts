@@ -4,7 +4,7 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT, requires } from './helpers';
+import { requires, ROOT } from './helpers';
 
 const clangFormat = spawnSync('clang-format', ['--version'], { encoding: 'utf8' }).status === 0;
 

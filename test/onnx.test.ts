@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Cifar10, ResNet, Trainer, pretrainedModels, type Shortcut } from '../lib/index';
 import { checkSchema, type Descriptors } from './proto-schema';
-import { PYTHON, ROOT, anyCifarDir, cifarImages, havePythonTorch, launch, realCifarDir, relError, tmpDir } from './helpers';
+import { anyCifarDir, cifarImages, launch, PYTHON, REAL_CIFAR, relError, ROOT, tmpDir, withPython, withRealCifar } from './helpers';
 
 const run = promisify(execFile);
 const CHECK = path.join(ROOT, 'test/python/onnx_check.py');
@@ -37,15 +37,13 @@ async function trained(depth: number, shortcut: Shortcut, data: Cifar10): Promis
   return m.eval();
 }
 
-test('proto/onnx.proto matches ONNX\'s own descriptors: every message, field number, type, label and enum value', async (t) => {
-  if (!havePythonTorch(t, ['onnx'])) return;
+withPython(['onnx'])('proto/onnx.proto matches ONNX\'s own descriptors: every message, field number, type, label and enum value', async (t) => {
   const theirs = JSON.parse((await run(PYTHON, [CHECK, 'schema'])).stdout) as Descriptors;
   const { fields } = checkSchema(t, path.join(ROOT, 'proto/onnx.proto'), theirs);
   t.true(fields >= 40, `${fields} fields`);
 });
 
-test('ResNet-20/32, shortcuts A, B and plain: onnx.checker accepts the export and ONNX Runtime gives our logits (1e-4)', async (t) => {
-  if (!havePythonTorch(t, ['onnx'])) return;
+withPython(['onnx'])('ResNet-20/32, shortcuts A, B and plain: onnx.checker accepts the export and ONNX Runtime gives our logits (1e-4)', async (t) => {
   const dataDir = anyCifarDir(t);
   const data = await Cifar10.load(dataDir, { split: 'test' });
   const dir = tmpDir('onnx-');
@@ -78,10 +76,8 @@ test('ResNet-20/32, shortcuts A, B and plain: onnx.checker accepts the export an
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the shipped ResNet-20 with input pixels: ONNX Runtime\'s test error over the 10,000 test images is ours', async (t) => {
-  if (!havePythonTorch(t, ['onnx'])) return;
-  const dataDir = realCifarDir(t);
-  if (!dataDir) return;
+withPython(['onnx'], withRealCifar())('the shipped ResNet-20 with input pixels: ONNX Runtime\'s test error over the 10,000 test images is ours', async (t) => {
+  const dataDir = REAL_CIFAR!;
   const data = await Cifar10.load(dataDir, { split: 'test' });
   const m = await ResNet.pretrained('resnet20');
   const dir = tmpDir('onnx-pretrained-');

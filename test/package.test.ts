@@ -3,7 +3,7 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { realCifarDir, tmpDir } from './helpers';
+import { REAL_CIFAR, tmpDir, withRealCifar } from './helpers';
 import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './packed';
 import { pretrainedModels } from '../lib/index';
 
@@ -114,9 +114,8 @@ test.serial('npx resnet-cifar info runs the installed dist/ and its own addon', 
   t.regex(stdout, /^pretrained resnet20 /m);
 });
 
-test.serial('npx resnet-cifar eval --pretrained resnet20 finds the shipped weights and measures their test error', async (t) => {
-  const data = realCifarDir(t);
-  if (!data) return;
+withRealCifar(test.serial)('npx resnet-cifar eval --pretrained resnet20 finds the shipped weights and measures their test error', async (t) => {
+  const data = REAL_CIFAR!;
   const { app } = await install();
   const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', 'resnet20', '--data', data, '--json'],
     { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
@@ -127,9 +126,8 @@ test.serial('npx resnet-cifar eval --pretrained resnet20 finds the shipped weigh
   t.regex(r.model, /pretrained 'resnet20'/);
 });
 
-test.serial('npx resnet-cifar train: a short run writes its run folder', async (t) => {
-  const data = realCifarDir(t);
-  if (!data) return;
+withRealCifar(test.serial)('npx resnet-cifar train: a short run writes its run folder', async (t) => {
+  const data = REAL_CIFAR!;
   const { app } = await install();
   const out = path.join(app, 'runs/short');
   await run('npx', ['--no-install', 'resnet-cifar', 'train', '--depth', '20', '--iterations', '20', '--eval-every', '20',

@@ -1,9 +1,8 @@
 // Same weights, same images, same logits as the seed's PyTorch model (Python torch from the same wheel).
-import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet } from '../lib/index';
-import { cifarDir, cifarImages, havePythonTorch, py, randomImages, readF32, realCifarDir, relError, tmpDir } from './helpers';
+import { cifarDir, cifarImages, py, randomImages, readF32, REAL_CIFAR, relError, tmpDir, withPython, withRealCifar } from './helpers';
 
 const N = 32;
 
@@ -13,8 +12,7 @@ function inputs(t: Parameters<typeof cifarDir>[0]): Float32Array {
 }
 
 for (const [depth, shortcut] of [[20, 'A'], [32, 'B'], [20, 'plain']] as const) {
-  test(`ours -> PyTorch: ResNet-${depth} ${shortcut} saved by us gives PyTorch's logits`, async (t) => {
-    if (!havePythonTorch(t)) return;
+  withPython()(`ours -> PyTorch: ResNet-${depth} ${shortcut} saved by us gives PyTorch's logits`, async (t) => {
     const dir = tmpDir();
     const x = inputs(t);
     fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));
@@ -34,8 +32,7 @@ for (const [depth, shortcut] of [[20, 'A'], [32, 'B'], [20, 'plain']] as const) 
 }
 
 for (const [depth, shortcut, bias] of [[20, 'A', 0], [20, 'A', 1], [32, 'B', 0], [20, 'plain', 1]] as const) {
-  test(`PyTorch -> ours: a state_dict of the seed model (depth ${depth}, ${shortcut}, conv bias ${bias}) loads and gives the same logits`, async (t) => {
-    if (!havePythonTorch(t)) return;
+  withPython()(`PyTorch -> ours: a state_dict of the seed model (depth ${depth}, ${shortcut}, conv bias ${bias}) loads and gives the same logits`, async (t) => {
     const dir = tmpDir();
     const x = inputs(t);
     fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));
@@ -50,8 +47,7 @@ for (const [depth, shortcut, bias] of [[20, 'A', 0], [20, 'A', 1], [32, 'B', 0],
   });
 }
 
-test('state dict keys and parameter counts equal the bias-free seed model, for A and B', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('state dict keys and parameter counts equal the bias-free seed model, for A and B', async (t) => {
   for (const [depth, shortcut] of [[20, 'A'], [56, 'A'], [32, 'B']] as const) {
     const ref = JSON.parse(await py(['names', '--depth', String(depth), '--shortcut', shortcut]));
     const m = new ResNet({ depth, shortcut });
@@ -60,10 +56,8 @@ test('state dict keys and parameter counts equal the bias-free seed model, for A
   }
 });
 
-test('evaluate on the real test set gives the same error as PyTorch for the same weights', async (t) => {
-  if (!havePythonTorch(t)) return;
-  const data = realCifarDir(t);
-  if (!data) return;
+withPython([], withRealCifar())('evaluate on the real test set gives the same error as PyTorch for the same weights', async (t) => {
+  const data = REAL_CIFAR!;
   const dir = tmpDir();
   const x = randomImages(2);
   fs.writeFileSync(path.join(dir, 'in.f32'), Buffer.from(x.buffer));

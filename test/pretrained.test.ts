@@ -1,16 +1,15 @@
 import test from 'ava';
 import { Cifar10, PAPER_TEST_ERRORS, ResNet, pretrainedModels } from '../lib/index';
-import { realCifarDir } from './helpers';
+import { REAL_CIFAR, withRealCifar } from './helpers';
 
-test('the package ships ResNet-20 trained with the paper\'s recipe; each shipped network gives its recorded test error', async (t) => {
+withRealCifar()('the package ships ResNet-20 trained with the paper\'s recipe; each shipped network gives its recorded test error', async (t) => {
   const models = await pretrainedModels();
   const r20 = models.find((m) => m.name === 'resnet20');
   t.truthy(r20, `shipped: ${models.map((m) => m.name).join(', ') || 'none'}`);
   t.like(r20?.config, { depth: 20, shortcut: 'A', numClasses: 10 });
   t.like(r20?.training, { iterations: 64_000, batchSize: 128, lr: 0.1, holdout: 0, normalization: 'pixel' });
   t.deepEqual(r20?.training.milestones, [32_000, 48_000]);
-  const data = realCifarDir(t);
-  if (!data) return;
+  const data = REAL_CIFAR!;
   const test = await Cifar10.load(data, { split: 'test' });
   for (const m of models) {
     const net = await ResNet.pretrained(m.name, { device: 'cpu' });

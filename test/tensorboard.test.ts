@@ -8,7 +8,7 @@ import { TensorBoardWriter } from '../lib/tensorboard';
 import { checkSchema, type Descriptors } from './proto-schema';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PYTHON, ROOT, anyCifarDir, havePythonTorch, launch, tmpDir } from './helpers';
+import { anyCifarDir, launch, PYTHON, ROOT, tmpDir, withPython } from './helpers';
 
 const READ = path.join(ROOT, 'test/python/tensorboard_read.py');
 const run = promisify(execFile);
@@ -21,14 +21,12 @@ async function readEvents(dir: string): Promise<Events> {
   return JSON.parse(await py([READ, 'events', dir])) as Events;
 }
 
-function haveTensorBoard(t: Parameters<typeof havePythonTorch>[0]): boolean {
-  return havePythonTorch(t, ['tensorboard']);
-}
+/** A test that reads our event files with the tensorboard package. */
+const tbTest = withPython(['tensorboard']);
 
 const f32 = (x: number) => Math.fround(x);
 
-test('proto/tensorboard.proto matches TensorBoard\'s own descriptors: every message, field number, type and enum value', async (t) => {
-  if (!haveTensorBoard(t)) return;
+tbTest('proto/tensorboard.proto matches TensorBoard\'s own descriptors: every message, field number, type and enum value', async (t) => {
   const theirs = JSON.parse(await py([READ, 'schema'])) as Descriptors;
   const { fields, values } = checkSchema(t, path.join(ROOT, 'proto/tensorboard.proto'), theirs);
   t.log(`${fields} fields and ${values} enum values checked`);
@@ -60,8 +58,7 @@ test('a record is TensorFlow\'s framing: length, masked CRC-32C of it, the event
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('Trainer.fit with logDir: TensorBoard sees every reported scalar at its step, and the configuration as text', async (t) => {
-  if (!haveTensorBoard(t)) return;
+tbTest('Trainer.fit with logDir: TensorBoard sees every reported scalar at its step, and the configuration as text', async (t) => {
   const data = anyCifarDir(t);
   const train = await Cifar10.load(data, { split: 'train', holdout: 200 });
   const dir = tmpDir('tensorboard-fit-');
@@ -91,8 +88,7 @@ test('Trainer.fit with logDir: TensorBoard sees every reported scalar at its ste
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a restart marks its step: TensorBoard drops what the earlier life logged from there on, so each step shows once', async (t) => {
-  if (!haveTensorBoard(t)) return;
+tbTest('a restart marks its step: TensorBoard drops what the earlier life logged from there on, so each step shows once', async (t) => {
   const dir = tmpDir('tensorboard-resume-');
   const first = new TensorBoardWriter(dir);
   first.start(10);
@@ -107,8 +103,7 @@ test('a restart marks its step: TensorBoard drops what the earlier life logged f
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the CLI\'s run folder is a TensorBoard run (train --out DIR; tensorboard --logdir over its parent)', async (t) => {
-  if (!haveTensorBoard(t)) return;
+tbTest('the CLI\'s run folder is a TensorBoard run (train --out DIR; tensorboard --logdir over its parent)', async (t) => {
   const data = anyCifarDir(t);
   const runs = tmpDir('tensorboard-runs-');
   const out = path.join(runs, 'short');
@@ -127,8 +122,7 @@ test('the CLI\'s run folder is a TensorBoard run (train --out DIR; tensorboard -
   fs.rmSync(runs, { recursive: true, force: true });
 });
 
-test('a run killed after its checkpoint and resumed shows each step once in TensorBoard, as metrics.jsonl has them', async (t) => {
-  if (!haveTensorBoard(t)) return;
+tbTest('a run killed after its checkpoint and resumed shows each step once in TensorBoard, as metrics.jsonl has them', async (t) => {
   const data = anyCifarDir(t);
   const out = path.join(tmpDir('tensorboard-kill-'), 'run');
   const args = (n: number) => [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', String(n),

@@ -2,10 +2,9 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, loadTorchScript } from '../lib/index';
-import { anyCifarDir, havePythonTorch, py, readF32, relError, tmpDir } from './helpers';
+import { anyCifarDir, py, readF32, relError, tmpDir, withPython } from './helpers';
 
-test('scripted and traced modules trained in PyTorch 2.13 evaluate to the same test error as in PyTorch', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('scripted and traced modules trained in PyTorch 2.13 evaluate to the same test error as in PyTorch', async (t) => {
   const dir = anyCifarDir(t);
   const out = tmpDir();
   const ref = JSON.parse(await py(['torchscript', '--depth', '20', '--steps', '30', '--eval-dir', dir, '--out', out]));
@@ -27,8 +26,7 @@ test('scripted and traced modules trained in PyTorch 2.13 evaluate to the same t
   }
 });
 
-test('normalize overrides the default per-channel statistics', async (t) => {
-  if (!havePythonTorch(t)) return;
+withPython()('normalize overrides the default per-channel statistics', async (t) => {
   const dir = anyCifarDir(t);
   const out = tmpDir();
   await py(['torchscript', '--depth', '8', '--steps', '2', '--eval-dir', dir, '--out', out]);

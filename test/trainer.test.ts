@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, readCheckpointMeta, type FitProgress } from '../lib/index';
 import { readCheckpointTensors } from '../lib/checkpoint';
 import { native } from '../lib/native';
-import { anyCifarDir, cifarDir, fakeCifarDir, havePythonTorch, maxWeightDiff, py, realCifarDir, tmpDir } from './helpers';
+import { anyCifarDir, cifarDir, fakeCifarDir, maxWeightDiff, py, REAL_CIFAR, tmpDir, withPython, withRealCifar } from './helpers';
 
 const MEAN = [0.4914, 0.4822, 0.4465];
 const STD = [0.247, 0.2435, 0.2616];
@@ -93,8 +93,7 @@ test('data order: one epoch visits every image once, the next epoch in another o
 // next to PyTorch float32's own distance from it (the fused kernels alone: test/fused.test.ts).
 for (const [channelsLast, fusedBatchNorm] of [[true, false], [false, true], [true, true]]) {
   const variant = `${channelsLast ? 'channels-last' : 'contiguous'}${channelsLast ? (fusedBatchNorm ? ', fused BN + ReLU kernels' : ', libtorch kernels') : ''}`;
-  test(`two SGD steps (momentum, weight decay, train-mode BN) match PyTorch 2.13 from the same weights and batches (${variant})`, async (t) => {
-    if (!havePythonTorch(t)) return;
+  withPython()(`two SGD steps (momentum, weight decay, train-mode BN) match PyTorch 2.13 from the same weights and batches (${variant})`, async (t) => {
     const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
     const dir = tmpDir();
     const model = new ResNet({ depth: 20, seed: 11, device: 'cpu' });
@@ -166,17 +165,15 @@ test.serial('fit reports progress on the main thread without blocking it (10 ms 
 
 // The real training and test sets, read once for the tests of this file that train on them (read-only, shared).
 let realSets: Promise<{ train: Cifar10; testSet: Cifar10 }> | undefined;
-async function realTrainTest(t: ExecutionContext): Promise<{ train: Cifar10; testSet: Cifar10 } | undefined> {
-  const dir = realCifarDir(t);
-  if (!dir) return undefined;
+async function realTrainTest(): Promise<{ train: Cifar10; testSet: Cifar10 }> {
+  const dir = REAL_CIFAR!;
   realSets ??= Promise.all([Cifar10.load(dir, { split: 'train' }), Cifar10.load(dir, { split: 'test' })])
     .then(([train, testSet]) => ({ train, testSet }));
   return realSets;
 }
 
-test('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % test error', async (t) => {
-  const sets = await realTrainTest(t);
-  if (!sets) return;
+withRealCifar()('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % test error', async (t) => {
+  const sets = await realTrainTest();
   const { train, testSet } = sets;
   const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
   const evals: number[] = [];
@@ -397,9 +394,8 @@ test('resuming at another precision is allowed and said; predict and evaluate ta
   t.throws(() => new Trainer(model, { precision: 'half' as never }), { message: /precision to be one of 'fp32', 'tf32', 'bf16'/ });
 });
 
-test('real CIFAR-10: 300 iterations of ResNet-20 in bf16 reach under 70 % test error', async (t) => {
-  const sets = await realTrainTest(t);
-  if (!sets) return;
+withRealCifar()('real CIFAR-10: 300 iterations of ResNet-20 in bf16 reach under 70 % test error', async (t) => {
+  const sets = await realTrainTest();
   const { train, testSet } = sets;
   const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
   const h = await new Trainer(model, { iterations: 300, seed: 0, precision: 'bf16' }).fit(train, { eval: testSet, reportEvery: 50 });
