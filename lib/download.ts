@@ -2,8 +2,6 @@
 // download (HTTP Range), and an atomic rename at the end, so the final name only ever holds a verified file.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v from './validate';
@@ -43,32 +41,13 @@ function md5File(file: string): Promise<string> {
   });
 }
 
-function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, redirects = 5): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      reject(new TypeError(`Expected url to be an http(s) URL but received '${url}'`));
-      return;
-    }
-    const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
-    if (!lib) {
-      reject(new TypeError(`Expected url to be an http(s) URL but received '${url}'`));
-      return;
-    }
-    const req = lib.get(u, { headers, signal }, (res) => {
-      const code = res.statusCode ?? 0;
-      if (code >= 300 && code < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        get(new URL(res.headers.location, u).toString(), headers, signal, redirects - 1).then(resolve, reject);
-        return;
-      }
-      resolve(res);
-    });
-    req.on('error', reject);
-  });
+/** scripts/build/resumable-download.js: the one resumable download (the install script's libtorch fetch uses it too). */
+interface ResumableDownload {
+  resumeInto(url: string, part: string, o: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void }):
+    Promise<{ resumed: boolean; offset: number; total?: number; complete: boolean }>;
 }
+interface TransferError extends Error { kind: 'url' | 'http' | 'network' | 'interrupted'; received?: number }
+const transfer = require('../scripts/build/resumable-download.js') as ResumableDownload;
 
 /**
  * Downloads the CIFAR-10 binary archive (once) and returns its path; Cifar10.load reads it directly.
@@ -84,7 +63,16 @@ export async function downloadCifar10(options: DownloadOptions = {}): Promise<st
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw v.expected('onProgress to be a function', o.onProgress);
   const onProgress = o.onProgress as ((p: DownloadProgress) => void) | undefined;
   const signal = o.signal as AbortSignal | undefined;
-  const file = path.join(dir, path.basename(new URL(url).pathname) || CIFAR10_ARCHIVE);
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(`Expected url to be an http(s) URL but received '${url}'`);
+  }
+  const file = path.join(dir, path.basename(parsed.pathname) || CIFAR10_ARCHIVE);
   const part = file + '.part';
   fs.mkdirSync(dir, { recursive: true });
   if (fs.existsSync(file)) {
@@ -92,52 +80,16 @@ export async function downloadCifar10(options: DownloadOptions = {}): Promise<st
     if (have === md5) return file;
     fs.rmSync(file); // a wrong file under the final name (e.g. replaced by hand): fetch again
   }
-  let offset = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const res = await get(url, offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal);
-  const code = res.statusCode ?? 0;
-  if (code === 416 && offset > 0) {
-    res.resume(); // the part is already complete
-  } else if (code !== 200 && code !== 206) {
-    res.resume();
-    throw new Error(`Download of ${url} failed: HTTP ${code} ${res.statusMessage ?? ''}`.trim());
-  }
-  const resumed = code === 206 && offset > 0;
-  if (code === 200) offset = 0; // the server ignored the Range: start over
-  const length = Number(res.headers['content-length']);
-  const total = Number.isFinite(length) && code !== 416 ? length + (resumed ? offset : 0) : undefined;
-  if (code !== 416) {
-    await new Promise<void>((resolve, reject) => {
-      const out = fs.createWriteStream(part, { flags: resumed ? 'a' : 'w' });
-      let received = offset;
-      res.on('data', (c: Buffer) => {
-        received += c.length;
-        onProgress?.({ received, total, resumed });
-      });
-      let failed = false;
-      const fail = (e: Error) => {
-        if (failed) return;
-        failed = true;
-        const err = new Error(`Download of ${url} was interrupted after ${received} bytes (${e.message}); ` +
-          `run it again to resume from ${part}`);
-        res.unpipe(out);
-        // Everything handed to the file is on disk before the error is reported, so that a resume asks for the
-        // rest from the file's real end (a write still in flight would otherwise land after the resumed ones).
-        if (out.destroyed) reject(err);
-        else out.end(() => out.close(() => reject(err)));
-      };
-      res.on('error', fail);
-      res.on('aborted', () => fail(new Error('connection closed')));
-      res.pipe(out);
-      out.on('error', (e) => {
-        out.destroy();
-        fail(e);
-      });
-      out.on('finish', () => {
-        if (failed) return;
-        if (total !== undefined && received < total) fail(new Error(`expected ${total} bytes`));
-        else resolve();
-      });
-    });
+  try {
+    await transfer.resumeInto(url, part, { signal, onProgress });
+  } catch (e) {
+    const err = e as TransferError;
+    if (err.kind === 'interrupted') {
+      throw new Error(`Download of ${url} was interrupted after ${err.received} bytes (${err.message}); ` +
+        `run it again to resume from ${part}`);
+    }
+    if (err.kind === 'http' || err.kind === 'network') throw new Error(`Download of ${url} failed: ${err.message}`);
+    throw e;
   }
   const got = await md5File(part);
   if (got !== md5) {

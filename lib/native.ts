@@ -109,6 +109,8 @@ export interface NativeModel {
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
     precision: NativePrecision): Promise<NativeEvaluation>;
   stateDictNames(): string[];
+  /** A float32 copy of every parameter and buffer, by state-dict name (taken after the model's pending work). */
+  stateDictTensors(): Promise<Record<string, Float32Array>>;
   dispose(): void;
   disposed(): boolean;
 }

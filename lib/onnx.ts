@@ -6,11 +6,8 @@
 // Slice with step 2 and Pad with zero channels at the end; option B: 1×1 Conv + BN; plain: none), Add, Relu;
 // GlobalAveragePool → Flatten → Gemm. BatchNormalization is kept as eval-mode nodes with the running statistics
 // (ONNX Runtime folds them into the convolutions when it optimizes the graph).
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { readCheckpointTensors } from './checkpoint';
 import { writeAtomic } from './files';
 import type { MetaValue } from './native';
 import { IMAGE_SIZE, type Normalization } from './normalization';
@@ -31,7 +28,8 @@ export interface OnnxExportSource {
   meta: Record<string, MetaValue>;
   classNames: readonly string[];
   /** Writes the model's weights as our checkpoint (read back here for its tensors). */
-  saveCheckpoint(file: string): Promise<void>;
+  /** Every parameter and buffer, float32, by state-dict name. */
+  stateDict(): Promise<Record<string, Float32Array>>;
 }
 
 export interface OnnxExportOptions {
@@ -194,13 +192,6 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
 
 /** Writes `src` as ONNX to `file`, atomically. */
 export async function exportOnnx(src: OnnxExportSource, file: string, options: OnnxExportOptions): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-cifar-onnx-'));
-  try {
-    const ckpt = path.join(dir, 'weights.pt');
-    await src.saveCheckpoint(ckpt);
-    const { stateDict } = await readCheckpointTensors(ckpt);
-    writeAtomic(file, Buffer.from(onnxBytes(src.config, stateDict, metadataOf(src, options), options)));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const stateDict = await src.stateDict();
+  writeAtomic(file, Buffer.from(onnxBytes(src.config, stateDict, metadataOf(src, options), options)));
 }

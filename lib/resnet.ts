@@ -229,7 +229,7 @@ export class ResNet {
       config,
       meta: this.meta,
       classNames: config.numClasses === CIFAR10_CLASSES.length ? CIFAR10_CLASSES : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`),
-      saveCheckpoint: (f) => this.nativeModel.save(f, undefined, null, 'checkpoint'),
+      stateDict: () => this.nativeModel.stateDictTensors(),
     }, file, { input, normalization, producerVersion: PACKAGE_VERSION });
   }
 

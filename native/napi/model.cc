@@ -30,6 +30,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value StateDictNames(const Napi::CallbackInfo& info);
+  Napi::Value StateDictTensors(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   static Napi::Value Load(const Napi::CallbackInfo& info);
@@ -187,6 +188,22 @@ Napi::Value ModelWrap::StateDictNames(const Napi::CallbackInfo& info) {
   });
 }
 
+// stateDictTensors() -> Promise<{ name: Float32Array }>: a float32 copy of every parameter and buffer, taken on a
+// worker thread after the model's pending work.
+Napi::Value ModelWrap::StateDictTensors(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    auto s = Live(info);
+    auto out = std::make_shared<std::vector<std::pair<std::string, at::Tensor>>>();
+    return TaskWorker::Run(
+        info.Env(), "resnet-cifar:stateDictTensors", [s, out] { *out = StateDictSnapshot(*s); },
+        [out](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          for (const auto& [name, t] : *out) o.Set(name, TensorToJs<float, Napi::Float32Array>(env, t));
+          return o;
+        });
+  });
+}
+
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   if (state_) state_->disposed = true;
   state_.reset();  // pending work keeps its own reference and frees the network when it ends
@@ -225,6 +242,7 @@ Napi::Function DefineModel(Napi::Env env) {
                                     ModelWrap::InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
                                     ModelWrap::InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
                                     ModelWrap::InstanceMethod<&ModelWrap::StateDictNames>("stateDictNames"),
+                                    ModelWrap::InstanceMethod<&ModelWrap::StateDictTensors>("stateDictTensors"),
                                     ModelWrap::InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                     ModelWrap::InstanceMethod<&ModelWrap::Disposed>("disposed"),
                                     ModelWrap::StaticMethod<&ModelWrap::Load>("load"),

@@ -11,8 +11,6 @@
 //   RESNET_CIFAR_LIBTORCH_CACHE   the cache (default $XDG_CACHE_HOME/resnet-cifar/libtorch, ~/.cache/…)
 const crypto = require('crypto');
 const fs = require('fs');
-const http = require('http');
-const https = require('https');
 const os = require('os');
 const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
@@ -20,6 +18,7 @@ const { pathToFileURL, fileURLToPath } = require('url');
 const VERSION = '2.13.0';
 const DEFAULT_BASE = 'https://download.pytorch.org/libtorch';
 const PINNED = require('./libtorch-archives.json');
+const transfer = require('./resumable-download');
 
 class DownloadError extends Error {}
 
@@ -49,22 +48,12 @@ function plan(env = process.env) {
   return { version: VERSION, variant: v, file, url, root, dir: path.join(root, `${VERSION}-${v}`) };
 }
 
-function get(url, headers, redirects = 5) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
-    if (!lib) return reject(new DownloadError(`cannot fetch ${url}: only http(s) and file URLs are supported`));
-    const req = lib.get(u, { headers }, (res) => {
-      const code = res.statusCode || 0;
-      if (code >= 300 && code < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        get(new URL(res.headers.location, u).toString(), headers, redirects - 1).then(resolve, reject);
-        return;
-      }
-      resolve(res);
-    });
-    req.on('error', (e) => reject(new DownloadError(`cannot fetch ${url}: ${e.message}`)));
-  });
+async function get(url, headers) {
+  try {
+    return await transfer.get(url, headers);
+  } catch (e) {
+    throw new DownloadError(`cannot fetch ${url}: ${e.message}`);
+  }
 }
 
 /** A small text file (a .sha256 beside the archive), or null when the server has none. */
@@ -115,35 +104,17 @@ async function fetchInto(url, part, log) {
     fs.copyFileSync(src, part);
     return;
   }
-  let offset = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const res = await get(url, offset > 0 ? { Range: `bytes=${offset}-` } : {});
-  const code = res.statusCode || 0;
-  if (code === 416 && offset > 0) {
-    res.resume();
-    return; // the part is already whole
-  }
-  if (code !== 200 && code !== 206) {
-    res.resume();
-    throw new DownloadError(`cannot fetch ${url}: HTTP ${code}`);
-  }
-  if (code === 200) offset = 0; // the server ignored the Range: start over
-  const total = code === 206 ? Number(/\/(\d+)$/.exec(res.headers['content-range'] || '')?.[1]) || undefined
-    : Number(res.headers['content-length']) || undefined;
-  log(`resnet-cifar: ${offset > 0 ? `resuming at ${(offset / 1e6).toFixed(0)} MB` : 'downloading'} ${url}` +
-    (total ? ` (${(total / 1e6).toFixed(0)} MB)` : ''));
-  await new Promise((resolve, reject) => {
-    const out = fs.createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
-    const fail = (e) => {
-      out.destroy();
-      reject(new DownloadError(`downloading ${url} stopped (${e.message}); run npm install again to resume from ${part}`));
-    };
-    res.on('error', fail).on('aborted', () => fail(new Error('connection closed')));
-    out.on('error', fail);
-    res.pipe(out).on('finish', () => {
-      if (!res.complete) return fail(new Error('connection closed'));
-      resolve();
+  try {
+    await transfer.resumeInto(url, part, {
+      onStart: ({ offset, total }) => log(`resnet-cifar: ${offset > 0 ? `resuming at ${(offset / 1e6).toFixed(0)} MB` : 'downloading'} ${url}` +
+        (total ? ` (${(total / 1e6).toFixed(0)} MB)` : '')),
     });
-  });
+  } catch (e) {
+    if (e.kind === 'interrupted') {
+      throw new DownloadError(`downloading ${url} stopped (${e.message}); run npm install again to resume from ${part}`);
+    }
+    throw new DownloadError(`cannot fetch ${url}: ${e.message}`);
+  }
 }
 
 function sha256File(file) {

@@ -96,6 +96,15 @@ void SaveModel(ModelState& m, const std::string& path, const Meta& extra,
   WriteFileAtomic(path, bytes);
 }
 
+std::vector<std::pair<std::string, at::Tensor>> StateDictSnapshot(ModelState& m) {
+  ModelLock lock(m);
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& kv : StateDict(m.net)) {
+    out.emplace_back(kv.key(), kv.value().detach().to(at::kCPU, at::kFloat).contiguous().clone());
+  }
+  return out;
+}
+
 void LoadStateDictFile(ModelState& m, const std::string& path) {
   Checkpoint w = ReadWeights(path, ShortcutName(m.net->options.shortcut()));
   ModelLock lock(m);

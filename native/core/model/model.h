@@ -65,5 +65,7 @@ void SaveModel(ModelState& m, const std::string& path, const Meta& extra,
 // A state dict (or a training checkpoint holding one) of a layout layouts.h knows, into this model: every key is
 // consumed and every shape checked before anything is copied.
 void LoadStateDictFile(ModelState& m, const std::string& path);
+// The state dict in our layout as float32 CPU copies: a snapshot that later training does not change (ONNX export).
+std::vector<std::pair<std::string, at::Tensor>> StateDictSnapshot(ModelState& m);
 
 }  // namespace resnet_cifar
