@@ -132,7 +132,7 @@ export interface FitOptions {
   eval?: Cifar10;
   /** Default: only at the end. */
   evalEvery?: number;
-  /** Default 500. */
+  /** Default EVAL_BATCH_SIZE (500, lib/recipe.ts). */
   evalBatchSize?: number;
   /** Training progress is reported every this many iterations (default 10). */
   reportEvery?: number;

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Cifar10, ResNet, info, setNumThreads } from '../../lib/index';
+import { EVAL_BATCH_SIZE } from '../../lib/recipe';
 
 const { values: a } = parseArgs({
   options: {
@@ -29,7 +30,7 @@ const depths = a.depths.split(',').map(Number);
 const rounds = Number(a.rounds);
 const threads = Number(a.threads);
 const calls = Number(a.calls);
-const BATCH = 500;
+const BATCH = EVAL_BATCH_SIZE;
 
 interface Row { depth: number; config: string; imagesPerSecond: number[]; p50: number[]; p99: number[] }
 

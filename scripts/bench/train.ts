@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cifar10, ResNet, Trainer, info, setNumThreads, type Precision } from '../../lib/index';
+import { EVAL_BATCH_SIZE } from '../../lib/recipe';
 
 const { values: a } = parseArgs({
   options: {
@@ -71,7 +72,7 @@ async function oursEval(test: Cifar10): Promise<number> {
   const model = new ResNet({ depth, seed: 0, device: 'cpu' });
   await model.evaluate(test, { precision }); // warm-up
   const t = performance.now();
-  await model.evaluate(test, { precision, batchSize: 500 });
+  await model.evaluate(test, { precision, batchSize: EVAL_BATCH_SIZE });
   model.dispose();
   return test.length / ((performance.now() - t) / 1000);
 }

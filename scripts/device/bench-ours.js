@@ -5,6 +5,7 @@
 // [--graphs on|off] (on CUDA the step is replayed as a CUDA graph unless off; the CPU has no graphs)
 const { native } = require('../../dist/native');
 const { ResNet, info } = require('../../dist/index');
+const { EVAL_BATCH_SIZE, RECIPE } = require('../../dist/recipe');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
@@ -19,8 +20,9 @@ const graphs = opt('--graphs', 'on') === 'on';
   const data = await native().Dataset.loadBatches([{ name: 'synthetic', data: bytes }]);
   const model = new ResNet({ depth, seed: 0, device });
   const o = {
-    iterations: steps + 5, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [], gamma: 0.1,
-    warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 0, reportEvery: 5, evalEvery: 0, evalBatchSize: 500,
+    iterations: steps + 5, batchSize: RECIPE.batchSize, lr: RECIPE.lr, momentum: RECIPE.momentum, weightDecay: RECIPE.weightDecay,
+    milestones: [], gamma: RECIPE.gamma,
+    warmupLr: 0, warmupIterations: 0, warmupUntilError: -1, seed: 0, reportEvery: 5, evalEvery: 0, evalBatchSize: EVAL_BATCH_SIZE,
     checkpointPath: '', checkpointEvery: 0, resume: false, channelsLast: true, stepOnly: true, precision,
     cudaGraphs: graphs,
     normalization: { kind: 'channel', mean: Float32Array.of(0.5, 0.5, 0.5), std: Float32Array.of(0.25, 0.25, 0.25) },
