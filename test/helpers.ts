@@ -36,16 +36,12 @@ export function launch(command: string, args: string[], env: NodeJS.ProcessEnv =
 
 const pythonHas = new Map<string, boolean>();
 /**
- * Python with torch (and `modules`), for parity checks. Absent: skip with a message, except under CI where it must
- * exist (.ci/run installs it).
+ * Python with torch (and `modules`), for a check inside a larger test. Absent: that part is skipped with a message,
+ * except under CI where it must exist (.ci/run installs it). Whole tests use withPython.
  */
 export function havePythonTorch(t: ExecutionContext, modules: string[] = []): boolean {
   const want = ['torch', ...modules];
-  const key = want.join(',');
-  if (!pythonHas.has(key)) {
-    pythonHas.set(key, spawnSync(PYTHON, ['-c', `import ${key}`], { stdio: 'ignore' }).status === 0);
-  }
-  const ok = pythonHas.get(key)!;
+  const ok = pythonTorchWith(modules);
   if (!ok) {
     if (process.env.CI) throw new Error(`${PYTHON} with ${want.join(' and ')} is required under CI (python3 -m pip install ${want.join(' ')})`);
     t.log(`part skipped: ${PYTHON} lacks one of ${want.join(', ')} (python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')})`);
