@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from './native';
 import { integer } from './validate';
@@ -48,6 +49,15 @@ export function info(): Info {
     distributed: [...n.distributed],
     addon: { path: n.libraries.addon, build: n.build },
   };
+}
+
+/**
+ * This machine in a few words, for records of where something ran: the CPU's model, its logical cores and the path
+ * bf16 takes on it, e.g. 'Intel(R) Xeon(R) Processor (2 cores, bf16: amx-bf16)'.
+ */
+export function machineName(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() || 'unknown CPU'} (${cpus.length} cores, bf16: ${native().info().cpu.bf16})`;
 }
 
 /** Intra-op threads libtorch uses (like torch.set_num_threads). */

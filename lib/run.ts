@@ -1,5 +1,6 @@
 // A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json and
-// TensorBoard's events.out.tfevents.* files. The one writer of run folders: the CLI's `train` and `reproduce` and
+// TensorBoard's events.out.tfevents.* files. metrics.jsonl is the run's record over all its starts: a 'start' line
+// for each (where and when it ran, from which iteration), then its 'train' reports and 'eval' results. The one writer of run folders: the CLI's `train` and `reproduce` and
 // the GPU driver (scripts/device/train.js) use it; a finished run has final.json, an interrupted one a checkpoint
 // to resume from.
 import * as fs from 'node:fs';
@@ -10,7 +11,7 @@ import type { Precision } from './precision';
 import { Trainer, type FitProgress, type History } from './trainer';
 import { writeAtomic } from './files';
 import { writeCurves, type CurvePoint } from './plots';
-import { info } from './info';
+import { info, machineName } from './info';
 import { CHECKPOINT_FILE, readCheckpointMeta } from './checkpoint';
 import { networkLabel } from './names';
 import { REPORT_EVERY } from './recipe';
@@ -51,7 +52,10 @@ export interface RunFinal {
   perClass: Evaluation['perClass'];
   /** The fit's wall time (this start; evaluations and checkpoints included). */
   seconds: number;
-  /** Training alone: each report window's iterations at its images/s (evaluations and checkpoints excluded). */
+  /**
+   * Training alone, over the whole run (every start, as its history has them): each report window's iterations at
+   * its images/s (evaluations and checkpoints excluded).
+   */
   trainingSeconds: number;
   /** Where this start began (0, or the resumed checkpoint's iteration). */
   startIteration: number;
@@ -61,6 +65,32 @@ export interface RunFinal {
   precision: Precision;
   /** What to know about the run (e.g. resumed at another precision). */
   notes?: string[];
+}
+
+/** One start of a run (the first, or a --resume), as its line in metrics.jsonl. */
+export interface RunStart {
+  kind: 'start';
+  /** The iteration it started from (0, or the checkpoint's). */
+  iteration: number;
+  /** ISO time. */
+  started: string;
+  /** machineName(): the CPU, its cores and its bf16 path. */
+  machine: string;
+  device: string;
+  libtorch: string;
+  precision: Precision;
+}
+
+/** A run's time over all its starts, from metrics.jsonl (runTime). */
+export interface RunTime {
+  /** How many starts trained it (the first and each --resume whose work was kept). */
+  starts: number;
+  /** Wall time of the starts, each up to its last report (evaluations and checkpoints included). */
+  seconds: number;
+  /** Training alone: each report window's iterations at its images/s. */
+  trainingSeconds: number;
+  /** The distinct machines of its starts (none for starts logged before start lines were written). */
+  machines: string[];
 }
 
 /** The settings that must match for --resume to continue a run exactly. */
@@ -86,6 +116,39 @@ export function readMetrics(dir: string): Record<string, number | string>[] {
       return []; // a line cut short by a kill
     }
   });
+}
+
+/**
+ * A run's time over all its starts. A start is its 'start' line, or (in folders from before those lines) a report
+ * whose elapsed time is below the one before it.
+ */
+export function runTime(dir: string, globalBatch: number): RunTime {
+  let starts = 0;
+  let seconds = 0;
+  let startSeconds = 0;
+  let lastElapsed = -1;
+  const windows: WindowPoint[] = [];
+  const machines = new Set<string>();
+  const open = () => {
+    seconds += startSeconds;
+    startSeconds = 0;
+    lastElapsed = -1;
+    starts++;
+  };
+  for (const m of readMetrics(dir)) {
+    if (m.kind === 'start') {
+      open();
+      machines.add(String(m.machine));
+      windows.push({ iteration: Number(m.iteration), imagesPerSecond: 0 });
+    } else if (m.kind === 'train') {
+      const elapsed = Number(m.elapsed);
+      if (starts === 0 || elapsed < lastElapsed) open();
+      windows.push({ iteration: Number(m.iteration), imagesPerSecond: Number(m.imagesPerSecond) });
+      startSeconds = lastElapsed = elapsed;
+    }
+  }
+  seconds += startSeconds;
+  return { starts, seconds, trainingSeconds: windowSeconds(windows, globalBatch), machines: [...machines] };
 }
 
 /** Train error (thin) and test/validation error (bold) of one run, for curves.svg and figure6.svg. */
@@ -153,7 +216,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const ckpt = path.join(out, CHECKPOINT_FILE);
   const metricsFile = path.join(out, 'metrics.jsonl');
   const title = `${networkLabel(c.depth, c.shortcut)}, seed ${c.seed}`;
-  if (keeper) await prepareFolder(o);
+  const resumeFrom = keeper ? await prepareFolder(o) : 0;
 
   const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
   const test = await Cifar10.load(o.data, { split: 'test' });
@@ -166,6 +229,9 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   let drawing: Promise<void> = Promise.resolve();
   let lastEval: Evaluation | undefined;
   try {
+    const start: RunStart = { kind: 'start', iteration: resumeFrom, started: new Date().toISOString(), machine: machineName(),
+      device: model.device, libtorch: info().libtorch.version, precision: c.precision };
+    log(start);
     const trainer = new Trainer(model, trainerOptions(c));
     const history = await trainer.fit(train, {
       eval: evalSet,
@@ -202,7 +268,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
       validationError: train.validation ? lastEval?.error : undefined,
       perClass: r.perClass,
       seconds: history.seconds,
-      trainingSeconds: trainingSeconds(history, c.batchSize * c.worldSize),
+      trainingSeconds: historySeconds(history, c.batchSize * c.worldSize),
       startIteration: history.startIteration,
       checkpoint: ckpt,
       device: model.device,
@@ -221,8 +287,9 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
 /**
  * Makes `out` ready for this start: refuses another run (without --resume) and a --resume with settings that cannot
  * continue it exactly; keeps only the metrics the checkpoint knows; writes config.json; removes an old final.json.
+ * Returns the iteration this start resumes from (0 for a new run).
  */
-async function prepareFolder(o: RunOptions): Promise<void> {
+async function prepareFolder(o: RunOptions): Promise<number> {
   const { out, config: c } = o;
   fs.mkdirSync(out, { recursive: true });
   const ckpt = path.join(out, CHECKPOINT_FILE);
@@ -240,20 +307,37 @@ async function prepareFolder(o: RunOptions): Promise<void> {
     }
     if (fs.existsSync(ckpt)) resumeFrom = (await readCheckpointMeta(ckpt)).trainer?.iteration ?? 0;
   }
-  // metrics.jsonl keeps only what the checkpoint knows (lines logged after it were lost with the process).
-  const kept = readMetrics(out).filter((m) => Number(m.iteration) <= resumeFrom);
+  // metrics.jsonl keeps only what the checkpoint knows (lines logged after it were lost with the process, and a
+  // start at the checkpoint's iteration kept none of its work).
+  const kept = readMetrics(out).filter((m) => Number(m.iteration) < resumeFrom || (Number(m.iteration) === resumeFrom && m.kind !== 'start'));
   writeAtomic(path.join(out, 'metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
   writeAtomic(cfgFile, JSON.stringify({ ...c, data: o.data, version: PACKAGE_VERSION,
     libtorch: info().libtorch.version, started: new Date().toISOString(), resumedFrom: resumeFrom || undefined }, null, 2) + '\n');
   fs.rmSync(path.join(out, 'final.json'), { force: true });
+  return resumeFrom;
 }
 
-/** Seconds spent training in a fit: each report window's images at its images/s. */
-function trainingSeconds(h: History, globalBatch: number): number {
+interface WindowPoint {
+  iteration: number;
+  imagesPerSecond: number;
+}
+
+/**
+ * Seconds spent training: each report window's images at its images/s, the window running from the point before
+ * (or 0). A point without images/s marks where a start began: the next window runs from there.
+ */
+function windowSeconds(points: WindowPoint[], globalBatch: number): number {
   let seconds = 0;
-  h.train.forEach((p, i) => {
-    const from = i === 0 ? h.startIteration : h.train[i - 1].iteration;
-    if (p.iteration > from && p.imagesPerSecond > 0) seconds += ((p.iteration - from) * globalBatch) / p.imagesPerSecond;
+  points.forEach((p, i) => {
+    const start = i === 0 ? 0 : points[i - 1].iteration;
+    if (p.iteration > start && p.imagesPerSecond > 0) seconds += ((p.iteration - start) * globalBatch) / p.imagesPerSecond;
   });
   return seconds;
+}
+
+/** windowSeconds of a fit's history: every start's reports (a resumed fit restores them), this start's beginning marked. */
+function historySeconds(h: History, globalBatch: number): number {
+  const s = h.startIteration;
+  const before = h.train.filter((p) => p.iteration <= s);
+  return windowSeconds([...before, { iteration: s, imagesPerSecond: 0 }, ...h.train.slice(before.length)], globalBatch);
 }

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
 import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
+import { machineName } from '../lib/info';
+import { runTime } from '../lib/run';
 import { anyCifarDir, type Finished, launch, realCifarDir, ROOT, tmpDir } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
@@ -151,6 +153,17 @@ test('Ctrl-C stops train with a checkpoint (exit 130); --resume finishes the run
   t.is(resumed.code, 0, resumed.stderr);
   const final = JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8'));
   t.is(final.iterations, stoppedAt + 40);
+  // metrics.jsonl records both starts (from 0 and from the checkpoint), and runTime adds them up.
+  const starts = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'start');
+  t.deepEqual(starts.map((s) => s.iteration), [0, stoppedAt]);
+  t.deepEqual(starts.map((s) => s.machine), [machineName(), machineName()]);
+  t.like(starts[1], { device: 'cpu', libtorch: info().libtorch.version, precision: 'fp32' });
+  const time = runTime(out, 8);
+  t.is(time.starts, 2);
+  t.deepEqual(time.machines, [machineName()]);
+  t.true(time.seconds > 0, JSON.stringify(time));
+  // final.json's training time is the whole run's too (the history of both starts): the same windows, the same sum.
+  t.true(Math.abs(time.trainingSeconds - final.trainingSeconds) <= 1e-9 * final.trainingSeconds, JSON.stringify({ time, final }));
 });
 
 test('predict classifies PNG and JPEG files', async (t) => {

@@ -87,8 +87,8 @@ say('## The paper\'s ResNet-20 (64,000 iterations, lr 0.1 ÷10 at 32k and 48k, b
 say();
 if (final) {
   say(`Iterations ${final.iterations} (this start began at ${final.startIteration}), ${final.precision}, seed ${final.seed}, on ${final.device}.`);
-  say(`Test error **${fmt(final.testError, 2)} %** (paper: 8.75 %); training ${fmt(final.trainingSeconds, 1)} s (fit in all, with ` +
-    `evaluations and checkpoints: ${fmt(final.seconds, 1)} s). Notes: ${final.notes?.length ? final.notes.join('; ') : 'none'}.`);
+  say(`Test error **${fmt(final.testError, 2)} %** (paper: 8.75 %); training ${fmt(final.trainingSeconds, 1)} s over the run (this start's ` +
+    `fit with evaluations and checkpoints: ${fmt(final.seconds, 1)} s). Notes: ${final.notes?.length ? final.notes.join('; ') : 'none'}.`);
   const evals = metrics.filter((m) => m.kind === 'eval');
   if (evals.length) {
     say();
