@@ -22,9 +22,12 @@ export interface CurvePoint {
   panel?: string;
 }
 
+const CURVE_LABEL = "datum.label == 'train' ? 'training error' : datum.label == 'test' ? 'test error' : datum.label";
+
 /** Vega-Lite spec of error curves: thin training error, bold test error, one colour per series, optional panels. */
 export function curvesSpec(points: CurvePoint[], options: { title?: string; panels?: string[]; width?: number } = {}): object {
   const data = points.map((p) => ({ ...p, series: p.series ?? p.curve, bold: p.curve === 'train' ? 'train' : 'test' }));
+  const seriesAreCurves = points.every((p) => p.series === undefined);
   // Like the paper's Figure 6, the y axis fits the curves after the first 10 % of training (earlier points clip).
   const last = Math.max(1, ...points.map((p) => p.iteration));
   const later = points.filter((p) => p.iteration >= 0.1 * last).map((p) => p.error);
@@ -34,11 +37,15 @@ export function curvesSpec(points: CurvePoint[], options: { title?: string; pane
     encoding: {
       x: { field: 'iteration', type: 'quantitative', title: 'iter.', axis: { format: '~s' } },
       y: { field: 'error', type: 'quantitative', title: 'error (%)', scale: { domain: [0, ymax], nice: false } },
-      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top-right', direction: 'vertical' } },
+      // Legends top right, where the curves (falling error) leave room; one legend when the colours are the curves.
+      color: {
+        field: 'series', type: 'nominal', title: null,
+        legend: { orient: 'top-right', direction: 'vertical', ...(seriesAreCurves ? { labelExpr: CURVE_LABEL } : {}) },
+      },
       strokeWidth: {
         field: 'bold', type: 'ordinal', sort: ['train', 'test'], title: null,
         scale: { domain: ['train', 'test'], range: [0.8, 2.4] },
-        legend: { orient: 'top-left', labelExpr: "datum.label == 'train' ? 'training error' : 'test error'" },
+        legend: seriesAreCurves ? null : { orient: 'top-right', labelExpr: CURVE_LABEL },
       },
       detail: { field: 'curve', type: 'nominal' },
       order: { field: 'iteration', type: 'quantitative' },
