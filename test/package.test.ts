@@ -15,6 +15,7 @@ const SHIPPED = [
 ];
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
   'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors',
+  'pretrained/resnet56.safetensors',
   'proto/tensorboard.proto'];
 
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
@@ -111,19 +112,23 @@ test.serial('npx resnet-cifar info runs the installed dist/ and its own addon', 
   const real = fs.realpathSync(app);
   t.regex(stdout, /^addon\s+cmake-js build, (.*)$/m);
   t.true(stdout.includes(path.join(real, 'node_modules/resnet-cifar/build/Release/resnet_cifar.node')), stdout);
-  t.regex(stdout, /^pretrained resnet20 /m);
+  for (const m of await pretrainedModels()) t.regex(stdout, new RegExp(`^pretrained .*\\b${m.name} \\(`, 'm'));
 });
 
-withRealCifar(test.serial)('npx resnet-cifar eval --pretrained resnet20 finds the shipped weights and measures their test error', async (t) => {
+withRealCifar(test.serial)('npx resnet-cifar eval --pretrained NAME finds each shipped network and measures its test error', async (t) => {
   const data = REAL_CIFAR!;
   const { app } = await install();
-  const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', 'resnet20', '--data', data, '--json'],
-    { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
-  const r = JSON.parse(stdout) as { model: string; error: number; count: number };
-  const shipped = (await pretrainedModels()).find((p) => p.name === 'resnet20')!;
-  t.is(r.count, 10000);
-  t.true(Math.abs(r.error - shipped.testError) <= 0.02, `installed: ${r.error} %, shipped: ${shipped.testError} %`);
-  t.regex(r.model, /pretrained 'resnet20'/);
+  const shipped = await pretrainedModels();
+  t.true(shipped.some((m) => m.name === 'resnet56'), shipped.map((m) => m.name).join(', '));
+  for (const m of shipped) {
+    const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', m.name, '--data', data, '--json'],
+      { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
+    const r = JSON.parse(stdout) as { model: string; error: number; count: number };
+    t.is(r.count, 10000);
+    t.true(Math.abs(r.error - m.testError) <= 0.02, `${m.name} installed: ${r.error} %, shipped: ${m.testError} %`);
+    t.regex(r.model, new RegExp(`pretrained '${m.name}'`));
+    t.log(`${m.name}: ${r.error} % from the installed package`);
+  }
 });
 
 withRealCifar(test.serial)('npx resnet-cifar train: a short run writes its run folder', async (t) => {
