@@ -15,7 +15,7 @@ const SHIPPED = [
 ];
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
   'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors',
-  'pretrained/resnet56.safetensors',
+  'pretrained/resnet32.safetensors', 'pretrained/resnet56.safetensors',
   'proto/tensorboard.proto'];
 
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
@@ -119,7 +119,8 @@ withRealCifar(test.serial)('npx resnet-cifar eval --pretrained NAME finds each s
   const data = REAL_CIFAR!;
   const { app } = await install();
   const shipped = await pretrainedModels();
-  t.true(shipped.some((m) => m.name === 'resnet56'), shipped.map((m) => m.name).join(', '));
+  const names = shipped.map((m) => m.name);
+  for (const name of ['resnet20', 'resnet32', 'resnet56']) t.true(names.includes(name), `${name} not in ${names.join(', ')}`);
   for (const m of shipped) {
     const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', m.name, '--data', data, '--json'],
       { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
