@@ -13,10 +13,11 @@ const SHIPPED = [
   /^dist\/[\w/-]+\.(js|d\.ts)$/, /^native\/(core|napi)\/[\w/-]+\.(cc|h)$/, /^scripts\/build\/[\w-]+\.(js|json)$/,
   /^pretrained\/[\w-]+\.safetensors$/, /^proto\/[\w/-]+\.proto$/,
 ];
+/** The pretrained networks the package must ship (each trained with the paper's full recipe). */
+const NETWORKS = ['resnet20', 'resnet32', 'resnet56'];
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
-  'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt', 'pretrained/resnet20.safetensors',
-  'pretrained/resnet32.safetensors', 'pretrained/resnet56.safetensors',
-  'proto/tensorboard.proto'];
+  'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt',
+  ...NETWORKS.map((name) => `pretrained/${name}.safetensors`), 'proto/tensorboard.proto'];
 
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
 let installed: Promise<Installed> | undefined;
@@ -120,7 +121,7 @@ withRealCifar(test.serial)('npx resnet-cifar eval --pretrained NAME finds each s
   const { app } = await install();
   const shipped = await pretrainedModels();
   const names = shipped.map((m) => m.name);
-  for (const name of ['resnet20', 'resnet32', 'resnet56']) t.true(names.includes(name), `${name} not in ${names.join(', ')}`);
+  for (const name of NETWORKS) t.true(names.includes(name), `${name} not in ${names.join(', ')}`);
   for (const m of shipped) {
     const { stdout } = await run('npx', ['--no-install', 'resnet-cifar', 'eval', '--pretrained', m.name, '--data', data, '--json'],
       { cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 10 * MINUTE });
