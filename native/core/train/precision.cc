@@ -4,7 +4,10 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/cpu/Utils.h>
 
+#include <cctype>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace resnet_cifar {
 
@@ -29,6 +32,18 @@ Bf16Support CpuBf16Support() {
     };
     s.amx = flag("amx_bf16") && flag("amx_tile");
     s.avx512 = flag("avx512_bf16");
+    // oneDNN's ISA cap, as oneDNN reads it (DNNL_ENABLE_MAX_CPU_ISA is on in PyTorch's build): the names that allow
+    // bf16 dot products hold BF16, FP16 or AMX or are AVX10; AMX needs AMX in the name; DEFAULT and ALL cap nothing.
+    const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+    if (cap == nullptr) cap = std::getenv("DNNL_MAX_CPU_ISA");
+    if (cap != nullptr && *cap != '\0') {
+      std::string isa(cap);
+      for (char& c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const bool all = isa == "DEFAULT" || isa == "ALL";
+      const auto has = [&](const char* part) { return isa.find(part) != std::string::npos; };
+      if (!all && !has("AMX")) s.amx = false;
+      if (!all && !has("BF16") && !has("FP16") && !has("AMX") && isa.rfind("AVX10", 0) != 0) s.avx512 = false;
+    }
     return s;
   }();
   return support;
