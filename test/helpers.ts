@@ -1,4 +1,5 @@
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, spawn, spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,16 +19,28 @@ export function tmpDir(prefix = 'resnet-cifar-test-'): string {
 export interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /**
- * A process started in the project's root with `env`, and its output when it ends; killed after `timeoutMs` when
- * given. `child` lets a test signal it sooner.
+ * A process started in the project's root with `env`, and its output when it ends. `limit`, when given, is the
+ * backstop for a child that hangs: a number kills it after that many ms in all; `{ silentMs }` kills it only after
+ * that many ms without a sign of progress (output on stdout or stderr, or any byte on fd 3, a pipe the child may
+ * write heartbeats to), so that a child slowed by the CPU or by the suite's load is not taken for a hung one.
+ * `child` lets a test signal it sooner.
  */
-export function launch(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs?: number) {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function launch(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, limit?: number | { silentMs: number }) {
+  const silent = typeof limit === 'object';
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', ...(silent ? ['pipe' as const] : [])] }) as
+    ChildProcessByStdio<null, Readable, Readable>;
   const done = new Promise<Finished>((resolve, reject) => {
     let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const kill = timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let kill: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (limit === undefined) return;
+      clearTimeout(kill);
+      kill = setTimeout(() => child.kill('SIGKILL'), silent ? limit.silentMs : limit);
+    };
+    arm();
+    child.stdout.on('data', (d) => { stdout += d; if (silent) arm(); });
+    child.stderr.on('data', (d) => { stderr += d; if (silent) arm(); });
+    if (silent) (child.stdio[3] as Readable).on('data', arm);
     child.on('error', reject);
     child.on('close', (code, signal) => { clearTimeout(kill); resolve({ code, signal, stdout, stderr }); });
   });
