@@ -1,6 +1,6 @@
 // Opens each hostile file named on the command line through every public reader that takes it, one after another
 // in this process, and prints one JSON line per file once it is done: { file, results: [{ api, ok, name,
-// message }], peakMB, seconds } (peak RSS while that file was read). Run by test/hostile.test.ts in a child
+// message }], baseMB, peakMB, seconds } (resident memory when that file's reading began, and its peak while it was read). Run by test/hostile.test.ts in a child
 // process, so that a crash or a hang is seen, and blamed on the file being read, instead of taking the runner down.
 import * as fs from 'node:fs';
 import { Cifar10, ResNet, readCheckpointMeta } from '../../lib/index';
@@ -16,8 +16,8 @@ async function attempt(api: string, fn: () => Promise<unknown>) {
   }
 }
 
-/** Peak resident memory since the last reset, in MB; reset() starts a new peak (Linux's clear_refs). */
-const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+/** Resident memory now (VmRSS) or its peak since the last reset (VmHWM), in MB; reset() starts a new peak (clear_refs). */
+const status = (field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 const reset = () => fs.writeFileSync('/proc/self/clear_refs', '5');
 
 async function open(file: string) {
@@ -38,9 +38,10 @@ async function open(file: string) {
 async function main(files: string[]) {
   for (const file of files) {
     reset();
+    const baseMB = status('VmRSS');
     const t0 = Date.now();
     const results = await open(file);
-    console.log(JSON.stringify({ file, results, peakMB: peak(), seconds: (Date.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ file, results, baseMB, peakMB: status('VmHWM'), seconds: (Date.now() - t0) / 1000 }));
   }
 }
 
