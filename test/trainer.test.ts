@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Cifar10, ResNet, Trainer, readCheckpointMeta, type FitProgress } from '../lib/index';
+import { Cifar10, ResNet, Trainer, info, readCheckpointMeta, type FitProgress } from '../lib/index';
 import { readCheckpointTensors } from '../lib/checkpoint';
 import { native } from '../lib/native';
 import { anyCifarDir, cifarDir, fakeCifarDir, maxWeightDiff, py, REAL_CIFAR, tmpDir, withPython, withRealCifar } from './helpers';
@@ -189,23 +189,26 @@ withRealCifar()('real CIFAR-10: 300 iterations of ResNet-20 reach under 70 % tes
   t.is(again.error, h.eval[1].error); // evaluate() uses the normalization the model was trained with
 });
 
-test('resume: 2k iterations straight equal 1k + resumed 1k (weights and momentum, max |Δ| ≤ 1e-6)', async (t) => {
+// Resume is exact by construction (weights, momentum, BN statistics, RNG and data order all restored): any slip
+// shows at the first step after it and only grows, so 200 + 200 steps across two milestones (one before the resume
+// point, one after) prove what 1k + 1k did (test:stress kills and resumes a run 25 times besides).
+test('resume: 400 iterations straight equal 200 + resumed 200 (weights and momentum, max |Δ| ≤ 1e-6)', async (t) => {
   const data = await smallSet(t);
-  const opts = { batchSize: 16, seed: 7, milestones: [600, 1500], lr: 0.05 };
+  const opts = { batchSize: 16, seed: 7, milestones: [120, 300], lr: 0.05 };
   const a = tmpDir();
   const b = tmpDir();
   const straight = new ResNet({ depth: 8, seed: 3, device: 'cpu' });
-  await new Trainer(straight, { ...opts, iterations: 2000 }).fit(data, { checkpoint: { dir: a }, reportEvery: 100 });
+  await new Trainer(straight, { ...opts, iterations: 400 }).fit(data, { checkpoint: { dir: a }, reportEvery: 20 });
   const first = new ResNet({ depth: 8, seed: 3, device: 'cpu' });
-  const h1 = await new Trainer(first, { ...opts, iterations: 1000 }).fit(data, { checkpoint: { dir: b }, reportEvery: 100 });
-  t.is(h1.iterations, 1000);
+  const h1 = await new Trainer(first, { ...opts, iterations: 200 }).fit(data, { checkpoint: { dir: b }, reportEvery: 20 });
+  t.is(h1.iterations, 200);
   first.dispose();
   const second = new ResNet({ depth: 8, seed: 99, device: 'cpu' }); // other initial weights: all come from the file
-  const h2 = await new Trainer(second, { ...opts, iterations: 2000 }).fit(data, {
-    checkpoint: { dir: b, resume: true }, reportEvery: 100,
+  const h2 = await new Trainer(second, { ...opts, iterations: 400 }).fit(data, {
+    checkpoint: { dir: b, resume: true }, reportEvery: 20,
   });
-  t.is(h2.startIteration, 1000);
-  t.is(h2.iterations, 2000);
+  t.is(h2.startIteration, 200);
+  t.is(h2.iterations, 400);
   t.is(h2.train.length, 20, 'the history runs on from the checkpoint');
   const diff = await maxWeightDiff(path.join(a, 'checkpoint.pt'), path.join(b, 'checkpoint.pt'));
   t.log(`max |Δ| ${diff}`);
@@ -220,14 +223,14 @@ async function smallSet(t: ExecutionContext): Promise<Cifar10> {
 
 test('abort: stops within an iteration, writes a checkpoint, resolves; resuming ends where a straight run does', async (t) => {
   const data = await smallSet(t);
-  // Progress events can queue behind a busy main thread while the loop runs on: 1,000 iterations leave the abort
-  // (asked at 40-240) time to arrive before the end even when the suite loads the machine.
-  const opts = { batchSize: 16, seed: 3, iterations: 1000, milestones: [150] };
+  // Progress events can queue behind a busy main thread while the loop runs on: 600 iterations leave the abort
+  // (asked at 20-120) 480 iterations to arrive before the end even when the suite loads the machine.
+  const opts = { batchSize: 16, seed: 3, iterations: 600, milestones: [100] };
   const a = tmpDir();
   const b = tmpDir();
   await new Trainer(new ResNet({ depth: 8, seed: 1, device: 'cpu' }), opts).fit(data, { checkpoint: { dir: a } });
   const ac = new AbortController();
-  const stopAt = 40 + Math.floor(Math.random() * 200);
+  const stopAt = 20 + Math.floor(Math.random() * 100);
   let abortedAt = -1;
   const model = new ResNet({ depth: 8, seed: 1, device: 'cpu' });
   const h = await new Trainer(model, opts).fit(data, {
@@ -240,7 +243,7 @@ test('abort: stops within an iteration, writes a checkpoint, resolves; resuming 
     },
   });
   t.is(h.stopped, 'aborted');
-  t.true(h.iterations >= abortedAt && h.iterations < 1000, `stopped at ${h.iterations}, abort asked at ${abortedAt}`);
+  t.true(h.iterations >= abortedAt && h.iterations < 600, `stopped at ${h.iterations}, abort asked at ${abortedAt}`);
   t.log(`abort asked after iteration ${abortedAt}, stopped after ${h.iterations}`);
   t.is(h.checkpoint, path.join(b, 'checkpoint.pt'));
   const resumed = await new Trainer(new ResNet({ depth: 8, device: 'cpu' }), opts).fit(data, { checkpoint: { dir: b, resume: true } });
@@ -367,7 +370,7 @@ test('a bf16 step moves the weights like an fp32 step, as closely as PyTorch\'s 
     return { rel: Math.sqrt(num / den), norm: Math.sqrt(den) };
   };
   const o = distance(ours), a = distance(autocast);
-  t.log(`relative difference of the bf16 update from the fp32 one: ours ${o.rel.toExponential(2)}, libtorch BatchNorm on bf16 (autocast's path) ${a.rel.toExponential(2)}; update norm ${o.norm.toFixed(3)}`);
+  t.log(`bf16 path on this CPU: ${info().cpu.bf16}; relative difference of the bf16 update from the fp32 one: ours ${o.rel.toExponential(2)}, libtorch BatchNorm on bf16 (autocast's path) ${a.rel.toExponential(2)}; update norm ${o.norm.toFixed(3)}`);
   t.true(o.norm > 1e-3, 'the step moved the weights');
   t.true(o.rel < 0.1 && o.rel < 1.25 * a.rel, `relative difference ${o.rel} (autocast path ${a.rel})`);
   t.is((await readCheckpointMeta(files[2])).trainer?.precision, 'bf16');
@@ -388,17 +391,32 @@ test('resuming at another precision is allowed and said; predict and evaluate ta
   for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += a[i] ** 2; }
   t.true(Math.sqrt(num / den) < 3e-2, `bf16 logits differ from fp32 by ${Math.sqrt(num / den)}`);
   const [e32, e16] = await Promise.all([model.evaluate(data), model.evaluate(data, { precision: 'bf16' })]);
-  t.log(`test error fp32 ${e32.error.toFixed(2)} %, bf16 ${e16.error.toFixed(2)} %`);
+  t.log(`test error fp32 ${e32.error.toFixed(2)} %, bf16 ${e16.error.toFixed(2)} % (bf16 path: ${info().cpu.bf16})`);
   t.true(Math.abs(e32.error - e16.error) < 2);
   await t.throwsAsync(model.evaluate(data, { precision: 'fp16' as never }), { message: /precision to be one of 'fp32', 'tf32', 'bf16'/ });
   t.throws(() => new Trainer(model, { precision: 'half' as never }), { message: /precision to be one of 'fp32', 'tf32', 'bf16'/ });
 });
 
-withRealCifar()('real CIFAR-10: 300 iterations of ResNet-20 in bf16 reach under 70 % test error', async (t) => {
-  const sets = await realTrainTest();
-  const { train, testSet } = sets;
-  const model = new ResNet({ depth: 20, seed: 0, device: 'cpu' });
-  const h = await new Trainer(model, { iterations: 300, seed: 0, precision: 'bf16' }).fit(train, { eval: testSet, reportEvery: 50 });
-  t.log(`bf16: train points ${h.train.map((p) => `${p.iteration}:${p.loss.toFixed(2)}/${p.trainError.toFixed(1)}%`).join(' ')}; test error ${h.eval[0].error.toFixed(2)} %; ${h.seconds.toFixed(1)} s`);
+// bf16 learns as fp32 does, on every CPU: where bf16 is emulated (an AVX2-only CPU, or ONEDNN_MAX_CPU_ISA=AVX2) it is
+// many times slower than fp32, so the comparison trains ResNet-8 (the same blocks, stages and shortcuts as ResNet-20),
+// once in each precision from the same seed and batches, with the lr cut tenfold for the last 50 iterations so that
+// the final test error is not a high-lr snapshot. Every report's mean loss stays within 5 % of fp32's (measured: within
+// 1.5 % with AVX512-BF16 and emulated), and the bf16 net's test error is under 70 % (measured: 56-58 % over 3 seeds;
+// fp32 the same).
+withRealCifar()('real CIFAR-10: 200 iterations of ResNet-8 in bf16 follow fp32\'s losses and reach under 70 % test error', async (t) => {
+  const { train, testSet } = await realTrainTest();
+  t.log(`bf16 path on this CPU: ${info().cpu.bf16}`);
+  const run = (precision: 'fp32' | 'bf16') => new Trainer(new ResNet({ depth: 8, seed: 0, device: 'cpu' }), { iterations: 200, seed: 0, milestones: [150], precision })
+    .fit(train, { eval: testSet, reportEvery: 50 });
+  const [f, h] = [await run('fp32'), await run('bf16')];
+  const points = (x: typeof h) => x.train.map((p) => `${p.iteration}:${p.loss.toFixed(3)}/${p.trainError.toFixed(1)}%`).join(' ');
+  t.log(`fp32: ${points(f)}; test error ${f.eval[0].error.toFixed(2)} %; ${f.seconds.toFixed(1)} s`);
+  t.log(`bf16: ${points(h)}; test error ${h.eval[0].error.toFixed(2)} %; ${h.seconds.toFixed(1)} s`);
+  t.deepEqual(h.train.map((p) => p.iteration), [50, 100, 150, 200]);
+  h.train.forEach((p, i) => {
+    const rel = Math.abs(p.loss - f.train[i].loss) / f.train[i].loss;
+    t.true(rel < 0.05, `iteration ${p.iteration}: bf16 loss ${p.loss} vs fp32 ${f.train[i].loss} (${(100 * rel).toFixed(1)} %)`);
+  });
+  t.true(h.train[3].loss < 0.85 * h.train[0].loss, 'the loss fell');
   t.true(h.eval[0].error < 70, `test error ${h.eval[0].error}`);
 });
