@@ -19,9 +19,10 @@ export interface Info {
   fusedKernels: 'openmp' | 'single-thread';
   /**
    * This CPU's bfloat16 support and the path `precision: 'bf16'` takes on it: AMX-BF16 tiles, AVX512-BF16, or
-   * 'emulated' (neither: bf16 works but is slower than fp32).
+   * 'emulated' (neither: bf16 works but is slower than fp32). `isaCap` is oneDNN's ONEDNN_MAX_CPU_ISA (or
+   * DNNL_MAX_CPU_ISA) when set: the path is what oneDNN will use under it (AVX2 there means 'emulated' on any CPU).
    */
-  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
+  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated'; isaCap: string | null };
   /**
    * The c10d backends this build has for data-parallel training: 'gloo' (needs libgloo-dev at build time), 'nccl'
    * (CUDA builds with NCCL's header), or none.

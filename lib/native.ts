@@ -58,7 +58,7 @@ export interface NativeLibtorchInfo {
   /** How the fused BatchNorm + ReLU kernels run: on libtorch's OpenMP threads, or single-threaded. */
   fusedKernels: 'openmp' | 'single-thread';
   /** bfloat16 support of this CPU and the path bf16 compute takes. */
-  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated' };
+  cpu: { amxBf16: boolean; avx512Bf16: boolean; bf16: 'amx-bf16' | 'avx512-bf16' | 'emulated'; isaCap: string | null };
   /** The c10d backends this build has for data-parallel training (e.g. ['gloo']; [] without). */
   distributed: string[];
   libraries: { c10: string; torch_cpu: string; addon: string };

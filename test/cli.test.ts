@@ -86,6 +86,15 @@ test('info --json reports the libtorch in use', async (t) => {
   t.true('cache' in j.data);
   const plain = await cli(['info']);
   t.regex(plain.stdout, /^libtorch\s+\d+\.\d+/m);
+  t.regex(plain.stdout, /^cpu bf16 {3}\S/m);
+  // oneDNN's own instruction-set cap decides the bf16 path: AVX2 there is an AVX2-only CPU's emulated bf16 on any CPU.
+  const env = { ONEDNN_MAX_CPU_ISA: undefined, DNNL_MAX_CPU_ISA: undefined };
+  const uncapped = JSON.parse((await cli(['info', '--json'], env)).stdout).cpu;
+  t.is(uncapped.isaCap, null);
+  if (!info().cpu.isaCap) t.is(uncapped.bf16, info().cpu.bf16);
+  const capped = await cli(['info', '--json'], { ...env, ONEDNN_MAX_CPU_ISA: 'AVX2' });
+  t.like(JSON.parse(capped.stdout).cpu, { amxBf16: false, avx512Bf16: false, bf16: 'emulated', isaCap: 'AVX2' });
+  t.regex((await cli(['info'], { ...env, ONEDNN_MAX_CPU_ISA: 'avx2' })).stdout, /^cpu bf16 .*slower than fp32 \(oneDNN capped at ONEDNN_MAX_CPU_ISA=avx2\)$/m);
 });
 
 test('train writes config, metrics, checkpoint, curves and final result; eval of the checkpoint agrees', async (t) => {

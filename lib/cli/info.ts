@@ -25,10 +25,9 @@ export async function cmdInfo(argv: string[]): Promise<number> {
   out(`libtorch   ${i.libtorch.version} at ${i.libtorch.path} (${i.libtorch.cuda ? 'CUDA build' : 'CPU-only build'})`);
   out(`CUDA       ${i.cuda.available ? `available, ${i.cuda.deviceCount} device(s), cuDNN ${i.cuda.cudnn ? 'yes' : 'no'}` : 'not available'}`);
   out(`threads    ${i.threads} (setNumThreads / OMP_NUM_THREADS); fused BN + ReLU kernels: ${i.fusedKernels}`);
-  const isaCap = process.env.ONEDNN_MAX_CPU_ISA || process.env.DNNL_MAX_CPU_ISA;
   out(`cpu bf16   ${i.cpu.bf16 === 'emulated' ? 'no AMX-BF16 or AVX512-BF16: --precision bf16 works but is slower than fp32'
     : `${i.cpu.bf16 === 'amx-bf16' ? 'AMX-BF16' : 'AVX512-BF16'} (--precision bf16 runs convolutions on it)`}` +
-    (isaCap ? ` (oneDNN capped at ONEDNN_MAX_CPU_ISA=${isaCap})` : ''));
+    (i.cpu.isaCap ? ` (oneDNN capped at ONEDNN_MAX_CPU_ISA=${i.cpu.isaCap})` : ''));
   out(`addon      ${i.addon.build} build, ${i.addon.path}; distributed: ${i.distributed.length ? i.distributed.join(', ') : 'none (built without libgloo-dev)'}`);
   out(`pretrained ${pretrained.length ? pretrained.map((m) => `${m.name} (ResNet-${m.depth}, test error ${m.testError.toFixed(2)} %)`).join(', ')
     : 'none installed'}; eval/predict --pretrained NAME`);

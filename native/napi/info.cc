@@ -45,6 +45,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     cpu.Set("amxBf16", bf16.amx);
     cpu.Set("avx512Bf16", bf16.avx512);
     cpu.Set("bf16", bf16.path());
+    cpu.Set("isaCap", bf16.isa_cap.empty() ? env.Null() : Napi::String::New(env, bf16.isa_cap));
     o.Set("cpu", cpu);
     const auto backends = DistributedBackends();
     auto dist = Napi::Array::New(env, backends.size());

@@ -37,6 +37,7 @@ Bf16Support CpuBf16Support() {
     const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
     if (cap == nullptr) cap = std::getenv("DNNL_MAX_CPU_ISA");
     if (cap != nullptr && *cap != '\0') {
+      s.isa_cap = cap;
       std::string isa(cap);
       for (char& c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       const bool all = isa == "DEFAULT" || isa == "ALL";

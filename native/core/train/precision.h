@@ -21,6 +21,7 @@ const char* PrecisionName(Precision p);
 struct Bf16Support {
   bool amx = false;
   bool avx512 = false;
+  std::string isa_cap;  // ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) as set, "" when neither is
   const char* path() const { return amx ? "amx-bf16" : avx512 ? "avx512-bf16" : "emulated"; }
 };
 Bf16Support CpuBf16Support();
