@@ -27,6 +27,12 @@ function startRank(r: number, body: string, env: Record<string, string> = {}) {
   return launch(process.execPath, ['--import=tsx', '-e', script], { ...process.env, OMP_NUM_THREADS: '1', ...env }, { silentMs: 90_000 });
 }
 const rank = (r: number, body: string, env: Record<string, string> = {}): Promise<Finished> => startRank(r, body, env).done;
+/**
+ * The backstop for a hung CLI launcher (a worker of another machine's launcher prints nothing to beat with): this
+ * file's tests run together, a dozen processes on the machine's cores, so a 20-iteration run can take two minutes
+ * under that load on a slow CPU. A bound on hangs, not on speed.
+ */
+const CLI_BACKSTOP_MS = 600_000;
 
 test.before((t) => {
   if (info().distributed.length === 0) {
@@ -255,7 +261,7 @@ const smallRun = (data: string, out: string) => ['--depth', '8', '--iterations',
 glooTest('resnet-cifar train --nproc-per-node 2 trains one run with two workers; the folder is written once', async (t) => {
   const out = path.join(tmpDir(), 'run');
   const r = await launch(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', ...smallRun(anyCifarDir(t), out), '--nproc-per-node', '2',
-    '--master-port', String(port())], process.env, 180_000).done;
+    '--master-port', String(port())], process.env, CLI_BACKSTOP_MS).done;
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /2 ranks × batch 16/);
   t.is(r.stdout.match(/done: test error/g)?.length, 1, 'rank 0 alone reports');
@@ -271,7 +277,7 @@ glooTest('Ctrl-C to train --nproc-per-node 2 stops every worker together with a 
   const args = (iterations: number) => [path.join(ROOT, 'bin/resnet-cifar.js'), 'train', '--depth', '8', '--iterations', String(iterations),
     '--batch-size', '16', '--holdout', '45000', '--eval-every', '100000', '--data', data, '--out', out, '--nproc-per-node', '2',
     '--master-port', String(port())];
-  const run = launch(process.execPath, args(100_000), process.env, 180_000);
+  const run = launch(process.execPath, args(100_000), process.env, CLI_BACKSTOP_MS);
   let seen = '';
   run.child.stdout.on('data', (d) => {
     // One Ctrl-C, after the first progress line (a second one, a second later, would leave at once).
@@ -287,7 +293,7 @@ glooTest('Ctrl-C to train --nproc-per-node 2 stops every worker together with a 
   const meta = await readCheckpointMeta(path.join(out, 'checkpoint.pt'));
   t.is(meta.trainer!.iteration, stoppedAt);
   t.is(meta.trainer!.worldSize, 2);
-  const resumed = await launch(process.execPath, [...args(stoppedAt + 20), '--resume'], process.env, 180_000).done;
+  const resumed = await launch(process.execPath, [...args(stoppedAt + 20), '--resume'], process.env, CLI_BACKSTOP_MS).done;
   t.is(resumed.code, 0, resumed.stderr);
   t.is(JSON.parse(fs.readFileSync(path.join(out, 'final.json'), 'utf8')).iterations, stoppedAt + 20);
 });
@@ -298,7 +304,7 @@ glooTest('--nnodes 2 --node-rank K: two launchers (machines) join one run at the
   const outs = [path.join(tmpDir(), 'run'), path.join(tmpDir(), 'run')];
   const [n0, n1] = await Promise.all([0, 1].map((node) => launch(process.execPath, [path.join(ROOT, 'bin/resnet-cifar.js'), 'train',
     ...smallRun(data, outs[node]), '--nproc-per-node', '1', '--nnodes', '2', '--node-rank', String(node), '--master-addr', '127.0.0.1',
-    '--master-port', masterPort], process.env, 180_000).done));
+    '--master-port', masterPort], process.env, CLI_BACKSTOP_MS).done));
   t.is(n0.code, 0, n0.stderr);
   t.is(n1.code, 0, n1.stderr);
   t.regex(n0.stdout, /2 ranks × batch 16/);
@@ -324,7 +330,7 @@ withPython([], glooTest)('torchrun --nproc-per-node 2 --no-python node …: the 
         losses: h.train.map((p) => p.loss) }));
     })().catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`);
   const torchrun = (args: string[]) => launch(PYTHON, ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', String(port()),
-    '--no-python', process.execPath, ...args], process.env, 180_000).done;
+    '--no-python', process.execPath, ...args], process.env, CLI_BACKSTOP_MS).done;
   const cli = await torchrun([path.join(ROOT, 'bin/resnet-cifar.js'), 'train', ...smallRun(data, out)]);
   t.is(cli.code, 0, cli.stderr);
   t.regex(cli.stdout, /2 ranks × batch 16/);
