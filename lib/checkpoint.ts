@@ -1,5 +1,5 @@
 // Our checkpoint files from TypeScript: the file name a training run writes, and what a checkpoint holds, read
-// without building a model (native/core/io/checkpoint.h defines the format).
+// without building a model (native/core/checkpoint/checkpoint.h defines the format).
 import { native, type MetaValue, type NativeCheckpoint, type NativeModelConfig } from './native';
 import { fromNative, type Normalization } from './normalization';
 import * as v from './validate';

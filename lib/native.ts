@@ -262,7 +262,7 @@ export interface NativeConstants {
   checkpointFormatVersion: number;
   /** Meta keys the checkpoint format writes itself. */
   reservedMetaKeys: string[];
-  /** How deep a meta's arrays and objects may nest (native/core/io/limits.h). */
+  /** How deep a meta's arrays and objects may nest (native/core/base/limits.h). */
   maxMetaNesting: number;
 }
 

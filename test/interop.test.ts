@@ -157,7 +157,7 @@ torch.save({'conv1.weight': torch.ones(16,3,3,3), 'linear.weight': torch.ones(10
   t.true(relError(await m20.predict(randomImages(N, 3)), readF32(f('ref.f32'))) < 1e-5);
 });
 
-withPython()('AOTInductor packages (torch.export + aoti_compile_and_package) give PyTorch\'s logits; the wrong device or file is a clear error', async (t) => {
+withPython()('AOTInductor packages (torch.export + aoti_compile_and_package) give PyTorch\'s logits; the wrong device, CPU or file is a clear error', async (t) => {
   // Compiling takes about half a minute on 2 cores: once per torch version, kept in the temp folder.
   const version = execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
   const cache = path.join(os.tmpdir(), `resnet-cifar-aoti-${version}`);
@@ -178,6 +178,28 @@ withPython()('AOTInductor packages (torch.export + aoti_compile_and_package) giv
   const other = path.join(tmpDir(), 'cuda.pt2');
   execFileSync(PYTHON, [INTEROP, 'retarget', '--src', f('r8.pt2'), '--out', other, '--device', 'cuda']);
   await t.throwsAsync(loadExported(other, { device: 'cpu' }), { message: /cuda\.pt2 was compiled for cuda, not cpu: export it again for this device/ });
+  // Compiled for instructions this CPU lacks: refused before the package's code is loaded (it would die of SIGILL).
+  const retarget = (name: string, flags: string[]) => {
+    const out = path.join(tmpDir(), name);
+    execFileSync(PYTHON, [INTEROP, 'retarget', '--src', f('r8.pt2'), '--out', out, ...flags]);
+    return out;
+  };
+  const amx = /\bamx_tile\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  const amxPackage = retarget('amx.pt2', ['--isa', 'AVX512 AVX512_VNNI AMX_TILE']);
+  if (amx) {
+    t.log('this CPU has AMX: the package that names it loads and runs');
+    t.true(relError(await (await loadExported(amxPackage, { device: 'cpu' })).predict(x), readF32(f('ref.f32'))) < 1e-5);
+  } else {
+    await t.throwsAsync(loadExported(amxPackage, { device: 'cpu' }), {
+      message: /amx\.pt2 was compiled for a CPU with AVX512 AVX512_VNNI AMX_TILE \(its AOTI_CPU_ISA\) and cannot run on this one \(.+\): this CPU lacks (.+, )?amx_tile, amx_bf16, amx_int8\. Export it again on this CPU, or compile it for AVX2/,
+    });
+  }
+  await t.throwsAsync(loadExported(retarget('arm.pt2', ['--machine', 'aarch64', '--isa', 'ASIMD']), { device: 'cpu' }), {
+    message: /arm\.pt2 was compiled for a CPU with ASIMD .*: it was compiled for aarch64, this machine is x86_64/,
+  });
+  await t.throwsAsync(loadExported(retarget('future.pt2', ['--isa', 'AVX1024']), { device: 'cpu' }), {
+    message: /future\.pt2 .*: its instruction set AVX1024 is one this library does not know/,
+  });
   const junk = path.join(tmpDir(), 'junk.pt2');
   fs.writeFileSync(junk, 'not a package');
   await t.throwsAsync(loadExported(junk, { device: 'cpu' }), { message: /junk\.pt2 is not an AOTInductor package/ });

@@ -1,7 +1,7 @@
 // readCheckpoint(path, tensors): what one of our checkpoint files holds, for lib/checkpoint.ts.
 #include <napi.h>
 
-#include "../core/io/checkpoint.h"
+#include "../core/checkpoint/checkpoint.h"
 #include "addon.h"
 #include "args.h"
 #include "convert.h"

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "../core/io/limits.h"
+#include "../core/base/limits.h"
 #include "args.h"
 #include "guard.h"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "../core/checkpoint/checkpoint.h"
 #include "../core/data/normalization.h"
-#include "../core/io/checkpoint.h"
-#include "../core/train/evaluate.h"
+#include "../core/model/evaluate.h"
 
 namespace resnet_cifar {
 

@@ -1,13 +1,13 @@
-// writeFileAtomic(): the one crash-safe write (core/io/files.h) for the JSON and charts lib/ writes, as checkpoints
-// use; readTarGz(): chosen members of a .tar.gz (core/io/tar_gz.h), read off the main thread.
+// writeFileAtomic(): the one crash-safe write (core/base/files.h) for the JSON and charts lib/ writes, as checkpoints
+// use; readTarGz(): chosen members of a .tar.gz (core/codecs/tar_gz.h), read off the main thread.
 #include <napi.h>
 
 #include <map>
 #include <memory>
 #include <vector>
 
-#include "../core/io/files.h"
-#include "../core/io/tar_gz.h"
+#include "../core/base/files.h"
+#include "../core/codecs/tar_gz.h"
 #include "addon.h"
 #include "args.h"
 #include "guard.h"

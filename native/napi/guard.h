@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../core/model/errors.h"
+#include "../core/base/errors.h"
 
 namespace resnet_cifar {
 

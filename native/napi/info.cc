@@ -6,12 +6,12 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
-#include "../core/io/checkpoint.h"
-#include "../core/io/limits.h"
+#include "../core/base/cpu.h"
+#include "../core/base/limits.h"
+#include "../core/checkpoint/checkpoint.h"
 #include "../core/nn/fused_bn.h"
 #include "../core/nn/resnet.h"
 #include "../core/train/distributed.h"
-#include "../core/train/precision.h"
 #include "addon.h"
 #include "args.h"
 #include "guard.h"

@@ -16,7 +16,7 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '../..');
 const NATIVE = path.join(ROOT, 'native');
 
-// Every .cc under native/ (core/'s files sit in folders by concern: nn/, data/, train/, io/, model/).
+// Every .cc under native/ (core/'s files sit in folders by floor: base/, codecs/, data/, nn/, formats/, checkpoint/, model/, train/).
 function sources() {
   const out = [];
   const walk = (dir) => {

@@ -1,5 +1,5 @@
 // Fuzz target json: the JSON reader of safetensors headers and of the meta they carry.
-#include "../../native/core/io/json.h"
+#include "../../native/core/codecs/json.h"
 #include "harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

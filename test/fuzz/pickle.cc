@@ -2,8 +2,8 @@
 // header; no CRC or zip stands between the mutations and the pickle reader. The value read is converted to JSON.
 #include <cstring>
 
-#include "../../native/core/io/checkpoint.h"
-#include "../../native/core/io/pickle.h"
+#include "../../native/core/checkpoint/checkpoint.h"
+#include "../../native/core/formats/pickle.h"
 #include "harness.h"
 
 using namespace resnet_cifar;

@@ -1,6 +1,6 @@
 // Fuzz target safetensors: the safetensors reader (header JSON, dtypes, shapes, offsets), then our meta in it.
-#include "../../native/core/io/safetensors.h"
-#include "../../native/core/io/checkpoint.h"
+#include "../../native/core/formats/safetensors.h"
+#include "../../native/core/checkpoint/checkpoint.h"
 #include "harness.h"
 
 using namespace resnet_cifar;

@@ -1,6 +1,6 @@
 // Fuzz target tar_gz: the .tar.gz reader Cifar10.load uses (gzip members and trailers, ustar headers, GNU long
 // names, pax paths), wanting the CIFAR-10 members with the sizes lib/cifar10.ts gives.
-#include "../../native/core/io/tar_gz.h"
+#include "../../native/core/codecs/tar_gz.h"
 #include "harness.h"
 
 using namespace resnet_cifar;

@@ -1,7 +1,7 @@
 // Fuzz target torch_save: any file ResNet.load, loadStateDict or readCheckpointMeta opens (torch.save's zip and
 // legacy formats, safetensors), through the checkpoint contract and the import of foreign layouts, and the meta
 // converted to JSON as a safetensors write would.
-#include "../../native/core/io/checkpoint.h"
+#include "../../native/core/checkpoint/checkpoint.h"
 #include "harness.h"
 
 using namespace resnet_cifar;

@@ -1,5 +1,5 @@
 // Fuzz target zip: the integrity check every torch.save, TorchScript and .pt2 archive passes before libtorch reads it.
-#include "../../native/core/io/zip_check.h"
+#include "../../native/core/codecs/zip_check.h"
 #include "harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

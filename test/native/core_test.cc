@@ -10,10 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "../../native/core/checkpoint/checkpoint.h"
 #include "../../native/core/data/normalization.h"
-#include "../../native/core/io/checkpoint.h"
+#include "../../native/core/model/evaluate.h"
 #include "../../native/core/model/model.h"
-#include "../../native/core/train/evaluate.h"
 #include "../../native/core/train/fit.h"
 #include "../../native/core/train/lr_schedule.h"
 #include "../../native/core/train/sgd.h"

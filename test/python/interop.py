@@ -2,8 +2,8 @@
 
   python3 interop.py aoti --out PKG --input in.f32 --n N --logits out.f32 [--depth 8]
       torch.export + aoti_compile_and_package of akamaster's ResNet with a dynamic batch dimension; its logits
-  python3 interop.py retarget --src PKG --out PKG2 --device cuda
-      the same package with its metadata saying it was compiled for another device
+  python3 interop.py retarget --src PKG --out PKG2 [--device cuda] [--isa 'AVX512 AMX_TILE'] [--machine aarch64]
+      the same package with its metadata saying it was compiled for another device, instruction set or machine
   python3 interop.py read-safetensors --file F --ckpt CK
       our safetensors read by safetensors.torch.load_file, compared with our torch.save checkpoint of the same model
   python3 interop.py write-safetensors --out F --depth 20 --input in.f32 --n N --logits out.f32
@@ -31,6 +31,8 @@ def main():
     ap.add_argument('--out')
     ap.add_argument('--src')
     ap.add_argument('--device')
+    ap.add_argument('--isa')
+    ap.add_argument('--machine')
     ap.add_argument('--file')
     ap.add_argument('--ckpt')
     ap.add_argument('--input')
@@ -51,9 +53,11 @@ def main():
         with zipfile.ZipFile(a.src) as zin, zipfile.ZipFile(a.out, 'w', zipfile.ZIP_STORED) as zout:
             for info in zin.infolist():
                 data = zin.read(info.filename)
-                if info.filename.endswith('wrapper_metadata.json'):
+                if info.filename.endswith('_metadata.json'):
                     meta = json.loads(data)
-                    meta['AOTI_DEVICE_KEY'] = a.device
+                    for key, value in (('AOTI_DEVICE_KEY', a.device), ('AOTI_CPU_ISA', a.isa), ('AOTI_MACHINE', a.machine)):
+                        if value is not None:
+                            meta[key] = value
                     data = json.dumps(meta).encode()
                 zout.writestr(info.filename, data)
     elif a.cmd == 'read-safetensors':

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "../io/files.h"
+#include "../base/files.h"
 
 namespace resnet_cifar {
 

@@ -6,9 +6,10 @@
 #include <cstring>
 #include <sstream>
 
-#include "../io/files.h"
-#include "../io/zip_check.h"
-#include "errors.h"
+#include "../base/cpu.h"
+#include "../base/errors.h"
+#include "../base/files.h"
+#include "../codecs/zip_check.h"
 
 namespace resnet_cifar {
 
@@ -87,6 +88,21 @@ std::shared_ptr<ForeignModule> LoadExported(const std::string& path, c10::Device
   if (compiled_for != wanted) {
     throw std::runtime_error(path + " was compiled for " + compiled_for + ", not " + wanted +
                              ": export it again for this device (aoti_compile_and_package on a " + wanted + " model)");
+  }
+  if (device.is_cpu()) {
+    auto field = [&](const char* k) {
+      auto f = meta.find(k);
+      return f == meta.end() ? std::string() : f->second;
+    };
+    const std::string isa = field("AOTI_CPU_ISA");
+    const std::string missing = MissingForCompiledCode(field("AOTI_MACHINE"), isa);
+    if (!missing.empty()) {
+      throw std::runtime_error(path + " was compiled for a CPU with " +
+                               (isa.empty() ? "unnamed instruction sets" : isa) +
+                               " (its AOTI_CPU_ISA) and cannot run on this one (" + CpuName() + "): " + missing +
+                               ". Export it again on this CPU, or compile it for AVX2 (ATEN_CPU_CAPABILITY=avx2 when "
+                               "calling aoti_compile_and_package), which every x86-64 CPU this library runs on has");
+    }
   }
   auto m = std::make_shared<ForeignModule>();
   m->device = device;

@@ -10,10 +10,10 @@
 #include <mutex>
 #include <string>
 
+#include "../base/precision.h"
 #include "../data/dataset.h"
 #include "../data/normalization.h"
-#include "../train/evaluate.h"
-#include "../train/precision.h"
+#include "evaluate.h"
 
 namespace resnet_cifar {
 

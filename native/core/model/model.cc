@@ -4,7 +4,7 @@
 #include <c10/core/GradMode.h>
 #include <torch/utils.h>
 
-#include "../io/files.h"
+#include "../base/files.h"
 #include "../nn/state_dict.h"
 
 namespace resnet_cifar {

@@ -12,13 +12,13 @@
 #include <optional>
 #include <string>
 
+#include "../base/precision.h"
+#include "../checkpoint/checkpoint.h"
 #include "../data/dataset.h"
 #include "../data/normalization.h"
-#include "../io/checkpoint.h"
 #include "../nn/inference.h"
 #include "../nn/resnet.h"
-#include "../train/evaluate.h"
-#include "../train/precision.h"
+#include "evaluate.h"
 
 namespace resnet_cifar {
 

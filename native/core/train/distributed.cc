@@ -18,7 +18,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include "../model/errors.h"
+#include "../base/errors.h"
 
 namespace resnet_cifar {
 

@@ -15,8 +15,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "../io/files.h"
-#include "../model/errors.h"
+#include "../base/errors.h"
+#include "../base/files.h"
 #include "../nn/state_dict.h"
 
 namespace resnet_cifar {

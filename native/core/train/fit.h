@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "../base/precision.h"
+#include "../checkpoint/checkpoint.h"
 #include "../data/batches.h"
 #include "../data/dataset.h"
 #include "../data/normalization.h"
-#include "../io/checkpoint.h"
+#include "../model/evaluate.h"
 #include "../model/model.h"
 #include "cuda_graph.h"
 #include "distributed.h"
-#include "evaluate.h"
 #include "lr_schedule.h"
-#include "precision.h"
 #include "sgd.h"
 
 namespace resnet_cifar {

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../io/files.h"
+#include "../base/files.h"
 #include "../nn/state_dict.h"
 #include "fit.h"
 

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "json.h"
+#include "../codecs/json.h"
 
 namespace resnet_cifar {
 

@@ -17,11 +17,11 @@
 #include <utility>
 #include <vector>
 
+#include "../base/precision.h"
 #include "../data/normalization.h"
+#include "../formats/pickle.h"
 #include "../nn/resnet.h"
-#include "../train/precision.h"
 #include "meta_json.h"
-#include "pickle.h"
 #include "trainer_state.h"
 
 namespace resnet_cifar {

@@ -8,8 +8,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "json.h"
-#include "limits.h"
+#include "../base/limits.h"
+#include "../codecs/json.h"
 
 namespace resnet_cifar {
 

@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "../base/files.h"
+#include "../codecs/json.h"
+#include "../formats/layouts.h"
+#include "../formats/safetensors.h"
 #include "../nn/state_dict.h"
-#include "files.h"
-#include "json.h"
-#include "layouts.h"
-#include "safetensors.h"
 
 namespace resnet_cifar {
 

@@ -4,10 +4,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "../base/files.h"
+#include "../base/limits.h"
 #include "crc32.h"
-#include "files.h"
 #include "inflate.h"
-#include "limits.h"
 
 namespace resnet_cifar {
 namespace {

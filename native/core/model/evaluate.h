@@ -8,9 +8,9 @@
 #include <functional>
 #include <vector>
 
+#include "../base/precision.h"
 #include "../data/dataset.h"
 #include "../data/normalization.h"
-#include "precision.h"
 
 namespace resnet_cifar {
 

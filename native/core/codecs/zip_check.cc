@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "../base/limits.h"
 #include "crc32.h"
 #include "inflate.h"
-#include "limits.h"
 #include "zip_check.h"
 
 // Every offset and length from the file is checked against the file without integer overflow before it is used,

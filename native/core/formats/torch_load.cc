@@ -11,12 +11,12 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "../model/errors.h"
-#include "files.h"
-#include "limits.h"
+#include "../base/errors.h"
+#include "../base/files.h"
+#include "../base/limits.h"
+#include "../codecs/zip_check.h"
 #include "pickle.h"
 #include "unpickle.h"
-#include "zip_check.h"
 
 namespace resnet_cifar {
 namespace {

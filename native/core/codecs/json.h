@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "limits.h"
+#include "../base/limits.h"
 
 namespace resnet_cifar {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "../train/precision.h"
+#include "../base/precision.h"
 #include "meta_json.h"
 
 namespace resnet_cifar {

@@ -20,9 +20,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "../model/errors.h"
-#include "files.h"
-#include "limits.h"
+#include "../base/errors.h"
+#include "../base/files.h"
+#include "../base/limits.h"
 #include "pickle.h"
 #include "unpickle.h"
 
