@@ -1,5 +1,5 @@
 // ESLint for every TypeScript and JavaScript file of the repository (npm run lint; npm test runs it): typescript-eslint's
-// recommended rules, and import-x/no-cycle so that no import circle comes back (test/layers.test.ts checks the same
+// recommended rules, and import-x/no-cycle so that no import circle comes back (test/lib-layers.test.ts checks the same
 // with madge).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -29,6 +29,17 @@ export default tseslint.config(
       // The addon, tsx and lazily loaded packages are required where they are needed.
       '@typescript-eslint/no-require-imports': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // A test passes by its assertions: t.pass() would count a test that checked nothing (a skip is ava's test.skip,
+    // through requires() in test/helpers).
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: "CallExpression[callee.type='MemberExpression'][callee.property.name='pass']",
+        message: 'No t.pass(): assert what the test checks, or register the test with requires()/test.skip and the reason.',
+      }],
     },
   },
   {

@@ -57,7 +57,7 @@ test('truncated, missing and corrupt files are errors naming the file and sizes'
   await t.throwsAsync(() => Cifar10.load(dir, { split: 'val' as 'test' }), { instanceOf: RangeError });
 });
 
-test('evaluate on real CIFAR-10: an untrained model is near chance; per-class and confusion add up', async (t) => {
+test('evaluate on the test split (real CIFAR-10 when CIFAR10_DIR is set, else generated images): an untrained model is near chance; per-class and confusion add up', async (t) => {
   const dir = cifarDir(t) ?? fakeCifar();
   const data = await Cifar10.load(dir, { split: 'test' });
   const m = new ResNet({ depth: 20, seed: 0 });

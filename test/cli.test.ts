@@ -6,7 +6,7 @@ import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
 import { machineName } from '../lib/info';
 import { runTime } from '../lib/run';
-import { anyCifarDir, type Finished, launch, realCifarDir, ROOT, tmpDir } from './helpers';
+import { anyCifarDir, type Finished, launch, REAL_CIFAR, ROOT, tmpDir, withRealCifar } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
 
@@ -198,7 +198,7 @@ test('predict classifies PNG and JPEG files', async (t) => {
   noStack(t, bad);
 });
 
-test('eval and predict --pretrained use the shipped weights; info lists them; an unknown name is a usage error', async (t) => {
+test('info lists the shipped networks; an unknown --pretrained name is a usage error', async (t) => {
   const shipped = await pretrainedModels();
   const i = await cli(['info', '--json']);
   t.is(i.code, 0, i.stderr);
@@ -207,8 +207,11 @@ test('eval and predict --pretrained use the shipped weights; info lists them; an
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--pretrained: Expected name to be one of 'resnet20'.* but received 'resnet21'/);
   noStack(t, bad);
-  const data = realCifarDir(t);
-  if (!data) return;
+});
+
+withRealCifar()('eval --pretrained resnet20 gives its shipped test error on real CIFAR-10; predict classifies test images from PNG files', async (t) => {
+  const shipped = await pretrainedModels();
+  const data = REAL_CIFAR!;
   const r20 = shipped.find((m) => m.name === 'resnet20')!;
   const e = await cli(['eval', '--pretrained', 'resnet20', '--data', data, '--json']);
   t.is(e.code, 0, e.stderr);

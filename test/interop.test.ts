@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, loadExported } from '../lib/index';
 import { main } from '../lib/cli';
-import { anyCifarDir, havePythonTorch, PYTHON, randomImages, readF32, relError, ROOT, tmpDir, withPython } from './helpers';
+import { anyCifarDir, PYTHON, randomImages, readF32, relError, ROOT, tmpDir, withPython } from './helpers';
 
 const N = 8;
 const AKAMASTER = path.join(ROOT, 'test/python/akamaster.py');
@@ -116,19 +116,22 @@ test('damaged safetensors and legacy files are clear errors naming the file; not
     t.true(err!.message.includes(file), `${name}: ${err!.message}`);
     t.regex(err!.message, re, name);
   }
-  // A legacy torch.save file cut short.
-  if (havePythonTorch(t)) {
-    execFileSync(PYTHON, ['-c', `import torch; torch.save({'conv1.weight': torch.ones(16,3,3,3)}, ${JSON.stringify(f('legacy.th'))}, _use_new_zipfile_serialization=False)`]);
-    const legacy = fs.readFileSync(f('legacy.th'));
-    const cut = write('cut.th', legacy.subarray(0, legacy.length - 64));
-    await t.throwsAsync(ResNet.load(cut, { device: 'cpu' }), { message: new RegExp(`${cut} is a damaged or unsupported legacy torch.save file: cut short`) });
-  }
   // A conversion that fails leaves no output behind.
   const out = f('never.pt');
   const code = await main(['convert', f('cut.safetensors'), out]);
   t.is(code, 1);
   t.false(fs.existsSync(out));
   t.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('never')), []);
+});
+
+withPython()('a legacy torch.save file cut short is a clear error naming the file', async (t) => {
+  const dir = tmpDir();
+  const legacy = path.join(dir, 'legacy.th');
+  execFileSync(PYTHON, ['-c', `import torch; torch.save({'conv1.weight': torch.ones(16,3,3,3)}, ${JSON.stringify(legacy)}, _use_new_zipfile_serialization=False)`]);
+  const bytes = fs.readFileSync(legacy);
+  const cut = path.join(dir, 'cut.th');
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 64));
+  await t.throwsAsync(ResNet.load(cut, { device: 'cpu' }), { message: new RegExp(`${cut} is a damaged or unsupported legacy torch.save file: cut short`) });
 });
 
 withPython(['numpy'])('a state dict of an unknown layout, or one that does not match, names what it saw and what it expects', async (t) => {

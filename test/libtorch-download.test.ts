@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { launch, PYTHON, tmpDir, withPython } from './helpers';
-import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './packed';
+import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './helpers/packed';
 
 const VERSION = '2.13.0';
 const ARCHIVE = `libtorch-shared-with-deps-${VERSION}+cpu.zip`;

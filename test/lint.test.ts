@@ -32,6 +32,20 @@ test.serial('ESLint finds an import circle (import-x/no-cycle is on)', (t) => {
   }
 });
 
+test.serial('ESLint refuses t.pass() in a test file', (t) => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const dir = fs.mkdtempSync(path.join(ROOT, 'test', '.pass-'));
+  try {
+    const file = path.join(dir, 'early.test.ts');
+    fs.writeFileSync(file, "import test from 'ava';\ntest('x', (t) => {\n  t.pass();\n});\n");
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--no-ignore', file], { cwd: ROOT, encoding: 'utf8' });
+    t.not(r.status, 0);
+    t.regex(r.stdout, /3:3\s+error\s+No t\.pass\(\): assert what the test checks/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 requires(clangFormat, 'clang-format', 'apt-get install clang-format')('clang-format: native/, test/native/ and test/fuzz/ are formatted (.clang-format, 120 columns)', (t) => {
   const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', 'native', 'test/native', 'test/fuzz'], { cwd: ROOT, encoding: 'utf8' })
     .split('\n').filter((f) => /\.(cc|h)$/.test(f));

@@ -106,11 +106,13 @@ test('predict runs off the main thread: timers keep firing during a long forward
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
   const start = Date.now();
-  await m.predict(x);
+  // Forward passes until at least 200 ms have gone by, however fast the CPU: the check below always applies.
+  let passes = 0;
+  while (Date.now() - start < 200) { await m.predict(x); passes++; }
   const elapsed = Date.now() - start;
   clearInterval(timer);
-  t.log(`ResNet-110 forward of 64 images: ${elapsed} ms, ${ticks} timer ticks`);
-  t.true(elapsed < 50 || ticks >= Math.floor(elapsed / 5 / 4), `only ${ticks} ticks in ${elapsed} ms`);
+  t.log(`ResNet-110 forward of 64 images, ${passes} passes: ${elapsed} ms, ${ticks} timer ticks`);
+  t.true(ticks >= Math.floor(elapsed / 5 / 4), `only ${ticks} ticks in ${elapsed} ms`);
 });
 
 test('dispose: idempotent, later use is a clear error, pending predict still settles', async (t) => {

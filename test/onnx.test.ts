@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Cifar10, ResNet, Trainer, pretrainedModels, type Shortcut } from '../lib/index';
-import { checkSchema, type Descriptors } from './proto-schema';
+import { checkSchema, type Descriptors } from './helpers/proto-schema';
 import { anyCifarDir, cifarImages, launch, PYTHON, REAL_CIFAR, relError, ROOT, tmpDir, withPython, withRealCifar } from './helpers';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REAL_CIFAR, tmpDir, withRealCifar } from './helpers';
-import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './packed';
+import { MINUTE, freshProject, npmInstall, pack, run, userEnv } from './helpers/packed';
 import { pretrainedModels } from '../lib/index';
 
 // What an installed package runs, and nothing else (no tests, no TypeScript source, no device or bench tooling).

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, type EvalProgress, type TrainProgress } from '../lib/index';
 import { TensorBoardWriter } from '../lib/tensorboard';
-import { checkSchema, type Descriptors } from './proto-schema';
+import { checkSchema, type Descriptors } from './helpers/proto-schema';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { anyCifarDir, launch, PYTHON, ROOT, tmpDir, withPython } from './helpers';

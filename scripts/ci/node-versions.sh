@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 majors=("$@"); [ ${#majors[@]} -gt 0 ] || majors=(22 24)
 # Fast tests that cover the addon's surface: model (with a short fit), files, data, validation, fused kernels, damaged files.
 tests=(test/model.test.ts test/validation.test.ts test/checkpoint.test.ts test/cifar10.test.ts
-  test/fused.test.ts test/badfiles.test.ts)
+  test/fused.test.ts test/damaged-files.test.ts)
 status=0
 for major in "${majors[@]}"; do
   dir=.node/$major

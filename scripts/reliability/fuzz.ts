@@ -175,7 +175,7 @@ function fuzzOne(target: string, bin: string, seedDir: string, seconds: number):
   });
 }
 
-/** A finding as a regression file of test/hostile/, which npm test replays (test/hostile.test.ts). */
+/** A finding as a regression file of test/hostile/, which npm test replays (test/hostile-files.test.ts). */
 function keep(target: string, file: string): string | undefined {
   const input = fs.readFileSync(file);
   const r = REPLAY[target](input);

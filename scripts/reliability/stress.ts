@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
 const areas = new Set(a.areas!.split(','));
 
 function fakeData(): string {
-  const helpers = require(path.join(ROOT, 'test/helpers.ts')) as { fakeCifarDir: () => string };
+  const helpers = require(path.join(ROOT, 'test/helpers/index.ts')) as { fakeCifarDir: () => string };
   return helpers.fakeCifarDir();
 }
 const data = a.data ?? (process.env.CIFAR10_DIR && fs.existsSync(path.join(process.env.CIFAR10_DIR, 'test_batch.bin')) ? process.env.CIFAR10_DIR : fakeData());
@@ -66,7 +66,7 @@ async function main() {
   const fz = await child(`
     (async () => {
       const { Cifar10 } = ${req('lib/index.ts')};
-      const { fuzz } = ${req('test/stress/fuzz.ts')};
+      const { fuzz } = ${req('test/stress/api-arguments.ts')};
       const data = await Cifar10.load(${JSON.stringify(data)}, { split: 'test' });
       const dir = require('node:fs').mkdtempSync(${JSON.stringify(path.join(tmp, 'fuzz-'))});
       const r = await fuzz(data, dir, ${Number(a['fuzz-rounds'])}, ${Date.now() % 1e9});
@@ -80,7 +80,7 @@ async function main() {
   if (areas.has('files')) {
   const bad = await child(`
     const { spawnSync } = require('node:child_process');
-    const r = spawnSync(process.execPath, [${JSON.stringify(path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'))}, 'test/badfiles.test.ts', 'test/concurrency.test.ts'], { encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: ${JSON.stringify(data)} } });
+    const r = spawnSync(process.execPath, [${JSON.stringify(path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'))}, 'test/damaged-files.test.ts', 'test/concurrency.test.ts'], { encoding: 'utf8', env: { ...process.env, CIFAR10_DIR: ${JSON.stringify(data)} } });
     const out = r.stdout + r.stderr;
     const ok = (out.match(/^\\s*✔/gm) || []).length, notOk = (out.match(/^\\s*✘/gm) || []).length;
     console.log(JSON.stringify({ ok, notOk, status: r.status, signal: r.signal }));`);
@@ -145,7 +145,7 @@ async function main() {
 // an AddressSanitizer + UndefinedBehaviorSanitizer build (scripts/build/build.js --sanitize, in .asan/) with Node started
 // with the runtimes preloaded. Any report stops its process (halt_on_error) and fails the area; each is counted and
 // said to be in our frames or not.
-const SANITIZED_TESTS = ['test/hostile.test.ts', 'test/badfiles.test.ts', 'test/checkpoint.test.ts', 'test/cifar10.test.ts',
+const SANITIZED_TESTS = ['test/hostile-files.test.ts', 'test/damaged-files.test.ts', 'test/checkpoint.test.ts', 'test/cifar10.test.ts',
   'test/download.test.ts', 'test/model.test.ts'];
 
 function sanitizerArea(): void {

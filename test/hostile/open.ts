@@ -1,6 +1,6 @@
 // Opens each hostile file named on the command line through every public reader that takes it, one after another
 // in this process, and prints one JSON line per file once it is done: { file, results: [{ api, ok, name,
-// message }], baseMB, peakMB, seconds } (resident memory when that file's reading began, and its peak while it was read). Run by test/hostile.test.ts in a child
+// message }], baseMB, peakMB, seconds } (resident memory when that file's reading began, and its peak while it was read). Run by test/hostile-files.test.ts in a child
 // process, so that a crash or a hang is seen, and blamed on the file being read, instead of taking the runner down.
 import * as fs from 'node:fs';
 import { Cifar10, ResNet, readCheckpointMeta } from '../../lib/index';

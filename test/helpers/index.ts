@@ -5,10 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import test, { type ExecutionContext, type Implementation } from 'ava';
-import { IMAGE_SIZE } from '../lib/index';
-import { readCheckpointTensors } from '../lib/checkpoint';
+import { IMAGE_SIZE } from '../../lib/index';
+import { readCheckpointTensors } from '../../lib/checkpoint';
 
-export const ROOT = path.resolve(__dirname, '..');
+export const ROOT = path.resolve(__dirname, '../..');
 export const PYTHON = process.env.PYTHON ?? 'python3';
 const execFileAsync = promisify(execFile);
 
@@ -48,20 +48,6 @@ export function launch(command: string, args: string[], env: NodeJS.ProcessEnv =
 }
 
 const pythonHas = new Map<string, boolean>();
-/**
- * Python with torch (and `modules`), for a check inside a larger test. Absent: that part is skipped with a message,
- * except under CI where it must exist (.ci/run installs it). Whole tests use withPython.
- */
-export function havePythonTorch(t: ExecutionContext, modules: string[] = []): boolean {
-  const want = ['torch', ...modules];
-  const ok = pythonTorchWith(modules);
-  if (!ok) {
-    if (process.env.CI) throw new Error(`${PYTHON} with ${want.join(' and ')} is required under CI (python3 -m pip install ${want.join(' ')})`);
-    t.log(`part skipped: ${PYTHON} lacks one of ${want.join(', ')} (python3 -m pip install torch==2.13.0+cpu ${modules.join(' ')})`);
-    t.pass();
-  }
-  return ok;
-}
 
 /**
  * Runs test/python/seed_parity.py without blocking the event loop: a synchronous child process would hold back
@@ -145,19 +131,6 @@ export function fakeCifarDir(): string {
   fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), buf);
   for (let i = 2; i <= 5; i++) fs.symlinkSync('data_batch_1.bin', path.join(dir, `data_batch_${i}.bin`));
   return dir;
-}
-
-/**
- * For tests that need real CIFAR-10: CIFAR10_DIR, or undefined with the skip said in the log. Under CI the data
- * must be there (.ci/run sets CIFAR10_DIR): its absence fails the test instead of skipping it silently.
- */
-export function realCifarDir(t: ExecutionContext): string | undefined {
-  const d = process.env.CIFAR10_DIR;
-  if (d && fs.existsSync(path.join(d, 'test_batch.bin'))) return d;
-  if (process.env.CI) throw new Error(`real CIFAR-10 is required under CI: CIFAR10_DIR=${d ?? '(unset)'} has no test_batch.bin`);
-  t.log('part skipped: needs real CIFAR-10 (set CIFAR10_DIR to the cifar-10-batches-bin folder)');
-  t.pass();
-  return undefined;
 }
 
 /** Real CIFAR-10 when CIFAR10_DIR is set, else generated images (logged). */

@@ -1,8 +1,8 @@
-// Argument fuzzing (see test/stress/fuzz.ts): every call ends in a JS error or a result, never an abort.
+// Argument fuzzing (see test/stress/api-arguments.ts): every call ends in a JS error or a result, never an abort.
 import test from 'ava';
 import * as fs from 'node:fs';
 import { Cifar10 } from '../lib/index';
-import { fuzz } from './stress/fuzz';
+import { fuzz } from './stress/api-arguments';
 import { anyCifarDir, tmpDir } from './helpers';
 
 test('thousands of malformed calls into the public API and the native surface end in JS errors', async (t) => {

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT } from './helpers';
+import { ROOT } from './index';
 
 export const run = promisify(execFile);
 export const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
