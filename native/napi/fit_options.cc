@@ -1,0 +1,59 @@
+#include "fit_options.h"
+
+#include "args.h"
+#include "convert.h"
+
+namespace resnet_cifar {
+
+FitConfig FitConfigFromJs(const Napi::Value& v) {
+  args::Fields o(v, "fit options");
+  FitConfig c;
+  c.iterations = o.Int("iterations", 0);
+  c.batches.batch = o.Int("batchSize", 1);
+  c.batches.seed = static_cast<uint64_t>(o.Int("seed", 0));
+  c.batches.channels_last = o.Bool("channelsLast");
+  if (o.Has("genericBatch")) c.batches.generic = o.Bool("genericBatch");
+  c.sgd.momentum = o.Number("momentum");
+  c.sgd.weight_decay = o.Number("weightDecay");
+  c.schedule.lr = o.Number("lr");
+  c.schedule.milestones = o.Ints("milestones", 0, kMaxSafeInteger);
+  c.schedule.gamma = o.Number("gamma");
+  c.schedule.warmup_lr = o.Number("warmupLr");
+  c.schedule.warmup_iterations = o.Int("warmupIterations", 0);
+  c.schedule.warmup_until_error = o.Number("warmupUntilError");
+  c.report_every = o.Int("reportEvery", 1);
+  c.eval_every = o.Int("evalEvery", 0);
+  c.eval_batch = o.Int("evalBatchSize", 1);
+  c.checkpoint_path = o.String("checkpointPath");
+  c.checkpoint_every = o.Int("checkpointEvery", 0);
+  c.resume = o.Bool("resume");
+  if (o.Has("fusedBatchNorm")) c.fused_bn = o.Bool("fusedBatchNorm");
+  if (o.Has("cudaGraphs")) c.cuda_graphs = o.Bool("cudaGraphs");
+  c.step_only = o.Bool("stepOnly");
+  if (o.Has("precision")) c.precision = ParsePrecision(o.String("precision"));
+  Napi::Value norm = o.Get("normalization");
+  if (norm.IsString()) {
+    c.normalization_kind = ParseNormKind(norm.As<Napi::String>().Utf8Value());
+  } else {
+    c.normalization = NormalizationFromJs(norm, o.Name("normalization"));
+    c.normalization_kind = c.normalization->kind;
+  }
+  c.meta = ToMeta(o.Get("meta"), o.Name("meta"));
+  if (o.Has("distributed")) {
+    args::Fields d(o.Get("distributed"), o.Name("distributed"));
+    DistributedOptions dist;
+    dist.world_size = d.Int("worldSize", 1, 65536);
+    dist.rank = d.Int("rank", 0, dist.world_size - 1);
+    dist.master_addr = d.String("masterAddr");
+    dist.master_port = d.Int("masterPort", 1, 65535);
+    dist.agent_store = d.Bool("agentStore");
+    dist.timeout_ms = d.Int("timeoutMs", 1, 86400000);
+    dist.sync_batch_norm = d.Bool("syncBatchNorm");
+    c.distributed = dist;
+    c.batches.rank = dist.rank;
+    c.batches.world_size = dist.world_size;
+  }
+  return c;
+}
+
+}  // namespace resnet_cifar
