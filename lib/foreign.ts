@@ -1,13 +1,12 @@
 // Models PyTorch exported, evaluated like a ResNet: TorchScript modules (torch.jit.script or torch.jit.trace, saved
 // with torch.jit.save) and AOTInductor packages (torch.export, then torch._inductor.aoti_compile_and_package).
-import { native, type NativeForeignModule } from './native';
+import { native, type NativeForeignModule, type NativeNormalization } from './native';
 import { Cifar10 } from './cifar10';
 import type { DeviceSpec } from './resnet';
-import { summarizeEvaluation, type Evaluation } from './evaluation';
-import { checkImages } from './model-checks';
-import { CIFAR10_CHANNEL_NORMALIZATION, toNative, type Normalization } from './normalization';
+import type { Evaluation } from './evaluation';
+import { evaluateOn, predictOn } from './inference';
+import { CIFAR10_CHANNEL_NORMALIZATION, fromNative, toNative, type Normalization } from './normalization';
 import { checkPrecision, type Precision } from './precision';
-import { EVAL_BATCH_SIZE } from './recipe';
 import * as v from './validate';
 
 export interface ForeignModelOptions {
@@ -29,14 +28,16 @@ const KEYS = ['device', 'normalize', 'precision'];
 /** What TorchScriptModel and ExportedModel share: predict and evaluate on a module PyTorch exported. */
 export abstract class ForeignModel {
   #native: NativeForeignModule | undefined;
+  #normalization: NativeNormalization;
   /** The normalization evaluate() applies. */
   readonly normalization: Normalization;
   /** The compute precision predict and evaluate use unless told otherwise. */
   readonly precision: Precision;
 
-  protected constructor(m: NativeForeignModule, normalization: Normalization, precision: Precision) {
+  protected constructor(m: NativeForeignModule, normalization: NativeNormalization, precision: Precision) {
     this.#native = m;
-    this.normalization = normalization;
+    this.#normalization = normalization;
+    this.normalization = fromNative(normalization);
     this.precision = precision;
   }
 
@@ -47,8 +48,7 @@ export abstract class ForeignModel {
     const o = v.checkKeys(what, options, KEYS);
     const device = v.device('device', o.device ?? 'auto');
     const precision = checkPrecision('precision', o.precision ?? 'fp32', undefined); // the device's rule after loading
-    const normalization = (o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION) as Normalization;
-    toNative(normalization, 'normalize');
+    const normalization = toNative(o.normalize ?? CIFAR10_CHANNEL_NORMALIZATION, 'normalize');
     const m = await load(path, device).catch((e: Error) => {
       if (e instanceof Error && !e.message.includes(path)) e.message = `Cannot load ${path}: ${e.message}`;
       throw e;
@@ -82,22 +82,15 @@ export abstract class ForeignModel {
 
   /** Logits for n already-normalized NCHW float32 images, without gradients, off the main thread. */
   async predict(input: Float32Array, n?: number, options: { precision?: Precision } = {}): Promise<Float32Array> {
-    const m = this.#live;
-    const o = v.checkKeys('predict', options, ['precision']);
-    return m.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? this.precision, m.device()));
+    return predictOn(this.#live, input, n, options, this.precision);
   }
 
   /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
   async evaluate(data: Cifar10, options: { batchSize?: number; precision?: Precision } = {}): Promise<Evaluation> {
     const m = this.#live;
-    if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
-    const o = v.checkKeys('evaluate', options, ['batchSize', 'precision']);
-    const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, 100_000);
-    const precision = checkPrecision('precision', o.precision ?? this.precision, m.device());
-    if (m.numClasses() !== data.classes.length) {
-      throw new RangeError(`Expected a module with ${data.classes.length} outputs for this dataset but it has ${m.numClasses()}`);
-    }
-    return summarizeEvaluation(await m.evaluate(data.nativeDataset, batchSize, toNative(this.normalization), precision), data.classes);
+    return evaluateOn(m, data, options, {
+      precision: this.precision, normalization: this.#normalization, normalizationOption: false, classes: m.numClasses(), noun: 'module',
+    });
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 // Checks of a network's shape and of image batches, shared by ResNet and the foreign models.
-import { native } from './native';
+import { native, type NativeShortcut } from './native';
 import { IMAGE_SIZE } from './normalization';
 import * as v from './validate';
 
@@ -16,6 +16,14 @@ export function checkImages(input: unknown, n?: number): number {
     );
   }
   return count;
+}
+
+/**
+ * A residual shortcut, one of the addon's (constants.shortcuts): A (identity, zero-padded where the shape changes),
+ * B (1×1 projections there), plain (none).
+ */
+export function checkShortcut(shortcut: unknown, name = 'shortcut'): NativeShortcut {
+  return v.oneOf(name, shortcut, native().constants.shortcuts);
 }
 
 export function checkDepth(depth: unknown): number {

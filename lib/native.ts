@@ -148,19 +148,39 @@ export interface NativeModelConstructor {
   load(path: string, device: string, shortcut?: NativeShortcut): Promise<NativeModel>;
 }
 
-export interface NativeFitOptions {
+/**
+ * The trainer's options as lib/trainer-options.ts resolves them (every default filled in, every value checked), under
+ * the public TrainerOptions' names; napi/fit_options.cc converts them into core's FitConfig, the only conversion.
+ */
+export interface NativeTrainerOptions {
   iterations: number;
-  batchSize: number;
+  milestones: number[];
+  gamma: number;
   lr: number;
   momentum: number;
   weightDecay: number;
-  milestones: number[];
-  gamma: number;
-  warmupLr: number;
-  warmupIterations: number;
-  /** -1: unused. */
-  warmupUntilError: number;
+  /** Per rank when distributed. */
+  batchSize: number;
   seed: number;
+  /** Absent: no warm-up. It ends after `iterations`, or once a report's training error (%) is below `untilError`. */
+  warmup?: { lr: number; iterations?: number; untilError?: number };
+  /** A kind (its statistics are computed from the training set, natively) or given statistics. */
+  normalization: 'pixel' | 'channel' | NativeNormalization;
+  channelsLast: boolean;
+  /** Fused train-mode BatchNorm + ReLU kernels on the CPU. */
+  fusedBatchNorm: boolean;
+  precision: NativePrecision;
+  /** On CUDA (not distributed): capture the step as a CUDA graph and replay it. */
+  cudaGraphs: boolean;
+  /**
+   * Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. agentStore: torchrun's
+   * agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it as the others do.
+   */
+  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; agentStore: boolean; timeoutMs: number; syncBatchNorm: boolean };
+}
+
+/** One fit: the trainer's options and what this fit reports, evaluates and writes. */
+export interface NativeFitOptions extends NativeTrainerOptions {
   reportEvery: number;
   evalEvery: number;
   evalBatchSize: number;
@@ -168,24 +188,10 @@ export interface NativeFitOptions {
   checkpointPath: string;
   checkpointEvery: number;
   resume: boolean;
-  channelsLast: boolean;
-  /** Fused train-mode BatchNorm + ReLU kernels on the CPU (default true). */
-  fusedBatchNorm?: boolean;
   stepOnly: boolean;
-  /** On CUDA (not distributed): capture the step as a CUDA graph and replay it (default true). */
-  cudaGraphs?: boolean;
-  /** Compute precision (default 'fp32'). */
-  precision?: NativePrecision;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
-  /** A kind (its statistics are computed from the training set, natively) or given statistics. */
-  normalization: 'pixel' | 'channel' | NativeNormalization;
   meta?: Record<string, MetaValue>;
-  /**
-   * Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. agentStore: torchrun's
-   * agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it as the others do.
-   */
-  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; agentStore: boolean; timeoutMs: number; syncBatchNorm: boolean };
 }
 
 export type NativeFitEvent =
@@ -264,6 +270,10 @@ export interface NativeConstants {
   reservedMetaKeys: string[];
   /** How deep a meta's arrays and objects may nest (native/core/base/limits.h). */
   maxMetaNesting: number;
+  /** The enumerations the addon parses, as it names them; lib/ checks options against these. */
+  shortcuts: NativeShortcut[];
+  precisions: NativePrecision[];
+  normalizationKinds: ('pixel' | 'channel')[];
 }
 
 export interface NativeAddon {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { writeAtomic } from './files';
 import type { MetaValue } from './native';
-import { IMAGE_SIZE, type Normalization } from './normalization';
+import type { NativeNormalization } from './native';
 
 const PROTO = path.join(__dirname, '..', 'proto', 'onnx.proto');
 export const ONNX_OPSET = 17;
@@ -34,8 +34,8 @@ export interface OnnxExportSource {
 
 export interface OnnxExportOptions {
   input: OnnxInput;
-  /** The normalization applied inside the graph for input 'pixels' (and recorded in the metadata). */
-  normalization?: Normalization;
+  /** The normalization applied inside the graph for input 'pixels' (and recorded in the metadata), checked. */
+  normalization?: NativeNormalization;
   producerVersion: string;
 }
 
@@ -101,9 +101,8 @@ function tensorType(name: string, dims: (number | string)[]) {
 }
 
 /** Normalization inside the graph: (x - mean) / std, with x the pixels in [0, 1]. */
-function normalize(g: GraphBuilder, x: string, n: Normalization): string {
+function normalize(g: GraphBuilder, x: string, n: NativeNormalization): string {
   if (n.kind === 'pixel') {
-    if (n.mean.length !== IMAGE_SIZE) throw new RangeError(`Expected a per-pixel mean of ${IMAGE_SIZE} values but received ${n.mean.length}`);
     return g.node('Sub', [x, g.float('normalization.mean', [1, 3, 32, 32], Float32Array.from(n.mean))], 'normalized');
   }
   const centred = g.node('Sub', [x, g.float('normalization.mean', [1, 3, 1, 1], Float32Array.from(n.mean))], 'centred');
@@ -182,7 +181,8 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
   };
   if (o.normalization) {
     const n = o.normalization;
-    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean) } : n);
+    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean) }
+      : { kind: 'channel', mean: Array.from(n.mean), std: Array.from(n.std) });
   }
   const pretrained = src.meta.pretrained as { testError?: unknown } | undefined;
   const testError = typeof pretrained?.testError === 'number' ? pretrained.testError : src.meta.testError;

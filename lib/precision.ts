@@ -5,13 +5,11 @@ import { native, type NativePrecision } from './native';
 import * as v from './validate';
 
 export type Precision = NativePrecision;
-export const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'bf16'];
-
 /** A precision for a network on `device` ('cpu', 'cuda:0', ...; unknown yet: undefined): 'tf32' is CUDA's only. */
 export function checkPrecision(name: string, p: unknown, device: string | undefined): Precision {
-  const precision = v.oneOf(name, p, PRECISIONS);
+  const precision = v.oneOf(name, p, native().constants.precisions);
   if (precision === 'tf32' && device !== undefined && !device.startsWith('cuda')) {
-    throw new RangeError(`Expected ${name} 'fp32' or 'bf16' on ${device} ('tf32' is the tensor-core float32 of NVIDIA GPUs) but received 'tf32'`);
+    throw v.invalid(name, `'fp32' or 'bf16' on ${device} ('tf32' is the tensor-core float32 of NVIDIA GPUs)`, 'tf32', RangeError);
   }
   return precision;
 }

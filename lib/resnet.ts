@@ -2,16 +2,16 @@
 import {
   native, type MetaValue, type NativeModel, type NativeModelConfig, type NativeShortcut,
 } from './native';
-import { EVAL_BATCH_SIZE } from './recipe';
 import * as v from './validate';
 import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
 import { exportOnnx, type OnnxInput } from './onnx';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
-import { checkPrecision, type Precision } from './precision';
+import type { Precision } from './precision';
 import { pretrainedFile } from './pretrained';
-import { summarizeEvaluation, type Evaluation } from './evaluation';
+import type { Evaluation } from './evaluation';
+import { evaluateOn, predictOn } from './inference';
 import { formatOf, type SaveFormat } from './formats';
-import { checkDepth, checkImages } from './model-checks';
+import { checkDepth, checkShortcut } from './model-checks';
 
 export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization, type Evaluation, type SaveFormat };
 
@@ -84,9 +84,6 @@ const ONNX_INPUTS = ['normalized', 'pixels'] as const;
 const PACKAGE_VERSION = (require('../package.json') as { version: string }).version;
 
 
-const SHORTCUTS = ['A', 'B', 'plain'] as const;
-
-
 let adopting: NativeModel | undefined; // set only while #wrap constructs a ResNet around a loaded native model
 
 export class ResNet {
@@ -100,7 +97,7 @@ export class ResNet {
     }
     const o = v.checkKeys('ResNet', options, ['depth', 'shortcut', 'numClasses', 'device', 'seed']);
     const depth = checkDepth(o.depth ?? 20);
-    const shortcut = v.oneOf('shortcut', o.shortcut ?? 'A', SHORTCUTS);
+    const shortcut = checkShortcut(o.shortcut ?? 'A');
     const numClasses = v.integer('numClasses', o.numClasses ?? 10, 1, native().constants.maxClasses);
     const device = v.device('device', o.device ?? 'auto');
     const seed = o.seed === undefined ? undefined : v.integer('seed', o.seed, 0);
@@ -118,7 +115,7 @@ export class ResNet {
     v.nonEmptyString('path', path);
     const o = v.checkKeys('ResNet.load', options, ['device', 'shortcut']);
     const device = v.device('device', o.device ?? 'auto');
-    const shortcut = o.shortcut === undefined ? undefined : v.oneOf('shortcut', o.shortcut, SHORTCUTS);
+    const shortcut = o.shortcut === undefined ? undefined : checkShortcut(o.shortcut);
     return ResNet.#wrap(await native().Model.load(path, device, shortcut));
   }
 
@@ -193,11 +190,8 @@ export class ResNet {
    * (eval unless `train()` was called). Runs off the main thread.
    */
   async predict(input: Float32Array, n?: number, options: PredictOptions = {}): Promise<Float32Array> {
-    const model = this.nativeModel;
-    const o = v.checkKeys('predict', options, ['precision']);
-    return model.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? 'fp32', model.device()));
+    return predictOn(this.nativeModel, input, n, options, 'fp32');
   }
-
 
   /** Writes a checkpoint atomically; Python reads it with torch.load(path, weights_only=True). */
   async save(path: string, options: SaveOptions = {}): Promise<void> {
@@ -220,7 +214,7 @@ export class ResNet {
   async #saveOnnx(file: string, o: SaveOptions): Promise<void> {
     if (o.meta !== undefined) throw new TypeError("Expected no meta for format 'onnx' (its metadata_props say what the model is)");
     const input = v.oneOf('input', o.input ?? 'normalized', ONNX_INPUTS);
-    const normalization = o.normalization === undefined ? this.normalization : fromNative(toNative(o.normalization));
+    const normalization = o.normalization === undefined ? this.nativeModel.normalization() ?? undefined : toNative(o.normalization);
     if (input === 'pixels' && normalization === undefined) {
       throw new TypeError("Expected a normalization for input 'pixels': this model has none (pass normalization)");
     }
@@ -246,17 +240,10 @@ export class ResNet {
   /** Test error, loss, per-class error and confusion matrix on a dataset: eval-mode BN, no grad, in batches. */
   async evaluate(data: Cifar10, options: EvaluateOptions = {}): Promise<Evaluation> {
     const model = this.nativeModel;
-    if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
-    const o = v.checkKeys('evaluate', options, ['batchSize', 'normalization', 'precision']);
-    const precision = checkPrecision('precision', o.precision ?? 'fp32', model.device());
-    const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, 100_000);
-    const norm = o.normalization !== undefined ? toNative(o.normalization)
-      : model.normalization() === null ? toNative(CIFAR10_CHANNEL_NORMALIZATION) : null; // null: the model's own
-    const classes = data.classes.length;
-    if (model.config().numClasses !== classes) {
-      throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
-    }
-    return summarizeEvaluation(await model.evaluate(data.nativeDataset, batchSize, norm, precision), data.classes);
+    return evaluateOn(model, data, options, {
+      precision: 'fp32', normalization: model.normalization() ?? toNative(CIFAR10_CHANNEL_NORMALIZATION), normalizationOption: true,
+      classes: model.config().numClasses, noun: 'model',
+    });
   }
 
   /** State dict keys, in module order (the seed's nets.py naming). */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Cifar10 } from './cifar10';
 import { ResNet, type DeviceSpec, type Evaluation, type Shortcut } from './resnet';
 import type { Precision } from './precision';
-import { Trainer, type FitProgress, type History } from './trainer';
+import { Trainer, type FitProgress, type History, type TrainerOptions } from './trainer';
 import { writeAtomic } from './files';
 import { writeCurves, type CurvePoint } from './plots';
 import { info, machineName } from './info';
@@ -17,28 +17,28 @@ import { networkLabel } from './names';
 import { REPORT_EVERY } from './recipe';
 import { torchrunWorker } from './torchrun';
 
-export interface RunConfig {
+/**
+ * The Trainer's options a run sets, under TrainerOptions' own names and types (the CLI's flags land here, and
+ * config.json holds them flat beside the run's own settings).
+ */
+export type RunTrainerOptions = Required<Pick<TrainerOptions, 'iterations' | 'milestones' | 'lr' | 'batchSize' | 'seed' | 'precision'>> &
+  Pick<TrainerOptions, 'warmup' | 'cudaGraphs'> & {
+    /** A kind: the statistics are computed from the training set. */
+    normalization: 'pixel' | 'channel';
+  };
+
+export interface RunConfig extends RunTrainerOptions {
   depth: number;
   shortcut: Shortcut;
-  iterations: number;
-  milestones: number[];
-  lr: number;
-  batchSize: number;
-  seed: number;
+  /** Training images held out as the validation set (0: evaluate on the test set). */
   holdout: number;
   device: DeviceSpec;
   evalEvery: number;
   checkpointEvery: number;
-  normalization: 'pixel' | 'channel';
-  warmup?: { lr: number; iterations?: number; untilError?: number };
-  /** Compute precision; a resumed run may change it (its checkpoint is float32 either way). */
-  precision: Precision;
   /** Data-parallel ranks (torchrun's environment: RANK, WORLD_SIZE, …); batchSize is per rank. */
   worldSize: number;
   /** Data-parallel: BatchNorm statistics over the global batch (DistributedOptions.syncBatchNorm). */
   syncBatchNorm?: boolean;
-  /** On CUDA: replay the step as a CUDA graph (TrainerOptions.cudaGraphs; default true). */
-  cudaGraphs?: boolean;
 }
 
 export interface RunFinal {
@@ -165,10 +165,11 @@ async function redraw(dir: string, title: string): Promise<void> {
   if (pts.length) await writeCurves(path.join(dir, 'curves.svg'), pts, { title });
 }
 
-function trainerOptions(c: RunConfig) {
+/** The TrainerOptions of a run: its trainer fields as they are, and data parallelism from torchrun's environment. */
+export function runTrainerOptions(c: RunConfig): TrainerOptions {
   return {
     iterations: c.iterations, milestones: c.milestones, lr: c.lr, batchSize: c.batchSize, seed: c.seed,
-    normalization: c.normalization, warmup: c.warmup, precision: c.precision, cudaGraphs: c.cudaGraphs ?? true,
+    normalization: c.normalization, warmup: c.warmup, precision: c.precision, cudaGraphs: c.cudaGraphs,
     distributed: c.worldSize > 1 ? { syncBatchNorm: c.syncBatchNorm === true } : undefined,
   };
 }
@@ -232,7 +233,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     const start: RunStart = { kind: 'start', iteration: resumeFrom, started: new Date().toISOString(), machine: machineName(),
       device: model.device, libtorch: info().libtorch.version, precision: c.precision };
     log(start);
-    const trainer = new Trainer(model, trainerOptions(c));
+    const trainer = new Trainer(model, runTrainerOptions(c));
     const history = await trainer.fit(train, {
       eval: evalSet,
       evalEvery: c.evalEvery,

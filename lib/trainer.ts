@@ -5,13 +5,14 @@ import * as path from 'node:path';
 import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from './native';
 import { Cifar10 } from './cifar10';
 import { CHECKPOINT_FILE } from './checkpoint';
-import { checkDistributed } from './distributed';
 import { summarizeEvaluation } from './evaluation';
 import { TensorBoardLog } from './fit-log';
+import { MAX_BATCH } from './inference';
 import type { FitProgress, History, TrainerOptions, FitOptions, TrainingBatch } from './fit-types';
-import { fromNative, toNative, type Normalization } from './normalization';
-import { checkPrecision, precisionNote, type Precision } from './precision';
-import { EVAL_BATCH_SIZE, RECIPE, REPORT_EVERY } from './recipe';
+import { fromNative } from './normalization';
+import { precisionNote } from './precision';
+import { EVAL_BATCH_SIZE, REPORT_EVERY } from './recipe';
+import { resolveTrainerOptions, type ResolvedTrainerOptions } from './trainer-options';
 import { ResNet } from './resnet';
 import * as v from './validate';
 
@@ -21,36 +22,8 @@ export type {
 } from './fit-types';
 export { checkDistributed } from './distributed';
 
-const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'];
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly', 'logDir'];
-
-/** Checked distributed options, as the addon takes them; `true` takes torchrun's environment. */
-
-function positive(name: string, x: unknown, max = Infinity): number {
-  if (typeof x !== 'number') throw v.expected(`${name} to be a number`, x);
-  if (!Number.isFinite(x) || x <= 0 || x > max) throw v.expected(`${name} to be a positive finite number`, x, RangeError);
-  return x;
-}
-
-interface ResolvedOptions {
-  iterations: number;
-  milestones: number[];
-  gamma: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  batchSize: number;
-  seed: number;
-  warmup: { lr: number; iterations: number; untilError: number } | undefined;
-  normalization: 'pixel' | 'channel' | Normalization;
-  channelsLast: boolean;
-  fusedBatchNorm: boolean;
-  precision: Precision;
-  cudaGraphs: boolean;
-  distributed: NativeFitOptions['distributed'];
-}
 
 let exitHook = false;
 /**
@@ -65,63 +38,14 @@ function stopOnExit(): void {
 
 export class Trainer {
   readonly model: ResNet;
-  readonly options: Readonly<ResolvedOptions>;
+  /** The options resolved: every default filled in, every value checked; the addon takes them as they are. */
+  readonly options: Readonly<ResolvedTrainerOptions>;
   #running = false;
 
   constructor(model: ResNet, options: TrainerOptions = {}) {
     if (!(model instanceof ResNet)) throw v.expected('a ResNet', model);
-    const o = v.checkKeys('Trainer', options, TRAINER_KEYS);
-    const iterations = v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9);
-    const ms = o.milestones ?? RECIPE.milestones;
-    if (!Array.isArray(ms)) throw v.expected('milestones to be an array of iterations', ms);
-    ms.forEach((m, i) => {
-      v.integer(`milestones[${i}]`, m, 1, 1e9);
-      if (i > 0 && m <= ms[i - 1]) {
-        throw new RangeError(`Expected milestones in increasing order but received [${ms.join(', ')}]`);
-      }
-    });
-    const momentum = o.momentum ?? RECIPE.momentum;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1)) {
-      throw v.expected('momentum in [0, 1)', momentum, typeof momentum === 'number' ? RangeError : TypeError);
-    }
-    const weightDecay = o.weightDecay ?? RECIPE.weightDecay;
-    if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && Number.isFinite(weightDecay))) {
-      throw v.expected('weightDecay >= 0', weightDecay, typeof weightDecay === 'number' ? RangeError : TypeError);
-    }
-    let warmup: ResolvedOptions['warmup'];
-    if (o.warmup !== undefined) {
-      const w = v.checkKeys('warmup', o.warmup, ['lr', 'iterations', 'untilError']);
-      if (w.iterations === undefined && w.untilError === undefined) {
-        throw new TypeError('Expected warmup to set iterations or untilError (e.g. { lr: 0.01, iterations: 400 })');
-      }
-      warmup = {
-        lr: positive('warmup.lr', w.lr),
-        iterations: w.iterations === undefined ? 0 : v.integer('warmup.iterations', w.iterations, 1, 1e9),
-        untilError: w.untilError === undefined ? -1 : positive('warmup.untilError', w.untilError, 100),
-      };
-    }
-    const norm = o.normalization ?? RECIPE.normalization;
-    if (norm !== 'pixel' && norm !== 'channel') toNative(norm);
-    const channelsLast = v.boolean('channelsLast', o.channelsLast ?? true);
-    const fusedBatchNorm = v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true);
     this.model = model;
-    this.options = Object.freeze({
-      iterations,
-      milestones: [...(ms as number[])],
-      gamma: positive('gamma', o.gamma ?? RECIPE.gamma),
-      lr: positive('lr', o.lr ?? RECIPE.lr),
-      momentum,
-      weightDecay,
-      batchSize: v.integer('batchSize', o.batchSize ?? RECIPE.batchSize, 1, 50_000),
-      seed: v.integer('seed', o.seed ?? RECIPE.seed, 0, 2 ** 53 - 1),
-      warmup,
-      normalization: norm as ResolvedOptions['normalization'],
-      channelsLast,
-      fusedBatchNorm,
-      precision: checkPrecision('precision', o.precision ?? 'fp32', model.device),
-      cudaGraphs: v.boolean('cudaGraphs', o.cudaGraphs ?? true),
-      distributed: o.distributed === undefined ? undefined : checkDistributed(o.distributed),
-    });
+    this.options = Object.freeze(resolveTrainerOptions(options, model.device));
   }
 
   /**
@@ -134,7 +58,7 @@ export class Trainer {
     if (o.eval !== undefined && !(o.eval instanceof Cifar10)) throw v.expected('eval to be a Cifar10 dataset', o.eval);
     const evalData = o.eval as Cifar10 | undefined;
     const evalEvery = o.evalEvery === undefined ? 0 : v.integer('evalEvery', o.evalEvery, 1);
-    const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? EVAL_BATCH_SIZE, 1, 100_000);
+    const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
     const reportEvery = v.integer('reportEvery', o.reportEvery ?? REPORT_EVERY, 1);
     const signal = o.signal as AbortSignal | undefined;
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
@@ -235,33 +159,15 @@ export class Trainer {
   }
 
   #nativeOptions(fit: Partial<NativeFitOptions>): NativeFitOptions {
-    const opts = this.options;
     return {
-      iterations: opts.iterations,
-      batchSize: opts.batchSize,
-      lr: opts.lr,
-      momentum: opts.momentum,
-      weightDecay: opts.weightDecay,
-      milestones: opts.milestones,
-      gamma: opts.gamma,
-      warmupLr: opts.warmup?.lr ?? 0,
-      warmupIterations: opts.warmup?.iterations ?? 0,
-      warmupUntilError: opts.warmup?.untilError ?? -1,
-      seed: opts.seed,
+      ...this.options,
       reportEvery: REPORT_EVERY,
       evalEvery: 0,
       evalBatchSize: EVAL_BATCH_SIZE,
       checkpointPath: '',
       checkpointEvery: 0,
       resume: false,
-      channelsLast: opts.channelsLast,
-      fusedBatchNorm: opts.fusedBatchNorm,
-      cudaGraphs: opts.cudaGraphs,
-      precision: opts.precision,
-      distributed: opts.distributed,
       stepOnly: false,
-      // A kind is computed natively from the training set; explicit statistics go as they are.
-      normalization: typeof opts.normalization === 'string' ? opts.normalization : toNative(opts.normalization),
       ...fit,
     };
   }

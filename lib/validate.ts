@@ -20,6 +20,26 @@ export function expected(what: string, received: unknown, Err: new (m: string) =
   return new Err(`Expected ${what} but received ${describe(received)}`);
 }
 
+/**
+ * The one shape of an option's error: a TypeError (wrong type) or RangeError (wrong value) whose message is
+ * "Expected <option> <requirement> but received <value>", with those three parts as fields, so that the CLI can say
+ * the same in its own words for the flag that set the option.
+ */
+export interface InvalidOption extends Error {
+  option: string;
+  requirement: string;
+  received: string;
+}
+
+export function invalid(option: string, requirement: string, received: unknown, Err: new (m: string) => Error = TypeError): InvalidOption {
+  return Object.assign(new Err(`Expected ${option} ${requirement} but received ${describe(received)}`),
+    { option, requirement, received: describe(received) });
+}
+
+export function isInvalidOption(e: unknown): e is InvalidOption {
+  return e instanceof Error && typeof (e as Partial<InvalidOption>).option === 'string' && typeof (e as Partial<InvalidOption>).requirement === 'string';
+}
+
 /** Rejects keys a caller did not mean (typos), naming the allowed ones. */
 export function checkKeys(where: string, options: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
@@ -35,29 +55,44 @@ export function checkKeys(where: string, options: unknown, allowed: readonly str
 }
 
 export function integer(name: string, v: unknown, min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number') throw expected(`${name} to be an integer`, v);
-  if (!Number.isInteger(v)) throw expected(`${name} to be an integer`, v, RangeError);
+  if (typeof v !== 'number') throw invalid(name, 'to be an integer', v);
+  if (!Number.isInteger(v)) throw invalid(name, 'to be an integer', v, RangeError);
   if (v < min || v > max) {
     const range = max === Number.MAX_SAFE_INTEGER && v < min ? `>= ${min}` : `between ${min} and ${max}`;
-    throw expected(`${name} ${range}`, v, RangeError);
+    throw invalid(name, range, v, RangeError);
   }
   return v;
 }
 
+/** A finite number in (0, max]. */
+export function positive(name: string, v: unknown, max = Infinity): number {
+  if (typeof v !== 'number') throw invalid(name, 'to be a number', v);
+  if (!Number.isFinite(v) || v <= 0 || v > max) throw invalid(name, 'to be a positive finite number', v, RangeError);
+  return v;
+}
+
+/** A finite number in [min, max) (or [min, max] with `closed`). */
+export function inRange(name: string, v: unknown, min: number, max: number, closed = false): number {
+  const requirement = max === Infinity ? `>= ${min}` : `in [${min}, ${max}${closed ? ']' : ')'}`;
+  if (typeof v !== 'number') throw invalid(name, requirement, v);
+  if (!(v >= min && (closed ? v <= max : v < max) && Number.isFinite(v))) throw invalid(name, requirement, v, RangeError);
+  return v;
+}
+
 export function boolean(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw expected(`${name} to be a boolean`, v);
+  if (typeof v !== 'boolean') throw invalid(name, 'to be a boolean', v);
   return v;
 }
 
 export function oneOf<T extends string>(name: string, v: unknown, values: readonly T[]): T {
   if (typeof v !== 'string' || !values.includes(v as T)) {
-    throw expected(`${name} to be one of ${values.map((x) => `'${x}'`).join(', ')}`, v, typeof v === 'string' ? RangeError : TypeError);
+    throw invalid(name, `to be one of ${values.map((x) => `'${x}'`).join(', ')}`, v, typeof v === 'string' ? RangeError : TypeError);
   }
   return v as T;
 }
 
 export function nonEmptyString(name: string, v: unknown): string {
-  if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw expected(`${name} to be a non-empty string`, v);
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw invalid(name, 'to be a non-empty string', v);
   return v;
 }
 

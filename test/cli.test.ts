@@ -50,7 +50,17 @@ test('user errors: one clear line, a non-zero exit, no stack trace', async (t) =
     [['train', '--bogus'], /train: unknown option '--bogus'/],
     [['train', '--depth', '21'], /--depth must be 6n\+2 \(20, 32, 44, 56, 110, …\), got 21/],
     [['train', '--depth', 'x'], /--depth expects an integer, got 'x'/],
-    [['train', '--shortcut', 'C'], /--shortcut must be A, B or plain, got 'C'/],
+    [['train', '--shortcut', 'C'], /--shortcut must be one of 'A', 'B', 'plain', got 'C'/],
+    // The library's own rules (resolveTrainerOptions), said for the flag that set the option, before any work.
+    [['train', '--lr=-0.1'], /--lr must be a positive finite number, got -0\.1/],
+    [['train', '--warmup-lr', '0', '--warmup-iterations', '400'], /--warmup-lr must be a positive finite number, got 0/],
+    [['train', '--warmup-lr', '0.01'], /Expected warmup to set iterations or untilError/],
+    [['train', '--warmup-lr', '0.01', '--warmup-until-error', '150'], /--warmup-until-error must be a positive finite number, got 150/],
+    [['train', '--iterations', '0'], /--iterations must be between 1 and 1000000000, got 0/],
+    [['train', '--milestones', '300,200'], /--milestones must be in increasing order, got \[300, 200\]/],
+    [['train', '--batch-size', '0'], /--batch-size must be between 1 and 50000, got 0/],
+    [['train', '--precision', 'fp16'], /--precision must be one of 'fp32', 'tf32', 'bf16', got 'fp16'/],
+    [['eval', '--pretrained', 'resnet21'], /--pretrained must be one of 'resnet20'.*, got 'resnet21'/],
     [['train', '--milestones', '1,,2'], /--milestones expects a list of comma-separated numbers/],
     [['train', '--device', 'tpu'], /--device must be auto, cpu, cuda or cuda:N, got 'tpu'/],
     [['train', '--data', '/no/such/dir'], /--data \/no\/such\/dir does not exist/],
@@ -205,7 +215,7 @@ test('info lists the shipped networks; an unknown --pretrained name is a usage e
   t.deepEqual(JSON.parse(i.stdout).pretrained, shipped.map((m) => ({ name: m.name, depth: m.config.depth, shortcut: m.config.shortcut, testError: m.testError })));
   const bad = await cli(['eval', '--pretrained', 'resnet21']);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /--pretrained: Expected name to be one of 'resnet20'.* but received 'resnet21'/);
+  t.regex(bad.stderr, /--pretrained must be one of 'resnet20'.*, got 'resnet21'/);
   noStack(t, bad);
 });
 

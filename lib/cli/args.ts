@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Cifar10 } from '../cifar10';
-import { checkDepth } from '../model-checks';
+import { checkDepth, checkShortcut } from '../model-checks';
 import { CIFAR10_CHANNEL_NORMALIZATION, type Normalization } from '../normalization';
-import { PRECISIONS, type Precision } from '../precision';
+import { checkPrecision, type Precision } from '../precision';
 import type { DeviceSpec, Shortcut } from '../resnet';
 import * as v from '../validate';
 
@@ -64,16 +64,36 @@ export function depthArg(s: string | undefined, def: number): number {
   }
 }
 
+/**
+ * A library rule's error (an InvalidOption, lib/validate.ts) in the CLI's words, naming the flag that set the option
+ * ("--lr must be a positive finite number, got -1"); `flags` maps option names to flags. Other errors pass through.
+ */
+export function flagError(e: unknown, flags: Record<string, string>): unknown {
+  if (!v.isInvalidOption(e)) return e;
+  const flag = flags[e.option.replace(/\[\d+\]$/, '')];
+  if (flag === undefined) return e;
+  return new UsageError(`--${flag} must be ${e.requirement.replace(/^to be /, '')}, got ${e.received}`);
+}
+
+/**
+ * `f()`, a check of options the user gave, with the library's option errors said as flag errors (flagError); its
+ * other TypeErrors and RangeErrors (rules across options) are usage errors in the library's words.
+ */
+export function asFlags<T>(flags: Record<string, string>, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const said = flagError(e, flags);
+    throw said instanceof TypeError || said instanceof RangeError ? new UsageError(said.message) : said;
+  }
+}
+
 export function shortcutArg(s: string | undefined): Shortcut {
-  const x = s ?? 'A';
-  if (x !== 'A' && x !== 'B' && x !== 'plain') throw new UsageError(`--shortcut must be A, B or plain, got '${x}'`);
-  return x;
+  return asFlags({ shortcut: 'shortcut' }, () => checkShortcut(s ?? 'A'));
 }
 
 export function precisionArg(s: string | undefined): Precision {
-  const x = s ?? 'fp32';
-  if (!(PRECISIONS as readonly string[]).includes(x)) throw new UsageError(`--precision must be ${PRECISIONS.join(', ')}, got '${x}'`);
-  return x as Precision;
+  return asFlags({ precision: 'precision' }, () => checkPrecision('precision', s ?? 'fp32', undefined));
 }
 
 export function deviceArg(s: string | undefined): DeviceSpec {

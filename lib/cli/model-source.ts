@@ -6,7 +6,7 @@ import { CIFAR10_CHANNEL_NORMALIZATION } from '../normalization';
 import type { Precision } from '../precision';
 import { pretrainedFile } from '../pretrained';
 import { ResNet } from '../resnet';
-import { UsageError, deviceArg, existingFile, normalizeArg, shortcutArg, str, type Opts, type Values } from './args';
+import { UsageError, asFlags, deviceArg, existingFile, normalizeArg, shortcutArg, str, type Opts, type Values } from './args';
 
 export const MODEL_OPTS: Opts = {
   pretrained: { type: 'string' }, weights: { type: 'string' }, checkpoint: { type: 'string' }, torchscript: { type: 'string' }, exported: { type: 'string' },
@@ -28,11 +28,7 @@ export async function loadModel(values: Values, cmd: string) {
     let from: string;
     if (kind === 'pretrained') {
       const name = str(values, 'pretrained')!;
-      try {
-        pretrainedFile(name);
-      } catch (e) {
-        throw new UsageError(`--pretrained: ${(e as Error).message}`);
-      }
+      asFlags({ name: 'pretrained' }, () => pretrainedFile(name));
       m = await ResNet.pretrained(name, { device });
       from = `pretrained '${name}'`;
     } else {

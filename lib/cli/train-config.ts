@@ -1,9 +1,11 @@
 // train's and reproduce's training options, read into a run's RunConfig with the recipe's defaults.
-import type { RunConfig } from '../run';
+import { runTrainerOptions, type RunConfig } from '../run';
 import type { Shortcut } from '../resnet';
 import { RECIPE, RUN_CHECKPOINT_EVERY, milestonesFor, runEvalEvery } from '../recipe';
 import { torchrunWorker } from '../torchrun';
-import { DATA, UsageError, deviceArg, int, list, num, precisionArg, str, type Opts, type Values } from './args';
+import type { Precision } from '../precision';
+import { resolveTrainerOptions } from '../trainer-options';
+import { DATA, UsageError, asFlags, deviceArg, int, list, num, str, type Opts, type Values } from './args';
 
 export const TRAIN_OPTS: Opts = {
   ...DATA,
@@ -18,37 +20,48 @@ export const TRAIN_OPTS: Opts = {
   'no-cuda-graphs': { type: 'boolean' },
 };
 
-/** The options of one run: the recipe's defaults, milestones scaled with --iterations. */
+/** Which flag sets each of the Trainer's options: lib's rule errors are said in these flags' words. */
+export const TRAINER_FLAGS: Record<string, string> = {
+  iterations: 'iterations', milestones: 'milestones', lr: 'lr', batchSize: 'batch-size', seed: 'seed',
+  precision: 'precision', normalization: 'normalization', 'warmup.lr': 'warmup-lr',
+  'warmup.iterations': 'warmup-iterations', 'warmup.untilError': 'warmup-until-error',
+};
+
+/**
+ * The options of one run: the recipe's defaults, milestones scaled with --iterations. The flags are parsed here
+ * (numbers, integers, lists); the rules are the library's own (resolveTrainerOptions), said as flag errors.
+ */
 export function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: number): RunConfig {
   const s = (k: string) => str(values, k);
-  const iterations = int('iterations', s('iterations'), RECIPE.iterations, 1);
-  const milestones = list('milestones', s('milestones'), milestonesFor(iterations));
+  const iterations = int('iterations', s('iterations'), RECIPE.iterations);
   const norm = s('normalization') ?? RECIPE.normalization;
   if (norm !== 'pixel' && norm !== 'channel') throw new UsageError(`--normalization must be pixel or channel, got '${norm}'`);
   const warmupLr = s('warmup-lr');
-  const warmup = warmupLr === undefined ? undefined : {
-    lr: num('warmup-lr', warmupLr, RECIPE.warmup.lr),
-    iterations: s('warmup-iterations') === undefined ? undefined
-      : int('warmup-iterations', s('warmup-iterations'), RECIPE.warmup.iterations, 1),
-    untilError: s('warmup-until-error') === undefined ? undefined
-      : num('warmup-until-error', s('warmup-until-error'), RECIPE.warmup.untilError),
-  };
   if (warmupLr === undefined && (s('warmup-iterations') || s('warmup-until-error'))) {
     throw new UsageError('--warmup-iterations / --warmup-until-error need --warmup-lr');
   }
-  return {
-    depth, shortcut, seed, iterations, milestones,
+  const warmup = warmupLr === undefined ? undefined : {
+    lr: num('warmup-lr', warmupLr, RECIPE.warmup.lr),
+    ...(s('warmup-iterations') === undefined ? {} : { iterations: int('warmup-iterations', s('warmup-iterations'), 0) }),
+    ...(s('warmup-until-error') === undefined ? {} : { untilError: num('warmup-until-error', s('warmup-until-error'), 0) }),
+  };
+  const config: RunConfig = {
+    depth, shortcut, seed, iterations,
+    milestones: list('milestones', s('milestones'), milestonesFor(iterations)),
     lr: num('lr', s('lr'), RECIPE.lr),
-    batchSize: int('batch-size', s('batch-size'), RECIPE.batchSize, 1),
+    batchSize: int('batch-size', s('batch-size'), RECIPE.batchSize),
     holdout: int('holdout', s('holdout'), 0),
     device: deviceArg(s('device')),
     evalEvery: int('eval-every', s('eval-every'), runEvalEvery(iterations), 1),
     checkpointEvery: int('checkpoint-every', s('checkpoint-every'), RUN_CHECKPOINT_EVERY, 1),
     normalization: norm,
-    warmup,
-    precision: precisionArg(s('precision')),
+    ...(warmup ? { warmup } : {}),
+    precision: (s('precision') ?? 'fp32') as Precision,
     worldSize: torchrunWorker()?.worldSize ?? 1,
     syncBatchNorm: values['sync-bn'] === true,
     cudaGraphs: values['no-cuda-graphs'] !== true,
   };
+  // The library's rules, before any work: the run's Trainer resolves the same options again on the run's device.
+  asFlags(TRAINER_FLAGS, () => resolveTrainerOptions({ ...runTrainerOptions(config), distributed: undefined }, undefined));
+  return config;
 }

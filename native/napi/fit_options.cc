@@ -18,9 +18,12 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
   c.schedule.lr = o.Number("lr");
   c.schedule.milestones = o.Ints("milestones", 0, kMaxSafeInteger);
   c.schedule.gamma = o.Number("gamma");
-  c.schedule.warmup_lr = o.Number("warmupLr");
-  c.schedule.warmup_iterations = o.Int("warmupIterations", 0);
-  c.schedule.warmup_until_error = o.Number("warmupUntilError");
+  if (o.Has("warmup")) {  // absent: no warm-up (core's defaults: warmup_lr 0, no iterations, no error bound)
+    args::Fields w(o.Get("warmup"), o.Name("warmup"));
+    c.schedule.warmup_lr = w.Number("lr");
+    if (w.Has("iterations")) c.schedule.warmup_iterations = w.Int("iterations", 1);
+    if (w.Has("untilError")) c.schedule.warmup_until_error = w.Number("untilError");
+  }
   c.report_every = o.Int("reportEvery", 1);
   c.eval_every = o.Int("evalEvery", 0);
   c.eval_batch = o.Int("evalBatchSize", 1);

@@ -8,7 +8,9 @@
 
 #include "../core/base/cpu.h"
 #include "../core/base/limits.h"
+#include "../core/base/precision.h"
 #include "../core/checkpoint/checkpoint.h"
+#include "../core/data/normalization.h"
 #include "../core/nn/fused_bn.h"
 #include "../core/nn/resnet.h"
 #include "../core/train/distributed.h"
@@ -85,6 +87,16 @@ Napi::Object Constants(Napi::Env env) {
   for (size_t i = 0; i < keys.size(); ++i) arr.Set(static_cast<uint32_t>(i), keys[i]);
   o.Set("reservedMetaKeys", arr);
   o.Set("maxMetaNesting", static_cast<double>(kMaxMetaNesting));
+  // The enumerations the addon parses, named as it parses them: lib/ checks options against these lists.
+  auto names = [&](std::vector<std::string> v) {
+    auto a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), v[i]);
+    return a;
+  };
+  o.Set("shortcuts", names({ShortcutName(Shortcut::A), ShortcutName(Shortcut::B), ShortcutName(Shortcut::Plain)}));
+  o.Set("precisions",
+        names({PrecisionName(Precision::kFp32), PrecisionName(Precision::kTf32), PrecisionName(Precision::kBf16)}));
+  o.Set("normalizationKinds", names({NormKindName(NormKind::kPixel), NormKindName(NormKind::kChannel)}));
   o.Freeze();
   return o;
 }

@@ -1,0 +1,55 @@
+// predict and evaluate over any native network, ours (ResNet) or PyTorch's programs (ForeignModel): one path, one
+// set of checks, so that both classes behave and fail alike.
+import { Cifar10 } from './cifar10';
+import { summarizeEvaluation, type Evaluation } from './evaluation';
+import { checkImages } from './model-checks';
+import type { NativeDataset, NativeEvaluation, NativeNormalization } from './native';
+import { toNative, type Normalization } from './normalization';
+import { checkPrecision, type Precision } from './precision';
+import { EVAL_BATCH_SIZE } from './recipe';
+import * as v from './validate';
+
+/** What the two native network classes share. */
+export interface NativeNetwork {
+  device(): string;
+  predict(input: Float32Array, n: number, precision: Precision): Promise<Float32Array>;
+  evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization, precision: Precision): Promise<NativeEvaluation>;
+}
+
+/** How many images one predict or evaluate batch may hold. */
+export const MAX_BATCH = 100_000;
+
+/** Logits for n already-normalized NCHW float32 images, at options.precision (default `precision`). */
+export function predictOn(net: NativeNetwork, input: Float32Array, n: number | undefined, options: unknown,
+  precision: Precision): Promise<Float32Array> {
+  const o = v.checkKeys('predict', options, ['precision']);
+  return net.predict(input, checkImages(input, n), checkPrecision('precision', o.precision ?? precision, net.device()));
+}
+
+export interface EvaluateDefaults {
+  /** The precision when options set none. */
+  precision: Precision;
+  /** The normalization when options set none (checked, native form). */
+  normalization: NativeNormalization;
+  /** Whether options may set a normalization (a ResNet's evaluate may; a foreign module's keeps its own). */
+  normalizationOption: boolean;
+  /** The network's output count, and what to call the network in the class-count error. */
+  classes: number;
+  noun: 'model' | 'module';
+}
+
+/** Test error, loss, per-class error and confusion matrix on a dataset, checked as every evaluate is. */
+export async function evaluateOn(net: NativeNetwork, data: unknown, options: unknown, d: EvaluateDefaults): Promise<Evaluation> {
+  if (!(data instanceof Cifar10)) throw v.expected('a Cifar10 dataset', data);
+  const o = v.checkKeys('evaluate', options, d.normalizationOption ? ['batchSize', 'normalization', 'precision'] : ['batchSize', 'precision']);
+  const precision = checkPrecision('precision', o.precision ?? d.precision, net.device());
+  const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
+  const normalization = o.normalization !== undefined ? toNative(o.normalization as Normalization) : d.normalization;
+  const classes = data.classes.length;
+  if (d.classes !== classes) {
+    throw new RangeError(d.noun === 'model'
+      ? `Expected a model with ${classes} classes for this dataset but it has ${d.classes}`
+      : `Expected a module with ${classes} outputs for this dataset but it has ${d.classes}`);
+  }
+  return summarizeEvaluation(await net.evaluate(data.nativeDataset, batchSize, normalization, precision), data.classes);
+}

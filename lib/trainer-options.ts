@@ -1,0 +1,68 @@
+// The Trainer's options resolved once: every rule checked here (the recipe's defaults filled in), and the result is
+// what the addon takes, under the same names (NativeFitOptions extends it). The CLI resolves its flags through the
+// same function, so a rule and its message exist once.
+import { checkDistributed } from './distributed';
+import type { TrainerOptions } from './fit-types';
+import type { NativeTrainerOptions } from './native';
+import { toNative } from './normalization';
+import { checkPrecision } from './precision';
+import { RECIPE } from './recipe';
+import * as v from './validate';
+
+export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
+  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
+
+/** TrainerOptions with every default filled in and every value checked (Trainer.options), as the addon takes them. */
+export type ResolvedTrainerOptions = NativeTrainerOptions;
+
+/** A warm-up as the addon takes it: its lr, and when it ends (after `iterations`, or below `untilError` %). */
+export type ResolvedWarmup = NonNullable<NativeTrainerOptions['warmup']>;
+
+function milestones(ms: unknown): number[] {
+  if (!Array.isArray(ms)) throw v.invalid('milestones', 'to be an array of iterations', ms);
+  ms.forEach((m, i) => {
+    v.integer(`milestones[${i}]`, m, 1, 1e9);
+    if (i > 0 && m <= ms[i - 1]) {
+      throw Object.assign(new RangeError(`Expected milestones in increasing order but received [${ms.join(', ')}]`),
+        { option: 'milestones', requirement: 'in increasing order', received: `[${ms.join(', ')}]` });
+    }
+  });
+  return [...(ms as number[])];
+}
+
+function warmup(w: unknown): ResolvedWarmup | undefined {
+  if (w === undefined) return undefined;
+  const o = v.checkKeys('warmup', w, ['lr', 'iterations', 'untilError']);
+  if (o.iterations === undefined && o.untilError === undefined) {
+    throw new TypeError('Expected warmup to set iterations or untilError (e.g. { lr: 0.01, iterations: 400 })');
+  }
+  return {
+    lr: v.positive('warmup.lr', o.lr),
+    ...(o.iterations === undefined ? {} : { iterations: v.integer('warmup.iterations', o.iterations, 1, 1e9) }),
+    ...(o.untilError === undefined ? {} : { untilError: v.positive('warmup.untilError', o.untilError, 100) }),
+  };
+}
+
+/** Checks `options` for a model on `device` and fills in the recipe's defaults; errors are InvalidOption-shaped. */
+export function resolveTrainerOptions(options: TrainerOptions, device: string | undefined): ResolvedTrainerOptions {
+  const o = v.checkKeys('Trainer', options, TRAINER_KEYS);
+  const norm = o.normalization ?? RECIPE.normalization;
+  const w = warmup(o.warmup);
+  return {
+    iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9),
+    milestones: milestones(o.milestones ?? RECIPE.milestones),
+    gamma: v.positive('gamma', o.gamma ?? RECIPE.gamma),
+    lr: v.positive('lr', o.lr ?? RECIPE.lr),
+    momentum: v.inRange('momentum', o.momentum ?? RECIPE.momentum, 0, 1),
+    weightDecay: v.inRange('weightDecay', o.weightDecay ?? RECIPE.weightDecay, 0, Infinity),
+    batchSize: v.integer('batchSize', o.batchSize ?? RECIPE.batchSize, 1, 50_000),
+    seed: v.integer('seed', o.seed ?? RECIPE.seed, 0, 2 ** 53 - 1),
+    ...(w ? { warmup: w } : {}),
+    normalization: norm === 'pixel' || norm === 'channel' ? norm : toNative(norm),
+    channelsLast: v.boolean('channelsLast', o.channelsLast ?? true),
+    fusedBatchNorm: v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true),
+    precision: checkPrecision('precision', o.precision ?? 'fp32', device),
+    cudaGraphs: v.boolean('cudaGraphs', o.cudaGraphs ?? true),
+    ...(o.distributed === undefined ? {} : { distributed: checkDistributed(o.distributed) }),
+  };
+}
