@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
 import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
-import { machineName } from '../lib/info';
+import { machineName } from '../lib/base/info';
 import { runTime } from '../lib/run';
 import { anyCifarDir, type Finished, launch, REAL_CIFAR, ROOT, tmpDir, withRealCifar } from './helpers';
 

@@ -2,7 +2,7 @@
 // computation of the same layer, beside libtorch's own BatchNorm2d + relu on the same arrays.
 import test from 'ava';
 import { info, setNumThreads } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/base/native';
 
 type Shape = [number, number, number, number];
 

@@ -1,10 +1,10 @@
-// One owner per default: the recipe in lib/recipe.ts is what the Trainer, the CLI and native/core's headers say.
+// One owner per default: the recipe in lib/base/recipe.ts is what the Trainer, the CLI and native/core's headers say.
 // (The addon receives every value from lib/ as an argument; its headers' defaults serve the C++ tests and must
 // not drift from it.)
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DISTRIBUTED, EVAL_BATCH_SIZE, RECIPE, REPORT_EVERY, milestonesFor } from '../lib/recipe';
+import { DISTRIBUTED, EVAL_BATCH_SIZE, RECIPE, REPORT_EVERY, milestonesFor } from '../lib/base/recipe';
 import { ResNet, Trainer } from '../lib/index';
 
 const core = path.join(__dirname, '..', 'native', 'core');
@@ -18,7 +18,7 @@ function headerDefault(header: string, member: string): string {
 }
 const num = (s: string) => Number(s.replace(/^"|"$/g, ''));
 
-test('native/core headers give the recipe lib/recipe.ts owns', (t) => {
+test('native/core headers give the recipe lib/base/recipe.ts owns', (t) => {
   t.is(num(headerDefault('train/fit.h', 'iterations')), RECIPE.iterations);
   t.is(num(headerDefault('train/fit.h', 'eval_batch')), EVAL_BATCH_SIZE);
   t.is(num(headerDefault('train/fit.h', 'report_every')), REPORT_EVERY);

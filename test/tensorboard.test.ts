@@ -4,7 +4,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, type EvalProgress, type TrainProgress } from '../lib/index';
-import { TensorBoardWriter } from '../lib/tensorboard';
+import { TensorBoardWriter } from '../lib/io/tensorboard';
 import { checkSchema, type Descriptors } from './helpers/proto-schema';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -2,8 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, readCheckpointMeta, type FitProgress } from '../lib/index';
-import { readCheckpointTensors } from '../lib/checkpoint';
-import { native } from '../lib/native';
+import { readCheckpointTensors } from '../lib/io/checkpoint';
+import { native } from '../lib/base/native';
 import { anyCifarDir, cifarDir, fakeCifarDir, maxWeightDiff, py, REAL_CIFAR, tmpDir, withPython, withRealCifar } from './helpers';
 
 const MEAN = [0.4914, 0.4822, 0.4465];

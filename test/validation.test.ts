@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, setNumThreads } from '../lib/index';
-import { native } from '../lib/native';
+import { native } from '../lib/base/native';
 import { fakeCifarDir, randomImages } from './helpers';
 
 test('depth must be 6n+2', (t) => {
@@ -79,7 +79,7 @@ test('the native surface itself rejects bad arguments with JS errors, never a cr
 test('one bound per rule: every seed lib accepts (up to 2^53 - 1) native code accepts too', (t) => {
   for (const seed of [0, 9.005e15, Number.MAX_SAFE_INTEGER]) t.notThrows(() => new ResNet({ depth: 8, seed }).dispose());
   t.throws(() => new ResNet({ depth: 8, seed: 2 ** 53 }), { instanceOf: RangeError, message: /seed between 0 and 9007199254740991/ });
-  const { native } = require('../lib/native') as typeof import('../lib/native');
+  const { native } = require('../lib/base/native') as typeof import('../lib/base/native');
   const N = native();
   t.notThrows(() => new N.Model({ depth: 8, shortcut: 'A', numClasses: 10, device: 'cpu', seed: 9.005e15 }).dispose());
   t.is(N.constants.maxDepth, 6002);

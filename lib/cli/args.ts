@@ -2,12 +2,12 @@
 // line with a pointer to --help).
 import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Cifar10 } from '../cifar10';
-import { checkDepth, checkShortcut } from '../model-checks';
-import { CIFAR10_CHANNEL_NORMALIZATION, type Normalization } from '../normalization';
-import { checkPrecision, type Precision } from '../precision';
-import type { DeviceSpec, Shortcut } from '../resnet';
-import * as v from '../validate';
+import { Cifar10 } from '../data/cifar10';
+import { checkDepth, checkShortcut } from '../model/model-checks';
+import { CIFAR10_CHANNEL_NORMALIZATION, type Normalization } from '../base/normalization';
+import { checkPrecision, type Precision } from '../base/precision';
+import type { DeviceSpec, Shortcut } from '../model/resnet';
+import * as v from '../base/validate';
 
 export class UsageError extends Error {}
 
@@ -65,7 +65,7 @@ export function depthArg(s: string | undefined, def: number): number {
 }
 
 /**
- * A library rule's error (an InvalidOption, lib/validate.ts) in the CLI's words, naming the flag that set the option
+ * A library rule's error (an InvalidOption, lib/base/validate.ts) in the CLI's words, naming the flag that set the option
  * ("--lr must be a positive finite number, got -1"); `flags` maps option names to flags. Other errors pass through.
  */
 export function flagError(e: unknown, flags: Record<string, string>): unknown {

@@ -1,7 +1,7 @@
 // resnet-cifar convert: weights from one format to another (ours, safetensors, the seed's or akamaster's layout, ONNX).
 import * as fs from 'node:fs';
-import { formatOf } from '../formats';
-import { ResNet } from '../resnet';
+import { formatOf } from '../io/formats';
+import { ResNet } from '../model/resnet';
 import { UsageError, normalizeArg, parse, shortcutArg, str } from './args';
 import { help } from './help';
 import { out } from './output';

@@ -1,6 +1,6 @@
 // resnet-cifar eval: test error, per-class errors and the confusion matrix on the 10,000 test images.
-import { Cifar10 } from '../cifar10';
-import { EVAL_BATCH_SIZE } from '../recipe';
+import { Cifar10 } from '../data/cifar10';
+import { EVAL_BATCH_SIZE } from '../base/recipe';
 import { DATA, dataArg, int, parse, precisionArg, str } from './args';
 import { help } from './help';
 import { MODEL_OPTS, loadModel } from './model-source';

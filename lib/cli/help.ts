@@ -1,6 +1,6 @@
 // The help text of every command, and the one function that prints it.
 import { out } from './output';
-import { EVAL_BATCH_SIZE, MILESTONE_FRACTIONS, RECIPE, RUN_CHECKPOINT_EVERY } from '../recipe';
+import { EVAL_BATCH_SIZE, MILESTONE_FRACTIONS, RECIPE, RUN_CHECKPOINT_EVERY } from '../base/recipe';
 
 const pct = MILESTONE_FRACTIONS.map((f) => `${f * 100} %`).join(', ');
 

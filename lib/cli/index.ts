@@ -1,5 +1,6 @@
 // The resnet-cifar command line: info, train, eval, predict, convert, reproduce (one file each in this folder).
 // User errors print one line (no stack) and exit non-zero; --json gives machine-readable output on stdout.
+import { PACKAGE_VERSION } from '../base/info';
 import { RunError } from '../run';
 import { UsageError } from './args';
 import { cmdConvert } from './convert';
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') return help('main');
   if (cmd === '--version') {
-    out((require('../../package.json') as { version: string }).version);
+    out(PACKAGE_VERSION);
     return 0;
   }
   const run = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;

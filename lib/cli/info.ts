@@ -1,9 +1,9 @@
 // resnet-cifar info: the libtorch in use, CUDA, threads, the addon build, pretrained networks and where data is looked for.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultCacheDir } from '../download';
-import { info } from '../info';
-import { pretrainedModels } from '../pretrained';
+import { defaultCacheDir } from '../base/download';
+import { info } from '../base/info';
+import { pretrainedModels } from '../model/pretrained';
 import { parse } from './args';
 import { help } from './help';
 import { out } from './output';

@@ -1,8 +1,8 @@
 // train --nproc-per-node N [--nnodes M --node-rank K --master-addr A --master-port P]: this machine's workers,
 // started as torchrun starts them.
 import * as os from 'node:os';
-import { DISTRIBUTED } from '../recipe';
-import { torchrunEnv } from '../torchrun';
+import { DISTRIBUTED } from '../base/recipe';
+import { torchrunEnv } from '../base/torchrun';
 import { UsageError, int, str, type Values } from './args';
 import { cliChildren, exitCode } from './children';
 

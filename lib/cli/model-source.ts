@@ -1,11 +1,11 @@
 // eval's and predict's model: one of --pretrained, --weights, --torchscript or --exported, with its normalization.
-import { Cifar10 } from '../cifar10';
-import { loadExported, loadTorchScript } from '../foreign';
-import { networkLabel } from '../names';
-import { CIFAR10_CHANNEL_NORMALIZATION } from '../normalization';
-import type { Precision } from '../precision';
-import { pretrainedFile } from '../pretrained';
-import { ResNet } from '../resnet';
+import { Cifar10 } from '../data/cifar10';
+import { loadExported, loadTorchScript } from '../model/foreign';
+import { networkLabel } from '../base/names';
+import { CIFAR10_CHANNEL_NORMALIZATION } from '../base/normalization';
+import type { Precision } from '../base/precision';
+import { pretrainedFile } from '../model/pretrained';
+import { ResNet } from '../model/resnet';
 import { UsageError, asFlags, deviceArg, existingFile, normalizeArg, shortcutArg, str, type Opts, type Values } from './args';
 
 export const MODEL_OPTS: Opts = {

@@ -1,7 +1,7 @@
 // What the CLI prints: lines on stdout, a progress bar on a TTY (log lines otherwise, JSON lines with --json), and
 // an evaluation's tables.
-import type { Evaluation } from '../evaluation';
-import type { FitProgress } from '../fit-types';
+import type { Evaluation } from '../model/evaluation';
+import type { FitProgress } from '../train/fit-types';
 
 export const out = (s: string) => process.stdout.write(s + '\n');
 

@@ -1,8 +1,8 @@
 // resnet-cifar predict: the class and probability of each PNG/JPEG image.
 import * as fs from 'node:fs';
-import { CIFAR10_CLASSES } from '../cifar10';
-import { rankedClasses } from '../evaluation';
-import { decodeImages, normalizeImages } from '../images';
+import { CIFAR10_CLASSES } from '../data/cifar10';
+import { rankedClasses } from '../model/evaluation';
+import { decodeImages, normalizeImages } from '../data/images';
 import { UsageError, int, parse, precisionArg, str } from './args';
 import { help } from './help';
 import { MODEL_OPTS, loadModel } from './model-source';

@@ -1,10 +1,10 @@
 // reproduce's report: table.md (mean ± std test error beside the paper's and the seed article's) and figure6.svg.
 import * as path from 'node:path';
-import { writeAtomic } from '../files';
-import { networkFamily, networkLabel, runName } from '../names';
-import { PAPER_TEST_ERRORS, SEED_ARTICLE_TEST_ERRORS } from '../paper';
-import { writeCurves, type CurvePoint } from '../plots';
-import type { Shortcut } from '../resnet';
+import { writeAtomic } from '../base/files';
+import { networkFamily, networkLabel, runName } from '../base/names';
+import { PAPER_TEST_ERRORS, SEED_ARTICLE_TEST_ERRORS } from '../base/paper';
+import { writeCurves, type CurvePoint } from '../io/plots';
+import type { Shortcut } from '../model/resnet';
 import { curvePoints, readFinal, type RunFinal } from '../run';
 
 function meanStd(xs: number[]): { mean: number; std: number } {

@@ -2,11 +2,11 @@
 // folder; finished runs are skipped and interrupted ones resumed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CHECKPOINT_FILE } from '../checkpoint';
-import { runLabel, runName } from '../names';
-import { REPORT_EVERY } from '../recipe';
+import { CHECKPOINT_FILE } from '../io/checkpoint';
+import { runLabel, runName } from '../base/names';
+import { REPORT_EVERY } from '../base/recipe';
 import { readFinal, trainRun } from '../run';
-import type { Shortcut } from '../resnet';
+import type { Shortcut } from '../model/resnet';
 import { DATA, UsageError, dataArg, depthArg, int, list, parse, str } from './args';
 import { help } from './help';
 import { out, progressPrinter } from './output';

@@ -1,10 +1,10 @@
 // train's and reproduce's training options, read into a run's RunConfig with the recipe's defaults.
 import { runTrainerOptions, type RunConfig } from '../run';
-import type { Shortcut } from '../resnet';
-import { RECIPE, RUN_CHECKPOINT_EVERY, milestonesFor, runEvalEvery } from '../recipe';
-import { torchrunWorker } from '../torchrun';
-import type { Precision } from '../precision';
-import { resolveTrainerOptions } from '../trainer-options';
+import type { Shortcut } from '../model/resnet';
+import { RECIPE, RUN_CHECKPOINT_EVERY, milestonesFor, runEvalEvery } from '../base/recipe';
+import { torchrunWorker } from '../base/torchrun';
+import type { Precision } from '../base/precision';
+import { resolveTrainerOptions } from '../train/trainer-options';
 import { DATA, UsageError, asFlags, deviceArg, int, list, num, str, type Opts, type Values } from './args';
 
 export const TRAIN_OPTS: Opts = {

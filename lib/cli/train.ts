@@ -1,9 +1,9 @@
 // resnet-cifar train: one network into a run folder (or, with --nproc-per-node, this machine's data-parallel workers).
 import * as path from 'node:path';
-import { networkLabel, runName } from '../names';
-import { REPORT_EVERY } from '../recipe';
+import { networkLabel, runName } from '../base/names';
+import { REPORT_EVERY } from '../base/recipe';
 import { trainRun } from '../run';
-import { torchrunWorker } from '../torchrun';
+import { torchrunWorker } from '../base/torchrun';
 import { UsageError, dataArg, depthArg, int, parse, shortcutArg, str } from './args';
 import { help } from './help';
 import { LAUNCH_OPTS, launch } from './launch';

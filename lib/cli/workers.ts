@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CHECKPOINT_FILE } from '../checkpoint';
+import { CHECKPOINT_FILE } from '../io/checkpoint';
 import { RunError, readFinal } from '../run';
-import type { Shortcut } from '../resnet';
-import { withoutTorchrun } from '../torchrun';
+import type { Shortcut } from '../model/resnet';
+import { withoutTorchrun } from '../base/torchrun';
 import { cliChildren } from './children';
 import { out } from './output';
 import type { StopSignal } from './signals';

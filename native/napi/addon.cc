@@ -1,4 +1,5 @@
-// Module entry: registers the native surface declared in lib/native.ts (the parts live in the files addon.h names).
+// Module entry: registers the native surface declared in lib/base/native.ts (the parts live in the files addon.h
+// names).
 #include <napi.h>
 
 #include "addon.h"

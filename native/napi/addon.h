@@ -1,4 +1,4 @@
-// The native surface that addon.cc registers (declared for JS in lib/native.ts), one file per part, and the
+// The native surface that addon.cc registers (declared for JS in lib/base/native.ts), one file per part, and the
 // addon's per-environment data.
 #pragma once
 

@@ -1,4 +1,4 @@
-// readCheckpoint(path, tensors): what one of our checkpoint files holds, for lib/checkpoint.ts.
+// readCheckpoint(path, tensors): what one of our checkpoint files holds, for lib/io/checkpoint.ts.
 #include <napi.h>
 
 #include "../core/checkpoint/checkpoint.h"

@@ -1,5 +1,5 @@
 // Values between libtorch and JS: tensors to typed arrays, plain data (checkpoint meta) both ways, and the
-// shapes lib/native.ts declares for normalizations, evaluations and training records.
+// shapes lib/base/native.ts declares for normalizations, evaluations and training records.
 #pragma once
 
 #include <ATen/core/Tensor.h>

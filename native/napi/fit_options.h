@@ -1,5 +1,5 @@
-// The fit options lib/trainer.ts sends (NativeFitOptions in lib/native.ts) as core's FitConfig: the one place they
-// change shape. Used by fit() and trainingBatch().
+// The fit options lib/train/trainer.ts sends (NativeFitOptions in lib/base/native.ts) as core's FitConfig: the one
+// place they change shape. Used by fit() and trainingBatch().
 #pragma once
 
 #include <napi.h>

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Cifar10, ResNet, info, setNumThreads } from '../../lib/index';
-import { EVAL_BATCH_SIZE } from '../../lib/recipe';
+import { EVAL_BATCH_SIZE } from '../../lib/base/recipe';
 
 const { values: a } = parseArgs({
   options: {

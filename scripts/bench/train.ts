@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cifar10, ResNet, Trainer, info, setNumThreads, type Precision } from '../../lib/index';
-import { EVAL_BATCH_SIZE } from '../../lib/recipe';
+import { EVAL_BATCH_SIZE } from '../../lib/base/recipe';
 
 const { values: a } = parseArgs({
   options: {

@@ -18,7 +18,12 @@ const { pathToFileURL, fileURLToPath } = require('url');
 const VERSION = '2.13.0';
 const DEFAULT_BASE = 'https://download.pytorch.org/libtorch';
 const PINNED = require('./libtorch-archives.json');
-const transfer = require('./resumable-download');
+// The one resumable download (lib/base/resumable-download.js): from lib/ in a clone (dist/ is not built yet at install
+// time), from dist/base/ in the packed package (which ships dist/, not lib/).
+const transfer = (() => {
+  const lib = path.join(__dirname, '../../lib/base/resumable-download.js');
+  return require(fs.existsSync(lib) ? lib : path.join(__dirname, '../../dist/base/resumable-download.js'));
+})();
 
 class DownloadError extends Error {}
 

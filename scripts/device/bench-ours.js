@@ -3,9 +3,9 @@
 // One line of JSON: our training step's speed on a fixed synthetic batch (the model step alone), as the PyTorch
 // peer's `bench` measures its own: node scripts/device/bench-ours.js --device cuda --depth 20 --precision fp32
 // [--graphs on|off] (on CUDA the step is replayed as a CUDA graph unless off; the CPU has no graphs)
-const { native } = require('../../dist/native');
+const { native } = require('../../dist/base/native');
 const { ResNet, info } = require('../../dist/index');
-const { EVAL_BATCH_SIZE, RECIPE } = require('../../dist/recipe');
+const { EVAL_BATCH_SIZE, RECIPE } = require('../../dist/base/recipe');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };

@@ -14,8 +14,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { Cifar10, ResNet, Trainer, info } = require('../../dist/index');
-const { readCheckpointTensors } = require('../../dist/checkpoint');
-const { native } = require('../../dist/native');
+const { readCheckpointTensors } = require('../../dist/io/checkpoint');
+const { native } = require('../../dist/base/native');
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };

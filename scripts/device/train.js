@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 'use strict';
-// The paper's ResNet-20 run on the GPU machine, into a run folder written by lib/run.ts (the CLI's own writer;
+// The paper's ResNet-20 run on the GPU machine, into a run folder written by lib/run/ (the CLI's own writer;
 // no curves there: the chart packages do not travel):
 // node scripts/device/train.js --device cuda --data DIR --out DIR [--iterations 64000] [--eval-every 4000]
 //   [--checkpoint-every 8000] [--report-every 1000] [--seed 0] [--precision fp32]
-// The recipe's defaults (lib/recipe.ts: lr 0.1, ÷10 at 50 % and 75 % of the iterations, momentum 0.9, weight
+// The recipe's defaults (lib/base/recipe.ts: lr 0.1, ÷10 at 50 % and 75 % of the iterations, momentum 0.9, weight
 // decay 1e-4, batch 128, per-pixel mean), the 50k training images; test error on the 10k test images. Writes
 // OUT/config.json, OUT/metrics.jsonl, OUT/checkpoint.pt (a second call with the same OUT resumes it) and, once
 // finished, OUT/final.json (scripts/results/pretrained.ts makes it a pretrained network).
 const fs = require('fs');
-const { RECIPE, milestonesFor } = require('../../dist/recipe');
+const { RECIPE, milestonesFor } = require('../../dist/base/recipe');
 const { trainRun } = require('../../dist/run');
 
 const args = process.argv.slice(2);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CHECKPOINT_FILE, Cifar10, PAPER_TEST_ERRORS, PRETRAINED_DIR, ResNet, info, pretrainedModels, readCheckpointMeta } from '../../lib/index';
 import type { MetaValue } from '../../lib/index';
-import { machineName } from '../../lib/info';
+import { machineName } from '../../lib/base/info';
 import { readFinal, runTime } from '../../lib/run';
 
 const { values: a, positionals } = parseArgs({

@@ -1,5 +1,5 @@
 // Fuzz target tar_gz: the .tar.gz reader Cifar10.load uses (gzip members and trailers, ustar headers, GNU long
-// names, pax paths), wanting the CIFAR-10 members with the sizes lib/cifar10.ts gives.
+// names, pax paths), wanting the CIFAR-10 members with the sizes lib/data/cifar10.ts gives.
 #include "../../native/core/codecs/tar_gz.h"
 #include "harness.h"
 

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import test, { type ExecutionContext, type Implementation } from 'ava';
 import { IMAGE_SIZE } from '../../lib/index';
-import { readCheckpointTensors } from '../../lib/checkpoint';
+import { readCheckpointTensors } from '../../lib/io/checkpoint';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const PYTHON = process.env.PYTHON ?? 'python3';

@@ -3,7 +3,7 @@
 // Every call must end in a thrown JS Error (or a normal result); the process must never abort.
 import * as path from 'node:path';
 import { Cifar10, ResNet, Trainer, info, loadTorchScript, readCheckpointMeta, setNumThreads } from '../../lib/index';
-import { native } from '../../lib/native';
+import { native } from '../../lib/base/native';
 
 
 function rng(seed: number) {

@@ -2,7 +2,7 @@
 //   pixel    the paper's per-pixel mean of the training set (3 x 32 x 32 values), std 1
 //   channel  per-channel mean and std of the training set (3 + 3 values)
 // Applied to pixels / 255 as (x / 255 - mean) / std, in float. This file holds the C++ definition of that formula
-// (lib/images.ts holds the TypeScript one, for image files), in its two evaluation forms: Value() for kernels
+// (lib/data/images.ts holds the TypeScript one, for image files), in its two evaluation forms: Value() for kernels
 // that write each pixel once (the CPU batch kernel), Apply() as tensor ops on any device. Both give the same
 // bits (test/trainer.test.ts compares the two batch paths built on them).
 #pragma once

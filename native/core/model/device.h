@@ -1,5 +1,5 @@
-// Devices by name: "auto" | "cpu" | "cuda" | "cuda:N" (lib/device.ts checks the spelling and that the device exists
-// and says so to the user; here a bad name is only an error, never a crash).
+// Devices by name: "auto" | "cpu" | "cuda" | "cuda:N" (lib/base/validate.ts checks the spelling and that the device
+// exists and says so to the user; here a bad name is only an error, never a crash).
 #pragma once
 
 #include <c10/core/Device.h>

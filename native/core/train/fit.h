@@ -61,7 +61,7 @@ class FitObserver {
 
 // Why a fit ended: its last iteration, an abort (with a checkpoint), or a non-finite loss (no checkpoint).
 enum class StopReason { kCompleted, kAborted, kNan };
-// "completed", "aborted", "nan": the names JS sees (FitStop in lib/native.ts).
+// "completed", "aborted", "nan": the names JS sees (FitStop in lib/base/native.ts).
 const char* StopName(StopReason r);
 
 struct FitResult {

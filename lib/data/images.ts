@@ -1,5 +1,5 @@
 // PNG/JPEG (anything sharp decodes) -> 32x32 RGB, CHW uint8, and normalization for predict.
-import { IMAGE_SIZE, toNative, type Normalization } from './normalization';
+import { IMAGE_SIZE, toNative, type Normalization } from '../base/normalization';
 
 /** Decodes each file to 32×32 RGB (resized with sharp's default Lanczos filter where needed), CHW uint8. */
 export async function decodeImages(files: string[]): Promise<Uint8Array> {

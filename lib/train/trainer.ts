@@ -2,19 +2,19 @@
 // Its option and progress types are in fit-types.ts, the recipe's defaults in recipe.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from './native';
-import { Cifar10 } from './cifar10';
-import { CHECKPOINT_FILE } from './checkpoint';
-import { summarizeEvaluation } from './evaluation';
+import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from '../base/native';
+import { Cifar10 } from '../data/cifar10';
+import { CHECKPOINT_FILE } from '../io/checkpoint';
+import { summarizeEvaluation } from '../model/evaluation';
 import { TensorBoardLog } from './fit-log';
-import { MAX_BATCH } from './inference';
+import { MAX_BATCH } from '../model/inference';
 import type { FitProgress, History, TrainerOptions, FitOptions, TrainingBatch } from './fit-types';
-import { fromNative } from './normalization';
-import { precisionNote } from './precision';
-import { EVAL_BATCH_SIZE, REPORT_EVERY } from './recipe';
+import { fromNative } from '../base/normalization';
+import { precisionNote } from '../base/precision';
+import { EVAL_BATCH_SIZE, REPORT_EVERY } from '../base/recipe';
 import { resolveTrainerOptions, type ResolvedTrainerOptions } from './trainer-options';
-import { ResNet } from './resnet';
-import * as v from './validate';
+import { ResNet } from '../model/resnet';
+import * as v from '../base/validate';
 
 export type {
   CheckpointOptions, CheckpointProgress, DistributedOptions, EvalPoint, EvalProgress, FitOptions, FitProgress, FitStop, History,
@@ -80,13 +80,7 @@ export class Trainer {
     if (o.stepOnly !== undefined) v.boolean('stepOnly', o.stepOnly);
     const logDir = o.logDir === undefined ? undefined : path.resolve(v.nonEmptyString('logDir', o.logDir));
     const model = this.model.nativeModel;
-    const classes = train.classes.length;
-    if (model.config().numClasses !== classes) {
-      throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${model.config().numClasses}`);
-    }
-    if (this.options.batchSize > train.length) {
-      throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
-    }
+    this.#checkData(train, true);
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
     try {
@@ -152,10 +146,18 @@ export class Trainer {
   async trainingBatch(train: Cifar10, iteration: number): Promise<TrainingBatch> {
     if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
     v.integer('iteration', iteration, 0);
+    this.#checkData(train);
+    return native().trainingBatch(train.nativeDataset, this.#nativeOptions({}), iteration);
+  }
+
+  /** A training set this trainer's batch size fits (and, for a fit, whose classes its model has). */
+  #checkData(train: Cifar10, forFit = false): void {
+    const classes = train.classes.length;
+    const has = this.model.config.numClasses;
+    if (forFit && has !== classes) throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${has}`);
     if (this.options.batchSize > train.length) {
       throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
     }
-    return native().trainingBatch(train.nativeDataset, this.#nativeOptions({}), iteration);
   }
 
   #nativeOptions(fit: Partial<NativeFitOptions>): NativeFitOptions {

@@ -1,16 +1,17 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
 import {
   native, type MetaValue, type NativeModel, type NativeModelConfig, type NativeShortcut,
-} from './native';
-import * as v from './validate';
-import { CIFAR10_CLASSES, Cifar10 } from './cifar10';
-import { exportOnnx, type OnnxInput } from './onnx';
-import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from './normalization';
-import type { Precision } from './precision';
+} from '../base/native';
+import * as v from '../base/validate';
+import { CIFAR10_CLASSES, Cifar10 } from '../data/cifar10';
+import { exportOnnx, type OnnxInput } from '../io/onnx';
+import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from '../base/normalization';
+import type { Precision } from '../base/precision';
 import { pretrainedFile } from './pretrained';
 import type { Evaluation } from './evaluation';
 import { evaluateOn, predictOn } from './inference';
-import { formatOf, type SaveFormat } from './formats';
+import { formatOf, type SaveFormat } from '../io/formats';
+import { PACKAGE_VERSION } from '../base/info';
 import { checkDepth, checkShortcut } from './model-checks';
 
 export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization, type Evaluation, type SaveFormat };
@@ -81,7 +82,6 @@ export interface SaveOptions {
 
 
 const ONNX_INPUTS = ['normalized', 'pixels'] as const;
-const PACKAGE_VERSION = (require('../package.json') as { version: string }).version;
 
 
 let adopting: NativeModel | undefined; // set only while #wrap constructs a ResNet around a loaded native model

@@ -1,9 +1,9 @@
-// The Trainer's public option, progress and history types (lib/trainer.ts runs them). Types only.
-import type { Cifar10 } from './cifar10';
-import type { MetaValue, NativeEvalPoint, NativeFitStop, NativeTrainPoint, NativeTrainingBatch } from './native';
-import type { Normalization } from './normalization';
-import type { Precision } from './precision';
-import type { Evaluation } from './evaluation';
+// The Trainer's public option, progress and history types (lib/train/trainer.ts runs them). Types only.
+import type { Cifar10 } from '../data/cifar10';
+import type { MetaValue, NativeEvalPoint, NativeFitStop, NativeTrainPoint, NativeTrainingBatch } from '../base/native';
+import type { Normalization } from '../base/normalization';
+import type { Precision } from '../base/precision';
+import type { Evaluation } from '../model/evaluation';
 
 export interface WarmupOptions {
   /** Learning rate during warm-up (the paper uses 0.01 for ResNet-110). */
@@ -132,7 +132,7 @@ export interface FitOptions {
   eval?: Cifar10;
   /** Default: only at the end. */
   evalEvery?: number;
-  /** Default EVAL_BATCH_SIZE (500, lib/recipe.ts). */
+  /** Default EVAL_BATCH_SIZE (500, lib/base/recipe.ts). */
   evalBatchSize?: number;
   /** Training progress is reported every this many iterations (default 10). */
   reportEvery?: number;

@@ -1,7 +1,7 @@
 // Checks of a network's shape and of image batches, shared by ResNet and the foreign models.
-import { native, type NativeShortcut } from './native';
-import { IMAGE_SIZE } from './normalization';
-import * as v from './validate';
+import { native, type NativeShortcut } from '../base/native';
+import { IMAGE_SIZE } from '../base/normalization';
+import * as v from '../base/validate';
 
 /** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
 export function checkImages(input: unknown, n?: number): number {

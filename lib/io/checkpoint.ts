@@ -1,8 +1,8 @@
 // Our checkpoint files from TypeScript: the file name a training run writes, and what a checkpoint holds, read
 // without building a model (native/core/checkpoint/checkpoint.h defines the format).
-import { native, type MetaValue, type NativeCheckpoint, type NativeModelConfig } from './native';
-import { fromNative, type Normalization } from './normalization';
-import * as v from './validate';
+import { native, type MetaValue, type NativeCheckpoint, type NativeModelConfig } from '../base/native';
+import { fromNative, type Normalization } from '../base/normalization';
+import * as v from '../base/validate';
 
 /** The file a fit with `checkpoint: { dir }` writes into dir and resumes from. */
 export const CHECKPOINT_FILE = 'checkpoint.pt';

@@ -1,5 +1,5 @@
 // Charts drawn by Vega-Lite/Vega (SVG rendered in Node, no browser); PNG by rasterizing that SVG with sharp.
-import { writeAtomic } from './files';
+import { writeAtomic } from '../base/files';
 
 // Both are CommonJS builds (vega 5, vega-lite 5); loaded lazily so the core API never pays for them.
 function vega(): typeof import('vega') {

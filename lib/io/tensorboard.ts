@@ -10,7 +10,7 @@ import * as protobuf from 'protobufjs';
 
 const crc32c = require('crc-32/crc32c') as { buf(data: Uint8Array, seed?: number): number };
 
-const PROTO = path.join(__dirname, '..', 'proto', 'tensorboard.proto');
+const PROTO = path.join(__dirname, '..', '..', 'proto', 'tensorboard.proto');
 const FILE_VERSION = 'brain.Event:2';
 const WRITER = 'resnet-cifar';
 

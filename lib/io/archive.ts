@@ -1,7 +1,7 @@
 // Reads chosen members of a .tar.gz in memory, without extraction to disk: native/core/codecs/tar_gz.cc, off the main
 // thread (gzip around ustar, GNU long names and pax paths; each member refused from its header when it declares
 // more than it may have, so nothing larger than the sizes given is ever held).
-import { native } from './native';
+import { native } from '../base/native';
 
 export interface TarMember {
   /** Path inside the archive, without "./" and empty parts. */

@@ -2,10 +2,10 @@
 // The images live in native memory as one uint8 tensor (N, 3, 32, 32); nothing is copied per image into JS.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native, type NativeDataset } from './native';
-import * as v from './validate';
-import { readTarGz } from './archive';
-import { CIFAR10_ARCHIVE, defaultCacheDir, downloadCifar10, type DownloadOptions } from './download';
+import { native, type NativeDataset } from '../base/native';
+import * as v from '../base/validate';
+import { readTarGz } from '../io/archive';
+import { CIFAR10_ARCHIVE, defaultCacheDir, downloadCifar10, type DownloadOptions } from '../base/download';
 
 export type Split = 'train' | 'test';
 

@@ -1,6 +1,6 @@
 // The formats a model is written in, and which one a file name means.
-import type { WeightsFormat } from './native';
-import * as v from './validate';
+import type { WeightsFormat } from '../base/native';
+import * as v from '../base/validate';
 
 /** The formats save writes: the weights formats, and ONNX. */
 export type SaveFormat = WeightsFormat | 'onnx';

@@ -3,12 +3,12 @@
 // `pretrained`, its test error and how it was trained (scripts/results/pretrained.ts writes them from a finished run).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCheckpointMeta } from './checkpoint';
-import type { MetaValue, NativeModelConfig } from './native';
-import * as v from './validate';
+import { readCheckpointMeta } from '../io/checkpoint';
+import type { MetaValue, NativeModelConfig } from '../base/native';
+import * as v from '../base/validate';
 
 /** Where the shipped weights are. */
-export const PRETRAINED_DIR = path.join(__dirname, '..', 'pretrained');
+export const PRETRAINED_DIR = path.join(__dirname, '..', '..', 'pretrained');
 
 const EXTENSION = '.safetensors';
 

@@ -1,5 +1,5 @@
 // A fit's progress in TensorBoard's event files.
-import { TensorBoardWriter } from './tensorboard';
+import { TensorBoardWriter } from '../io/tensorboard';
 import type { FitProgress } from './fit-types';
 
 /**

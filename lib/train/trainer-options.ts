@@ -3,11 +3,11 @@
 // same function, so a rule and its message exist once.
 import { checkDistributed } from './distributed';
 import type { TrainerOptions } from './fit-types';
-import type { NativeTrainerOptions } from './native';
-import { toNative } from './normalization';
-import { checkPrecision } from './precision';
-import { RECIPE } from './recipe';
-import * as v from './validate';
+import type { NativeTrainerOptions } from '../base/native';
+import { toNative } from '../base/normalization';
+import { checkPrecision } from '../base/precision';
+import { RECIPE } from '../base/recipe';
+import * as v from '../base/validate';
 
 export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
   'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;

@@ -1,13 +1,13 @@
 // Models PyTorch exported, evaluated like a ResNet: TorchScript modules (torch.jit.script or torch.jit.trace, saved
 // with torch.jit.save) and AOTInductor packages (torch.export, then torch._inductor.aoti_compile_and_package).
-import { native, type NativeForeignModule, type NativeNormalization } from './native';
-import { Cifar10 } from './cifar10';
+import { native, type NativeForeignModule, type NativeNormalization } from '../base/native';
+import { Cifar10 } from '../data/cifar10';
 import type { DeviceSpec } from './resnet';
 import type { Evaluation } from './evaluation';
 import { evaluateOn, predictOn } from './inference';
-import { CIFAR10_CHANNEL_NORMALIZATION, fromNative, toNative, type Normalization } from './normalization';
-import { checkPrecision, type Precision } from './precision';
-import * as v from './validate';
+import { CIFAR10_CHANNEL_NORMALIZATION, fromNative, toNative, type Normalization } from '../base/normalization';
+import { checkPrecision, type Precision } from '../base/precision';
+import * as v from '../base/validate';
 
 export interface ForeignModelOptions {
   /** Default 'auto'. */

@@ -1,5 +1,5 @@
 // The one file that loads the compiled addon and declares its whole surface: the bottom layer of lib/, importing
-// nothing else from lib/. Everything else goes through `native()`; nothing here validates (lib/validate.ts does,
+// nothing else from lib/. Everything else goes through `native()`; nothing here validates (lib/base/validate.ts does,
 // before any call reaches C++). The types the addon sends and takes are declared here; the public names
 // (Precision, Shortcut, ResNetConfig, TrainPoint, EvalPoint, TrainingBatch) are aliases of them above this layer.
 import * as path from 'node:path';
@@ -149,7 +149,7 @@ export interface NativeModelConstructor {
 }
 
 /**
- * The trainer's options as lib/trainer-options.ts resolves them (every default filled in, every value checked), under
+ * The trainer's options as lib/train/trainer-options.ts resolves them (every default filled in, every value checked), under
  * the public TrainerOptions' names; napi/fit_options.cc converts them into core's FitConfig, the only conversion.
  */
 export interface NativeTrainerOptions {
@@ -321,7 +321,7 @@ export function native(): NativeAddon {
   try {
     addon = (override
       ? require(path.resolve(override))
-      : require('bindings')({ bindings: 'resnet_cifar.node', module_root: path.join(__dirname, '..') })) as NativeAddon;
+      : require('bindings')({ bindings: 'resnet_cifar.node', module_root: path.join(__dirname, '..', '..') })) as NativeAddon;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(

@@ -1,8 +1,8 @@
 // Data-parallel options checked once, as the addon takes them: explicit ranks, or torchrun's environment.
-import { native, type NativeFitOptions } from './native';
-import { DISTRIBUTED } from './recipe';
-import { torchrunWorker } from './torchrun';
-import * as v from './validate';
+import { native, type NativeFitOptions } from '../base/native';
+import { DISTRIBUTED } from '../base/recipe';
+import { torchrunWorker } from '../base/torchrun';
+import * as v from '../base/validate';
 
 export const DISTRIBUTED_KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'syncBatchNorm'];
 

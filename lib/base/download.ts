@@ -41,13 +41,13 @@ function md5File(file: string): Promise<string> {
   });
 }
 
-/** scripts/build/resumable-download.js: the one resumable download (the install script's libtorch fetch uses it too). */
+/** resumable-download.js: the one resumable download (the install script's libtorch fetch uses it too). */
 interface ResumableDownload {
   resumeInto(url: string, part: string, o: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void }):
     Promise<{ resumed: boolean; offset: number; total?: number; complete: boolean }>;
 }
 interface TransferError extends Error { kind: 'url' | 'http' | 'network' | 'interrupted'; received?: number }
-const transfer = require('../scripts/build/resumable-download.js') as ResumableDownload;
+const transfer = require('./resumable-download.js') as ResumableDownload;
 
 /**
  * Downloads the CIFAR-10 binary archive (once) and returns its path; Cifar10.load reads it directly.

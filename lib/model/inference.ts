@@ -1,13 +1,13 @@
 // predict and evaluate over any native network, ours (ResNet) or PyTorch's programs (ForeignModel): one path, one
 // set of checks, so that both classes behave and fail alike.
-import { Cifar10 } from './cifar10';
+import { Cifar10 } from '../data/cifar10';
 import { summarizeEvaluation, type Evaluation } from './evaluation';
 import { checkImages } from './model-checks';
-import type { NativeDataset, NativeEvaluation, NativeNormalization } from './native';
-import { toNative, type Normalization } from './normalization';
-import { checkPrecision, type Precision } from './precision';
-import { EVAL_BATCH_SIZE } from './recipe';
-import * as v from './validate';
+import type { NativeDataset, NativeEvaluation, NativeNormalization } from '../base/native';
+import { toNative, type Normalization } from '../base/normalization';
+import { checkPrecision, type Precision } from '../base/precision';
+import { EVAL_BATCH_SIZE } from '../base/recipe';
+import * as v from '../base/validate';
 
 /** What the two native network classes share. */
 export interface NativeNetwork {

@@ -8,11 +8,11 @@
 // (ONNX Runtime folds them into the convolutions when it optimizes the graph).
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { writeAtomic } from './files';
-import type { MetaValue } from './native';
-import type { NativeNormalization } from './native';
+import { writeAtomic } from '../base/files';
+import type { MetaValue } from '../base/native';
+import type { NativeNormalization } from '../base/native';
 
-const PROTO = path.join(__dirname, '..', 'proto', 'onnx.proto');
+const PROTO = path.join(__dirname, '..', '..', 'proto', 'onnx.proto');
 export const ONNX_OPSET = 17;
 const IR_VERSION = 8; // ONNX 1.10+: opset 17 needs IR 8
 const BN_EPSILON = 1e-5; // libtorch's BatchNorm2d default, which the networks use

@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { native } from './native';
 import { integer } from './validate';
 
+/** This package's version (package.json), as the CLI, run folders and ONNX exports report it. */
+export const PACKAGE_VERSION = (require('../../package.json') as { version: string }).version;
+
 export interface Info {
   libtorch: {
     version: string;

@@ -1,5 +1,5 @@
 // An evaluation's result (error, loss, per-class errors, confusion matrix), from the addon's flat numbers.
-import type { NativeEvaluation } from './native';
+import type { NativeEvaluation } from '../base/native';
 
 export interface Evaluation {
   /** Top-1 error in percent. */

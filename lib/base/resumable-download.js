@@ -1,6 +1,7 @@
 'use strict';
-// One resumable HTTP(S) download, shared by the libtorch fetch at install time (libtorch-download.js, before dist/
-// exists) and CIFAR-10's download (lib/download.ts): GET with redirects, continuing a `.part` file over HTTP Range
+// One resumable HTTP(S) download, shared by CIFAR-10's download (download.ts) and the libtorch fetch at install time
+// (scripts/build/libtorch-download.js). Plain JavaScript, so that the install script can run it from lib/ in a clone
+// before dist/ is built, and from dist/base/ (tsc copies it, allowJs) in the packed package: GET with redirects, continuing a `.part` file over HTTP Range
 // (`bytes=N-`), and a failure that leaves on disk exactly the bytes it reported, so a resume asks for the rest from
 // the file's real end. Callers check the whole file's checksum and rename it into place; they word the errors.
 const fs = require('fs');

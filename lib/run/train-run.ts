@@ -1,0 +1,137 @@
+// A training run folder: config.json, metrics.jsonl, the checkpoint (CHECKPOINT_FILE), curves.svg, final.json and
+// TensorBoard's events.out.tfevents.* files. metrics.jsonl is the run's record over all its starts: a 'start' line
+// for each (where and when it ran, from which iteration), then its 'train' reports and 'eval' results. The one writer of run folders: the CLI's `train` and `reproduce` and
+// the GPU driver (scripts/device/train.js) use it; a finished run has final.json, an interrupted one a checkpoint
+// to resume from.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cifar10 } from '../data/cifar10';
+import { ResNet, type DeviceSpec, type Evaluation } from '../model/resnet';
+import { Trainer, type FitProgress, type History } from '../train/trainer';
+import { writeAtomic } from '../base/files';
+import { writeCurves } from '../io/plots';
+import { info, machineName } from '../base/info';
+import { CHECKPOINT_FILE } from '../io/checkpoint';
+import { networkLabel } from '../base/names';
+import { REPORT_EVERY } from '../base/recipe';
+import { torchrunWorker } from '../base/torchrun';
+import { runTrainerOptions, type RunConfig } from './config';
+import { prepareFolder, RunError } from './folder';
+import { curvePoints, historySeconds, type RunFinal, type RunStart } from './records';
+
+async function redraw(dir: string, title: string): Promise<void> {
+  const pts = curvePoints(dir);
+  if (pts.length) await writeCurves(path.join(dir, 'curves.svg'), pts, { title });
+}
+
+/**
+ * The run's network: on CUDA, each rank of a data-parallel run takes the GPU of its LOCAL_RANK (as torchrun's
+ * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
+ */
+function runModel(c: RunConfig): ResNet {
+  const local = torchrunWorker()?.localRank;
+  const gpus = info().cuda.available;
+  const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
+    ? `cuda:${local}` as DeviceSpec : c.device;
+  return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed });
+}
+
+export interface RunOptions {
+  /** CIFAR-10 source (folder or .tar.gz). */
+  data: string;
+  out: string;
+  config: RunConfig;
+  resume: boolean;
+  signal?: AbortSignal;
+  onProgress?: (e: FitProgress) => void;
+  /** Report every this many iterations (default REPORT_EVERY). */
+  reportEvery?: number;
+  /** Redraw curves.svg at each evaluation (default true; the GPU machine has no chart packages). */
+  curves?: boolean;
+}
+
+export interface RunResult {
+  final?: RunFinal;
+  history: History;
+}
+
+/**
+ * Trains one run into `out`. Refuses to overwrite another run (without --resume), and a --resume with
+ * settings that cannot continue it exactly. Returns without final.json when aborted.
+ */
+export async function trainRun(o: RunOptions): Promise<RunResult> {
+  const { out, config: c } = o;
+  // Data-parallel: every rank trains, rank 0 alone keeps the folder (config, metrics, checkpoint, final result).
+  const rank = c.worldSize > 1 ? torchrunWorker()?.rank ?? 0 : 0;
+  const keeper = rank === 0;
+  const ckpt = path.join(out, CHECKPOINT_FILE);
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  const title = `${networkLabel(c.depth, c.shortcut)}, seed ${c.seed}`;
+  const resumeFrom = keeper ? await prepareFolder(o) : 0;
+
+  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
+  const test = await Cifar10.load(o.data, { split: 'test' });
+  const evalSet = train.validation ?? test;
+  const split = train.validation ? 'validation' : 'test';
+  const model = runModel(c);
+  const metrics = keeper ? fs.openSync(metricsFile, 'a') : undefined;
+  const log = (line: object) => { if (metrics !== undefined) fs.writeSync(metrics, JSON.stringify(line) + '\n'); };
+  const draw = keeper && o.curves !== false;
+  let drawing: Promise<void> = Promise.resolve();
+  let lastEval: Evaluation | undefined;
+  try {
+    const start: RunStart = { kind: 'start', iteration: resumeFrom, started: new Date().toISOString(), machine: machineName(),
+      device: model.device, libtorch: info().libtorch.version, precision: c.precision };
+    log(start);
+    const trainer = new Trainer(model, runTrainerOptions(c));
+    const history = await trainer.fit(train, {
+      eval: evalSet,
+      evalEvery: c.evalEvery,
+      reportEvery: o.reportEvery ?? REPORT_EVERY,
+      signal: o.signal,
+      checkpoint: { dir: out, every: c.checkpointEvery, resume: o.resume },
+      logDir: keeper ? out : undefined, // TensorBoard: `tensorboard --logdir runs` shows every run folder as a run
+      meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations: c.iterations } },
+      onProgress: (e) => {
+        if (e.kind === 'train') {
+          const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
+          log({ kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed });
+        } else if (e.kind === 'eval') {
+          lastEval = e;
+          log({ kind: 'eval', split, iteration: e.iteration, error: e.error, loss: e.loss });
+          if (draw) drawing = drawing.then(() => redraw(out, title)).catch(() => undefined); // redrawn as it goes
+        }
+        o.onProgress?.(e);
+      },
+    });
+    await drawing;
+    if (draw) await redraw(out, title);
+    if (!keeper || history.stopped !== 'completed') return { history };
+    const r = train.validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
+    if (!r) throw new RunError('internal: no final evaluation');
+    const final: RunFinal = {
+      depth: c.depth,
+      shortcut: c.shortcut,
+      seed: c.seed,
+      iterations: history.iterations,
+      testError: r.error,
+      testLoss: r.loss,
+      validationError: train.validation ? lastEval?.error : undefined,
+      perClass: r.perClass,
+      seconds: history.seconds,
+      trainingSeconds: historySeconds(history, c.batchSize * c.worldSize),
+      startIteration: history.startIteration,
+      checkpoint: ckpt,
+      device: model.device,
+      libtorch: info().libtorch.version,
+      precision: c.precision,
+      notes: history.notes.length ? history.notes : undefined,
+    };
+    writeAtomic(path.join(out, 'final.json'), JSON.stringify(final, null, 2) + '\n');
+    return { final, history };
+  } finally {
+    if (metrics !== undefined) fs.closeSync(metrics);
+    model.dispose();
+  }
+}
+
