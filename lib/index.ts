@@ -8,12 +8,17 @@ export type { ResNetOptions, ResNetConfig, LoadOptions, SaveOptions, Shortcut, D
 export type { Precision } from './base/precision';
 export { info, setNumThreads } from './base/info';
 export type { Info } from './base/info';
-export type { MetaValue } from './base/native';
+export type {
+  CheckpointTrainerState, MetaValue, NormalizationValues, ResolvedDistributedOptions, ResolvedTrainerOptions, ResolvedWarmup,
+} from './base/types';
 export { Trainer } from './train/trainer';
 export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './train/trainer';
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './model/foreign';
 export type { TorchScriptOptions, ExportedOptions, ForeignModelOptions } from './model/foreign';
 export type { WeightsFormat } from './base/native';
+export type { SaveFormat } from './io/formats';
+export type { OnnxInput } from './io/onnx';
+export type { DistributedOptions } from './train/fit-types';
 export { pretrainedModels, PRETRAINED_DIR } from './model/pretrained';
 export type { PretrainedInfo } from './model/pretrained';
 export { CIFAR10_URL, CIFAR10_MD5, defaultCacheDir } from './base/download';

@@ -6,10 +6,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v from './validate';
 
+/** Where CIFAR-10's binary version is published (the University of Toronto's page). */
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
+/** The MD5 of cifar-10-binary.tar.gz as its authors publish it; a download must match. */
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
 export const CIFAR10_ARCHIVE = 'cifar-10-binary.tar.gz';
 
+/** How far a download has come. */
 export interface DownloadProgress {
   /** Bytes on disk so far (including a resumed part). */
   received: number;
@@ -19,6 +22,7 @@ export interface DownloadProgress {
   resumed: boolean;
 }
 
+/** Where Cifar10.download fetches from and into, and how it reports. */
 export interface DownloadOptions {
   /** Cache folder (default $RESNET_CIFAR_CACHE or ~/.cache/resnet-cifar). */
   dir?: string;
@@ -26,10 +30,13 @@ export interface DownloadOptions {
   url?: string;
   /** Expected md5 of the archive (default the official one). */
   md5?: string;
+  /** Called as bytes arrive. */
   onProgress?: (p: DownloadProgress) => void;
+  /** Aborts the download (what has arrived is kept in a .part file and resumed next time). */
   signal?: AbortSignal;
 }
 
+/** The cache folder: RESNET_CIFAR_CACHE when set, else ~/.cache/resnet-cifar. */
 export function defaultCacheDir(): string {
   return process.env.RESNET_CIFAR_CACHE || path.join(os.homedir(), '.cache', 'resnet-cifar');
 }

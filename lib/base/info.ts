@@ -6,17 +6,24 @@ import { integer } from './validate';
 /** This package's version (package.json), as the CLI, run folders and ONNX exports report it. */
 export const PACKAGE_VERSION = (require('../../package.json') as { version: string }).version;
 
+/** What this process runs on: the libtorch loaded, CUDA, threads, the CPU's bf16 path, the addon. */
 export interface Info {
+  /** The libtorch the addon loaded. */
   libtorch: {
+    /** libtorch's version, e.g. '2.13.0'. */
     version: string;
     /** Folder of the libtorch libraries actually loaded. */
     path: string;
+    /** The c10 and torch_cpu libraries the process loaded (one libtorch, never two). */
     libraries: { c10: string; torch_cpu: string };
     /** Whether this build links a CUDA libtorch. */
     cuda: boolean;
   };
+  /** Whether CUDA can run here, how many devices are visible, and whether cuDNN is there. */
   cuda: { available: boolean; deviceCount: number; cudnn: boolean };
+  /** libtorch's intra-op threads (setNumThreads, OMP_NUM_THREADS). */
   threads: number;
+  /** libtorch's inter-op threads. */
   interopThreads: number;
   /** The fused train-mode BatchNorm + ReLU CPU kernels: 'openmp' (on libtorch's threads) or 'single-thread'. */
   fusedKernels: 'openmp' | 'single-thread';

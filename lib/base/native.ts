@@ -1,51 +1,29 @@
 // The one file that loads the compiled addon and declares its whole surface: the bottom layer of lib/, importing
 // nothing else from lib/. Everything else goes through `native()`; nothing here validates (lib/base/validate.ts does,
-// before any call reaches C++). The types the addon sends and takes are declared here; the public names
-// (Precision, Shortcut, ResNetConfig, TrainPoint, EvalPoint, TrainingBatch) are aliases of them above this layer.
+// before any call reaches C++). The addon's surface is declared here, in the public vocabulary of types.ts (the one
+// file it imports), under the Native* names the rest of lib/ uses for the addon's side.
 import * as path from 'node:path';
+import type {
+  CheckpointTrainerState, EvalPoint, FitStop, MetaValue, NormalizationValues, Precision, ResNetConfig,
+  ResolvedTrainerOptions, Shortcut, TrainingBatch, TrainPoint,
+} from './types';
 
-/** Compute precision of convolutions: float32, TensorFloat-32 (CUDA), or bfloat16 with float32 weights. */
-export type NativePrecision = 'fp32' | 'tf32' | 'bf16';
-/** Identity + zero-padding (A), 1×1 projections (B), or no shortcuts. */
-export type NativeShortcut = 'A' | 'B' | 'plain';
-/** Why a fit ended (StopName in native/core/train/fit.h). */
-export type NativeFitStop = 'completed' | 'aborted' | 'nan';
+export type { MetaValue };
+// The addon's names for the public vocabulary of types.ts.
+export type NativePrecision = Precision;
+export type NativeShortcut = Shortcut;
+export type NativeFitStop = FitStop;
+export type NativeModelConfig = ResNetConfig;
+export type NativeTrainPoint = TrainPoint;
+export type NativeEvalPoint = EvalPoint;
+export type NativeTrainingBatch = TrainingBatch;
+export type NativeNormalization = NormalizationValues;
+export type NativeTrainerOptions = ResolvedTrainerOptions;
 
-export interface NativeModelConfig {
-  depth: number;
-  shortcut: NativeShortcut;
-  numClasses: number;
-}
 
-/** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
-export interface NativeTrainPoint {
-  iteration: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  trainError: number;
-  imagesPerSecond: number;
-}
 
-export interface NativeEvalPoint {
-  iteration: number;
-  error: number;
-  loss: number;
-}
 
-/** The batch a fit trains on at one iteration, NCHW, with how each image was drawn (native code builds it). */
-export interface NativeTrainingBatch {
-  /** Normalized, augmented images (NCHW float32). */
-  input: Float32Array;
-  labels: Int32Array;
-  /** Dataset index of each image. */
-  index: Int32Array;
-  /** Crop offsets (0..8) into the zero-padded 40x40 image. */
-  dy: Int32Array;
-  dx: Int32Array;
-  /** 1 where the crop is flipped horizontally. */
-  flip: Uint8Array;
-}
+
 
 export interface NativeLibtorchInfo {
   version: string;
@@ -79,15 +57,7 @@ export interface NativeModelOptions {
  */
 export type WeightsFormat = 'checkpoint' | 'safetensors' | 'state-dict' | 'akamaster';
 
-/** Plain data stored in checkpoint meta: what Python's torch.load(weights_only=True) reads back. */
-export type MetaValue = string | number | boolean | null | MetaValue[] | { [key: string]: MetaValue };
 
-/** The one native form of a normalization: pixel (3072 means, std 1) or channel (3 means, 3 stds), of pixels / 255. */
-export interface NativeNormalization {
-  kind: 'pixel' | 'channel';
-  mean: Float32Array;
-  std: Float32Array;
-}
 
 export interface NativeModel {
   parameterCount(): number;
@@ -148,37 +118,6 @@ export interface NativeModelConstructor {
   load(path: string, device: string, shortcut?: NativeShortcut): Promise<NativeModel>;
 }
 
-/**
- * The trainer's options as lib/train/trainer-options.ts resolves them (every default filled in, every value checked), under
- * the public TrainerOptions' names; napi/fit_options.cc converts them into core's FitConfig, the only conversion.
- */
-export interface NativeTrainerOptions {
-  iterations: number;
-  milestones: number[];
-  gamma: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** Per rank when distributed. */
-  batchSize: number;
-  seed: number;
-  /** Absent: no warm-up. It ends after `iterations`, or once a report's training error (%) is below `untilError`. */
-  warmup?: { lr: number; iterations?: number; untilError?: number };
-  /** A kind (its statistics are computed from the training set, natively) or given statistics. */
-  normalization: 'pixel' | 'channel' | NativeNormalization;
-  channelsLast: boolean;
-  /** Fused train-mode BatchNorm + ReLU kernels on the CPU. */
-  fusedBatchNorm: boolean;
-  precision: NativePrecision;
-  /** On CUDA (not distributed): capture the step as a CUDA graph and replay it. */
-  cudaGraphs: boolean;
-  /**
-   * Data-parallel training (per-rank batchSize); trainingBatch uses rank and worldSize only. agentStore: torchrun's
-   * agent hosts the rendezvous store (TORCHELASTIC_USE_AGENT_STORE), so rank 0 joins it as the others do.
-   */
-  distributed?: { rank: number; worldSize: number; masterAddr: string; masterPort: number; agentStore: boolean; timeoutMs: number; syncBatchNorm: boolean };
-}
-
 /** One fit: the trainer's options and what this fit reports, evaluates and writes. */
 export interface NativeFitOptions extends NativeTrainerOptions {
   reportEvery: number;
@@ -223,21 +162,10 @@ export interface NativeCheckpoint {
   meta: Record<string, MetaValue>;
   normalization: NativeNormalization | null;
   libtorch: string;
-  trainer: null | {
-    iteration: number;
-    iterations: number;
-    seed: number;
-    batchSize: number;
-    trainSize: number;
-    /** The precision the run trained at (weights are float32 either way). */
-    precision: NativePrecision;
-    /** Ranks of a data-parallel run (batchSize is per rank). */
-    worldSize: number;
-    train: NativeTrainPoint[];
-    eval: NativeEvalPoint[];
+  trainer: null | (CheckpointTrainerState & {
     /** With tensors: the momentum buffers by parameter name. */
     momentum?: Record<string, Float32Array>;
-  };
+  });
   /** With tensors: every parameter and buffer (as float32). */
   stateDict?: Record<string, Float32Array>;
 }

@@ -1,10 +1,12 @@
 // The arithmetic precision of a network's compute: 'fp32'; 'tf32' on CUDA (float32 with TensorFloat-32 rounding
 // inside convolutions and matmuls); or 'bf16' as PyTorch's autocast does it (convolutions and matmuls in bfloat16;
 // weights, optimizer state, BatchNorm statistics and the loss in float32).
-import { native, type NativePrecision } from './native';
+import { native } from './native';
+import type { Precision } from './types';
 import * as v from './validate';
 
-export type Precision = NativePrecision;
+export type { Precision };
+
 /** A precision for a network on `device` ('cpu', 'cuda:0', ...; unknown yet: undefined): 'tf32' is CUDA's only. */
 export function checkPrecision(name: string, p: unknown, device: string | undefined): Precision {
   const precision = v.oneOf(name, p, native().constants.precisions);

@@ -7,15 +7,20 @@ import * as v from '../base/validate';
 import { readTarGz } from '../io/archive';
 import { CIFAR10_ARCHIVE, defaultCacheDir, downloadCifar10, type DownloadOptions } from '../base/download';
 
+/** CIFAR-10's two published splits: 50,000 training and 10,000 test images. */
 export type Split = 'train' | 'test';
 
+/** Which images Cifar10.load reads. */
 export interface Cifar10LoadOptions {
+  /** Default 'train'. */
   split?: Split;
   /** Train split only: keep the last `holdout` images apart as `validation` (the paper's 45k/5k uses 5000). */
   holdout?: number;
 }
 
+/** Bytes of one record of the binary version: a label byte and 3×32×32 pixels. */
 export const CIFAR10_RECORD_BYTES = 3073;
+/** Bytes of one batch file (10,000 records). */
 export const CIFAR10_FILE_BYTES = 10_000 * CIFAR10_RECORD_BYTES;
 const TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 const TEST_FILES = ['test_batch.bin'];
@@ -75,10 +80,12 @@ async function archiveSource(file: string, split: Split): Promise<Source> {
   return { files, classes: meta ? parseClasses(Buffer.from(meta).toString('utf8'), `${file}:${ARCHIVE_FOLDER}/batches.meta.txt`) : CIFAR10_CLASSES };
 }
 
+/** CIFAR-10 images and labels in native memory (uint8), read from the binary version's files or its .tar.gz. */
 export class Cifar10 {
   readonly #data: NativeDataset;
   /** Class names, from batches.meta.txt. */
   readonly classes: readonly string[];
+  /** Which images these are: a published split, or the images held out of the training split. */
   readonly split: Split | 'validation';
   /** The held-out validation images (train split with `holdout`), else undefined. */
   readonly validation: Cifar10 | undefined;
@@ -138,6 +145,7 @@ export class Cifar10 {
     return new Cifar10(all.slice(0, n - holdout), classes, split, val);
   }
 
+  /** How many images. */
   get length(): number {
     return this.#data.length();
   }

@@ -1,21 +1,25 @@
 // Our checkpoint files from TypeScript: the file name a training run writes, and what a checkpoint holds, read
 // without building a model (native/core/checkpoint/checkpoint.h defines the format).
-import { native, type MetaValue, type NativeCheckpoint, type NativeModelConfig } from '../base/native';
+import { native, type NativeCheckpoint } from '../base/native';
+import type { CheckpointTrainerState, MetaValue, ResNetConfig } from '../base/types';
 import { fromNative, type Normalization } from '../base/normalization';
 import * as v from '../base/validate';
 
 /** The file a fit with `checkpoint: { dir }` writes into dir and resumes from. */
 export const CHECKPOINT_FILE = 'checkpoint.pt';
 
+/** What one of our checkpoint files holds, without its tensors. */
 export interface CheckpointInfo {
-  config: NativeModelConfig;
+  /** The network's shape. */
+  config: ResNetConfig;
   /** The whole meta dict: format keys, normalization and the user's plain data (e.g. iteration, run). */
   meta: Record<string, MetaValue>;
+  /** The normalization its model was trained with, if recorded. */
   normalization: Normalization | undefined;
   /** The libtorch version that wrote it. */
   libtorch: string;
   /** Written by a fit: where it stopped, its settings and history; undefined for a checkpoint written by save. */
-  trainer: Omit<NonNullable<NativeCheckpoint['trainer']>, 'momentum'> | undefined;
+  trainer: CheckpointTrainerState | undefined;
 }
 
 /**

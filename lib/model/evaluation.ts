@@ -1,12 +1,15 @@
 // An evaluation's result (error, loss, per-class errors, confusion matrix), from the addon's flat numbers.
 import type { NativeEvaluation } from '../base/native';
 
+/** A network evaluated on a dataset: error, loss, per-class errors and the confusion matrix. */
 export interface Evaluation {
   /** Top-1 error in percent. */
   error: number;
   /** Mean cross-entropy. */
   loss: number;
+  /** Images evaluated. */
   count: number;
+  /** Each class's images and top-1 error (%), in the dataset's class order. */
   perClass: { name: string; count: number; error: number }[];
   /** confusion[true][predicted]. */
   confusion: number[][];

@@ -9,6 +9,7 @@ import { CIFAR10_CHANNEL_NORMALIZATION, fromNative, toNative, type Normalization
 import { checkPrecision, type Precision } from '../base/precision';
 import * as v from '../base/validate';
 
+/** How loadTorchScript and loadExported load a module and run it. */
 export interface ForeignModelOptions {
   /** Default 'auto'. */
   device?: DeviceSpec;
@@ -20,7 +21,9 @@ export interface ForeignModelOptions {
   /** Compute precision of predict and evaluate (default 'fp32'; each call may override it). */
   precision?: Precision;
 }
+/** loadTorchScript's options. */
 export type TorchScriptOptions = ForeignModelOptions;
+/** loadExported's options. */
 export type ExportedOptions = ForeignModelOptions;
 
 const KEYS = ['device', 'normalize', 'precision'];
@@ -34,6 +37,7 @@ export abstract class ForeignModel {
   /** The compute precision predict and evaluate use unless told otherwise. */
   readonly precision: Precision;
 
+  /** @internal */
   protected constructor(m: NativeForeignModule, normalization: NativeNormalization, precision: Precision) {
     this.#native = m;
     this.#normalization = normalization;
@@ -41,7 +45,7 @@ export abstract class ForeignModel {
     this.precision = precision;
   }
 
-  /** Loads with `load`, naming the file in every error (libtorch's own messages do not always). */
+  /** Loads with `load`, naming the file in every error (libtorch's own messages do not always). @internal */
   protected static async open(what: string, path: string, options: ForeignModelOptions,
     load: (path: string, device: string) => Promise<NativeForeignModule>) {
     v.nonEmptyString('path', path);
@@ -72,10 +76,12 @@ export abstract class ForeignModel {
     return this.#live.numClasses();
   }
 
+  /** 'cpu' or 'cuda:N'. */
   get device(): string {
     return this.#live.device();
   }
 
+  /** Whether dispose() was called. */
   get disposed(): boolean {
     return !this.#native || this.#native.disposed();
   }
@@ -93,6 +99,7 @@ export abstract class ForeignModel {
     });
   }
 
+  /** Frees the module now (the GC would also, later). Pending work completes first. Idempotent. */
   dispose(): void {
     this.#native?.dispose();
   }
@@ -100,6 +107,11 @@ export abstract class ForeignModel {
 
 /** A scripted or traced module saved by torch.jit.save. */
 export class TorchScriptModel extends ForeignModel {
+  // Made by its load function only (private: no public constructor in the typings either).
+  private constructor(m: NativeForeignModule, normalization: NativeNormalization, precision: Precision) {
+    super(m, normalization, precision);
+  }
+
   /** @internal */
   static async load(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptModel> {
     const { m, normalization, precision } = await ForeignModel.open('loadTorchScript', path, options,
@@ -110,6 +122,11 @@ export class TorchScriptModel extends ForeignModel {
 
 /** An AOTInductor package (.pt2) compiled for this device kind, with a dynamic batch dimension. */
 export class ExportedModel extends ForeignModel {
+  // Made by its load function only (private: no public constructor in the typings either).
+  private constructor(m: NativeForeignModule, normalization: NativeNormalization, precision: Precision) {
+    super(m, normalization, precision);
+  }
+
   /** @internal */
   static async load(path: string, options: ExportedOptions = {}): Promise<ExportedModel> {
     const { m, normalization, precision } = await ForeignModel.open('loadExported', path, options,

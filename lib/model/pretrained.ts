@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpointMeta } from '../io/checkpoint';
-import type { MetaValue, NativeModelConfig } from '../base/native';
+import type { MetaValue, ResNetConfig } from '../base/types';
 import * as v from '../base/validate';
 
 /** Where the shipped weights are. */
@@ -12,11 +12,14 @@ export const PRETRAINED_DIR = path.join(__dirname, '..', '..', 'pretrained');
 
 const EXTENSION = '.safetensors';
 
+/** One shipped network: its name, file, shape, test error and how it was trained. */
 export interface PretrainedInfo {
   /** What ResNet.pretrained and the CLI's --pretrained take, e.g. 'resnet20'. */
   name: string;
+  /** The shipped weights file (safetensors). */
   file: string;
-  config: NativeModelConfig;
+  /** The network's shape. */
+  config: ResNetConfig;
   /** Top-1 error (%) on the 10,000 CIFAR-10 test images, evaluated in fp32 when the file was made. */
   testError: number;
   /** How the network was trained: the run's settings, device, time (recorded when the file was made). */

@@ -1,7 +1,6 @@
 // The ResNet-CIFAR model of He et al. (2016), section 4.2: 6n+2 layers, shortcut option A, B or plain.
-import {
-  native, type MetaValue, type NativeModel, type NativeModelConfig, type NativeShortcut,
-} from '../base/native';
+import { native, type MetaValue, type NativeModel } from '../base/native';
+import type { ResNetConfig, Shortcut } from '../base/types';
 import * as v from '../base/validate';
 import { CIFAR10_CLASSES, Cifar10 } from '../data/cifar10';
 import { exportOnnx, type OnnxInput } from '../io/onnx';
@@ -16,11 +15,13 @@ import { checkDepth, checkShortcut } from './model-checks';
 
 export { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, type Normalization, type Evaluation, type SaveFormat };
 
+/** How predict runs. */
 export interface PredictOptions {
   /** Compute precision of the forward pass (default 'fp32'); logits come back as float32 either way. */
   precision?: Precision;
 }
 
+/** How evaluate runs. */
 export interface EvaluateOptions {
   /** Images per forward pass (default EVAL_BATCH_SIZE: 500). */
   batchSize?: number;
@@ -31,10 +32,11 @@ export interface EvaluateOptions {
 }
 
 
-export type Shortcut = NativeShortcut;
+export type { Shortcut, ResNetConfig };
 /** 'auto' picks CUDA when this libtorch has it and a device is visible, else the CPU. */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
+/** A new network's shape, device and initialisation. */
 export interface ResNetOptions {
   /** 6n+2: 20, 32, 44, 56, 110, 1202, ... (default 20). */
   depth?: number;
@@ -48,9 +50,9 @@ export interface ResNetOptions {
   seed?: number;
 }
 
-export type ResNetConfig = NativeModelConfig;
-
+/** How ResNet.load reads weights. */
 export interface LoadOptions {
+  /** Default 'auto'. */
   device?: DeviceSpec;
   /**
    * For a foreign state dict without projection shortcuts: 'A' (default) or 'plain' (the weights cannot tell them
@@ -59,6 +61,7 @@ export interface LoadOptions {
   shortcut?: Shortcut;
 }
 
+/** What ResNet.save writes besides the weights, and in which format. */
 export interface SaveOptions {
   /** Extra plain data stored under checkpoint['meta'] (JSON-like values). */
   meta?: Record<string, MetaValue>;
@@ -86,6 +89,7 @@ const ONNX_INPUTS = ['normalized', 'pixels'] as const;
 
 let adopting: NativeModel | undefined; // set only while #wrap constructs a ResNet around a loaded native model
 
+/** A ResNet-CIFAR network (He et al. 2016, section 4.2) in native memory, on the CPU or a CUDA device; its work runs off the main thread. */
 export class ResNet {
   #native: NativeModel | undefined;
 
@@ -151,6 +155,7 @@ export class ResNet {
     return this.nativeModel.device();
   }
 
+  /** Depth, shortcut and classes. */
   get config(): ResNetConfig {
     return this.nativeModel.config();
   }
@@ -171,16 +176,19 @@ export class ResNet {
     return this.nativeModel.training();
   }
 
+  /** Whether dispose() was called. */
   get disposed(): boolean {
     return !this.#native || this.#native.disposed();
   }
 
+  /** Puts BatchNorm in train mode (batch statistics; `on` false: eval mode). Returns this. */
   train(on = true): this {
     if (typeof on !== 'boolean') throw v.expected('a boolean', on);
     this.nativeModel.setTraining(on);
     return this;
   }
 
+  /** Puts BatchNorm in eval mode (running statistics), as new and loaded models start. Returns this. */
   eval(): this {
     return this.train(false);
   }

@@ -1,10 +1,11 @@
 // The Trainer's public option, progress and history types (lib/train/trainer.ts runs them). Types only.
 import type { Cifar10 } from '../data/cifar10';
-import type { MetaValue, NativeEvalPoint, NativeFitStop, NativeTrainPoint, NativeTrainingBatch } from '../base/native';
+import type { EvalPoint, FitStop, MetaValue, TrainingBatch, TrainPoint } from '../base/types';
 import type { Normalization } from '../base/normalization';
 import type { Precision } from '../base/precision';
 import type { Evaluation } from '../model/evaluation';
 
+/** A learning-rate warm-up before the schedule starts (the paper's ResNet-110 uses one). */
 export interface WarmupOptions {
   /** Learning rate during warm-up (the paper uses 0.01 for ResNet-110). */
   lr: number;
@@ -14,6 +15,7 @@ export interface WarmupOptions {
   untilError?: number;
 }
 
+/** The training recipe: every field defaults to the paper's (RECIPE in lib/base/recipe.ts). */
 export interface TrainerOptions {
   /** Total iterations (default RECIPE.iterations: 64,000). */
   iterations?: number;
@@ -31,7 +33,7 @@ export interface TrainerOptions {
   batchSize?: number;
   /** Fixes the data order and augmentation (default 0): a CPU run with the same seed is reproducible. */
   seed?: number;
-  /** Optional warm-up, e.g. { lr: 0.01, iterations: 400 } or { lr: 0.01, untilError: 80 } for ResNet-110. */
+  /** Optional warm-up, e.g. `{ lr: 0.01, iterations: 400 }` or `{ lr: 0.01, untilError: 80 }` for ResNet-110. */
   warmup?: WarmupOptions;
   /**
    * Input normalization: 'pixel' (default, the paper's per-pixel mean of the training set), 'channel' (per-channel
@@ -70,9 +72,11 @@ export interface TrainerOptions {
   distributed?: DistributedOptions | true;
 }
 
+/** Data-parallel training's ranks and rendezvous. */
 export interface DistributedOptions {
   /** With worldSize; both omitted: torchrun's RANK and WORLD_SIZE (and MASTER_ADDR, MASTER_PORT when set). */
   rank?: number;
+  /** Processes in all, with rank. */
   worldSize?: number;
   /** Rank 0's address, where the others meet it (default 127.0.0.1). */
   masterAddr?: string;
@@ -88,6 +92,7 @@ export interface DistributedOptions {
   syncBatchNorm?: boolean;
 }
 
+/** Where a fit writes its checkpoint, how often, and whether it resumes one. */
 export interface CheckpointOptions {
   /** Folder for the checkpoint file, CHECKPOINT_FILE (created if missing). */
   dir: string;
@@ -97,16 +102,23 @@ export interface CheckpointOptions {
   resume?: boolean;
 }
 
+/** A training report during a fit. */
 export interface TrainProgress {
+  /** What this report is. */
   kind: 'train';
+  /** Iterations done (counting those before a resume). */
   iteration: number;
+  /** The fit's total iterations. */
   iterations: number;
+  /** Epochs done, fractional. */
   epoch: number;
+  /** The learning rate of the last iteration. */
   lr: number;
   /** Mean training loss over the iterations since the last report. */
   loss: number;
   /** Training error (%) over the iterations since the last report (on augmented images, train-mode BN). */
   trainError: number;
+  /** Training images per second since the last report (all ranks together). */
   imagesPerSecond: number;
   /** Seconds since this fit started. */
   elapsed: number;
@@ -114,19 +126,28 @@ export interface TrainProgress {
   eta: number;
 }
 
+/** An evaluation during a fit. */
 export interface EvalProgress extends Evaluation {
+  /** What this report is. */
   kind: 'eval';
+  /** The iteration it followed. */
   iteration: number;
 }
 
+/** A checkpoint a fit wrote. */
 export interface CheckpointProgress {
+  /** What this report is. */
   kind: 'checkpoint';
+  /** The iteration it holds. */
   iteration: number;
+  /** The file written. */
   path: string;
 }
 
+/** What onProgress receives during a fit. */
 export type FitProgress = TrainProgress | EvalProgress | CheckpointProgress;
 
+/** What one fit evaluates, reports, writes and listens to. */
 export interface FitOptions {
   /** Evaluated every `evalEvery` iterations and at the end. */
   eval?: Cifar10;
@@ -138,7 +159,9 @@ export interface FitOptions {
   reportEvery?: number;
   /** Aborting stops within one iteration, writes a checkpoint (if `checkpoint` is set) and resolves. */
   signal?: AbortSignal;
+  /** Called on the main thread for each report, evaluation and checkpoint; a throw stops the fit, which rejects with it. */
   onProgress?: (e: FitProgress) => void;
+  /** Where to write the checkpoint (and resume from); default none. */
   checkpoint?: CheckpointOptions;
   /** Extra plain data stored in each checkpoint's meta. */
   meta?: Record<string, MetaValue>;
@@ -151,28 +174,25 @@ export interface FitOptions {
   stepOnly?: boolean;
 }
 
-/** One report: iteration, epoch, lr, mean loss and training error (%) since the last report, images/s. */
-export type TrainPoint = NativeTrainPoint;
+export type { EvalPoint, FitStop, TrainingBatch, TrainPoint };
 
-/** The batch a fit trains on at one iteration, NCHW, with how each image was drawn (native code builds it). */
-export type TrainingBatch = NativeTrainingBatch;
-
-export type EvalPoint = NativeEvalPoint;
-
-/** Why a fit ended: its last iteration, an abort, or a NaN/inf loss (then fit rejects, and the error's `stopped` is 'nan'). */
-export type FitStop = NativeFitStop;
-
+/** What a fit did: how far it went, why it stopped, its reports and evaluations. */
 export interface History {
   /** Iterations completed (counting those before a resume). */
   iterations: number;
   /** Where this fit started (0, or the resumed checkpoint's iteration). */
   startIteration: number;
+  /** Why it ended: its last iteration or an abort. */
   stopped: Exclude<FitStop, 'nan'>;
+  /** This fit's wall time (evaluations and checkpoints included). */
   seconds: number;
   /** The checkpoint last written, if any. */
   checkpoint: string | null;
+  /** Every training report (those before a resume too). */
   train: TrainPoint[];
+  /** Every evaluation (those before a resume too). */
   eval: EvalPoint[];
+  /** The normalization the fit trained with (now the model's own). */
   normalization: Normalization;
   /** What to know about the run, e.g. that it resumed a checkpoint trained at another precision. */
   notes: string[];

@@ -3,7 +3,7 @@
 // same function, so a rule and its message exist once.
 import { checkDistributed } from './distributed';
 import type { TrainerOptions } from './fit-types';
-import type { NativeTrainerOptions } from '../base/native';
+import type { ResolvedTrainerOptions, ResolvedWarmup } from '../base/types';
 import { toNative } from '../base/normalization';
 import { checkPrecision } from '../base/precision';
 import { RECIPE } from '../base/recipe';
@@ -12,11 +12,7 @@ import * as v from '../base/validate';
 export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
   'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
 
-/** TrainerOptions with every default filled in and every value checked (Trainer.options), as the addon takes them. */
-export type ResolvedTrainerOptions = NativeTrainerOptions;
-
-/** A warm-up as the addon takes it: its lr, and when it ends (after `iterations`, or below `untilError` %). */
-export type ResolvedWarmup = NonNullable<NativeTrainerOptions['warmup']>;
+export type { ResolvedTrainerOptions, ResolvedWarmup };
 
 function milestones(ms: unknown): number[] {
   if (!Array.isArray(ms)) throw v.invalid('milestones', 'to be an array of iterations', ms);

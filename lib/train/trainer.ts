@@ -36,7 +36,9 @@ function stopOnExit(): void {
   process.on('exit', () => native().stopAllFits());
 }
 
+/** The paper's training recipe for one ResNet: SGD with momentum, weight decay and a step schedule, run by native code on its own thread. */
 export class Trainer {
+  /** The network it trains. */
   readonly model: ResNet;
   /** The options resolved: every default filled in, every value checked; the addon takes them as they are. */
   readonly options: Readonly<ResolvedTrainerOptions>;

@@ -20,10 +20,19 @@ const DEFAULT_BASE = 'https://download.pytorch.org/libtorch';
 const PINNED = require('./libtorch-archives.json');
 // The one resumable download (lib/base/resumable-download.js): from lib/ in a clone (dist/ is not built yet at install
 // time), from dist/base/ in the packed package (which ships dist/, not lib/).
-const transfer = (() => {
-  const lib = path.join(__dirname, '../../lib/base/resumable-download.js');
-  return require(fs.existsSync(lib) ? lib : path.join(__dirname, '../../dist/base/resumable-download.js'));
-})();
+// Loaded when a download starts: the finder (libtorch.js) requires this file on every build.
+let loaded;
+function transferModule() {
+  if (!loaded) {
+    const lib = path.join(__dirname, '../../lib/base/resumable-download.js');
+    loaded = require(fs.existsSync(lib) ? lib : path.join(__dirname, '../../dist/base/resumable-download.js'));
+  }
+  return loaded;
+}
+const transfer = {
+  get: (...a) => transferModule().get(...a),
+  resumeInto: (...a) => transferModule().resumeInto(...a),
+};
 
 class DownloadError extends Error {}
 
