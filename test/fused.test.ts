@@ -1,8 +1,13 @@
 // The fused train-mode BatchNorm + ReLU (+ residual) CPU kernels (native/fused_bn.cc) against a float64
 // computation of the same layer, beside libtorch's own BatchNorm2d + relu on the same arrays.
-import test from 'ava';
 import { info, setNumThreads } from '../lib/index';
 import { native } from '../lib/base/native';
+import { requires } from './helpers';
+
+// The addon's test hooks exist only in a build made in a checkout with its tests (never in an installed package's).
+const withHooks = requires(native().batchNormRelu !== undefined, "the addon's test hooks (batchNormRelu)",
+  'build the addon in a checkout that has test/native: npm run build:native');
+const batchNormRelu: NonNullable<ReturnType<typeof native>['batchNormRelu']> = (a, fused) => native().batchNormRelu!(a, fused);
 
 type Shape = [number, number, number, number];
 
@@ -122,13 +127,13 @@ const CASES: { shape: Shape; residual: boolean; mean: number }[] = [
   { shape: [8, 16, 8, 8], residual: false, mean: 1000 }, // |mean| >> std: the shifted one-pass variance
 ];
 
-test('fused BatchNorm + ReLU kernels match a float64 computation of the layer (forward, backward, running stats)', (t) => {
+withHooks('fused BatchNorm + ReLU kernels match a float64 computation of the layer (forward, backward, running stats)', (t) => {
   t.is(info().fusedKernels, 'openmp', 'built with libtorch\'s OpenMP runtime');
   for (const [i, c] of CASES.entries()) {
     const k = dropNearZero(makeCase(c.shape, c.residual, c.mean, 100 + i));
     const ref = reference(k);
-    const fused = native().batchNormRelu(k, true);
-    const torch = native().batchNormRelu(k, false);
+    const fused = batchNormRelu(k, true);
+    const torch = batchNormRelu(k, false);
     const worst = { fused: 0, torch: 0 };
     for (const key of KEYS) {
       const r = ref[key];
@@ -159,15 +164,15 @@ function toBf16(a: Float32Array): Float32Array {
 // bf16 activations (precision 'bf16'): the same layer on bfloat16 inputs, against float64 on those same inputs.
 // Outputs and input gradients are rounded to bfloat16 once (relative error within 2^-8); the weight gradients and
 // running statistics accumulate in float/double and stay float32-accurate.
-test('fused kernels on bfloat16 activations match float64 within bfloat16 rounding', (t) => {
+withHooks('fused kernels on bfloat16 activations match float64 within bfloat16 rounding', (t) => {
   const BF16_KEYS = new Set(['out', 'gradInput', 'gradResidual']);
   for (const [i, c] of CASES.entries()) {
     const raw = makeCase(c.shape, c.residual, c.mean, 300 + i);
     const rounded: Case = { ...raw, x: toBf16(raw.x), grad: toBf16(raw.grad), residual: raw.residual && toBf16(raw.residual) };
     const k = dropNearZero(rounded);
     const ref = reference(k);
-    const fused = native().batchNormRelu({ ...k, bf16: true }, true);
-    const torch = native().batchNormRelu({ ...k, bf16: true }, false);
+    const fused = batchNormRelu({ ...k, bf16: true }, true);
+    const torch = batchNormRelu({ ...k, bf16: true }, false);
     t.is(fused.dtype, 'bf16');
     const worst = { rounded: 0, accumulated: 0, torch: 0 };
     for (const key of KEYS) {
@@ -188,24 +193,24 @@ test('fused kernels on bfloat16 activations match float64 within bfloat16 roundi
   }
 });
 
-test('fused kernels give the same bits on 1 and 2 threads (fixed blocks, reduced in order)', (t) => {
+withHooks('fused kernels give the same bits on 1 and 2 threads (fixed blocks, reduced in order)', (t) => {
   const k = makeCase([32, 16, 16, 16], true, 0.5, 7);
   const before = info().threads;
   try {
     setNumThreads(1);
-    const one = native().batchNormRelu(k, true);
+    const one = batchNormRelu(k, true);
     setNumThreads(2);
-    const two = native().batchNormRelu(k, true);
+    const two = batchNormRelu(k, true);
     for (const key of KEYS) t.deepEqual(Buffer.from(one[key]!.buffer), Buffer.from(two[key]!.buffer), key);
   } finally {
     setNumThreads(before);
   }
 });
 
-test('batchNormRelu names bad arguments', (t) => {
+withHooks('batchNormRelu names bad arguments', (t) => {
   const k = makeCase([2, 16, 4, 4], false, 0, 1);
-  t.throws(() => native().batchNormRelu({ ...k, x: new Float32Array(3) }, true), { message: /x must hold 512 values but holds 3/ });
-  t.throws(() => native().batchNormRelu({ ...k, shape: [2, 16, 4] as never }, true), { message: /shape must be \[N, C, H, W\]/ });
-  t.throws(() => native().batchNormRelu({ ...k, weight: [1] as never }, true), { message: /weight must be a Float32Array/ });
-  t.throws(() => native().batchNormRelu(k, 'yes' as never), { message: /fused must be a boolean/ });
+  t.throws(() => batchNormRelu({ ...k, x: new Float32Array(3) }, true), { message: /x must hold 512 values but holds 3/ });
+  t.throws(() => batchNormRelu({ ...k, shape: [2, 16, 4] as never }, true), { message: /shape must be \[N, C, H, W\]/ });
+  t.throws(() => batchNormRelu({ ...k, weight: [1] as never }, true), { message: /weight must be a Float32Array/ });
+  t.throws(() => batchNormRelu(k, 'yes' as never), { message: /fused must be a boolean/ });
 });

@@ -19,7 +19,7 @@ const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/
   'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt',
   ...NETWORKS.map((name) => `pretrained/${name}.safetensors`), 'proto/tensorboard.proto'];
 
-interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number }
+interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number; log: string }
 let installed: Promise<Installed> | undefined;
 
 /** Packs the repository and installs the tarball into a fresh project, once for the file. */
@@ -29,8 +29,8 @@ function install(): Promise<Installed> {
     const p = await pack(dir);
     const app = freshProject(path.join(dir, 'app'));
     // typescript and @types/node for the TypeScript consumer (versions as this repository uses; from npm's cache).
-    await npmInstall(app, [p.tarball, 'typescript@5', '@types/node@20'], userEnv());
-    return { app, ...p };
+    const r = await npmInstall(app, [p.tarball, 'typescript@5', '@types/node@20'], userEnv());
+    return { app, ...p, log: `${r.stdout}\n${r.stderr}` };
   })();
   return installed;
 }
@@ -48,6 +48,14 @@ test.serial('npm pack holds what an installed package runs, and npm install buil
   for (const f of REQUIRED) t.true(p.files.includes(f), `${f} is missing from the tarball`);
   const addon = path.join(p.app, 'node_modules/resnet-cifar/build/Release/resnet_cifar.node');
   t.true(fs.existsSync(addon), 'npm install did not build the addon');
+  // The addon an installed package builds has no test hooks (they are compiled only in a checkout with its tests).
+  const hooks = await node(p.app, ['-e', `console.log(typeof require(${JSON.stringify(addon)}).batchNormRelu)`]);
+  t.is(hooks.stdout.trim(), 'undefined');
+  // No warning of ours: npm's own allowScripts notice (the user's policy: `npm install-scripts approve resnet-cifar`)
+  // is the only one expected.
+  const warnings = p.log.split('\n').filter((l) => /warn(ing)?\b/i.test(l) && !/--no-warn-unused-cli/.test(l));
+  t.log(`npm install's warnings:\n${warnings.join('\n') || '(none)'}`);
+  t.deepEqual(warnings.filter((l) => !/^npm warn install-scripts/.test(l)), []);
 });
 
 test.serial('CommonJS: require("resnet-cifar") predicts', async (t) => {

@@ -228,11 +228,11 @@ export interface NativeAddon {
   readTarGz(path: string, wanted: Record<string, number>): Promise<{ members: { name: string; data: Uint8Array }[]; names: string[] }>;
   constants: NativeConstants;
   /**
-   * For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused
+   * Only in an addon built in a checkout with its tests (absent from an installed package's). For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused
    * CPU kernels (fused true) or libtorch's BatchNorm2d and relu; running statistics start at 0 / 1, momentum 0.1.
    * bf16: the activations (x, grad, residual) are rounded to bfloat16 and the layer runs on them.
    */
-  batchNormRelu(
+  batchNormRelu?(
     args: { x: Float32Array; shape: [number, number, number, number]; weight: Float32Array; bias: Float32Array;
       grad: Float32Array; residual?: Float32Array; bf16?: boolean },
     fused: boolean,

@@ -25,7 +25,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("constants", Constants(env));
+#ifdef RESNET_CIFAR_TEST_HOOKS
   exports.Set("batchNormRelu", Napi::Function::New<BatchNormRelu>(env, "batchNormRelu"));
+#endif
   exports.Set("writeFileAtomic", Napi::Function::New<WriteFileAtomicJs>(env, "writeFileAtomic"));
   exports.Set("readTarGz", Napi::Function::New<ReadTarGzJs>(env, "readTarGz"));
   return exports;

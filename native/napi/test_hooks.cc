@@ -1,4 +1,6 @@
-// Test hooks: native functions that exist so that tests can hold a kernel against a reference.
+// Test hooks: native functions that exist so that tests can hold a kernel against a reference. Compiled only in a
+// checkout with its tests (RESNET_CIFAR_TEST_HOOKS, set by CMakeLists.txt and binding.gyp): not in an installed addon.
+#ifdef RESNET_CIFAR_TEST_HOOKS
 #include <napi.h>
 #include <torch/torch.h>
 
@@ -81,3 +83,5 @@ Napi::Value BatchNormRelu(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace resnet_cifar
+
+#endif  // RESNET_CIFAR_TEST_HOOKS

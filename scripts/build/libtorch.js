@@ -266,6 +266,8 @@ async function main(argv) {
       cflags: [...t.includeDirs.flatMap((d) => ['-isystem', d]),
         ...(t.cxx11abi === null ? [] : ['-D_GLIBCXX_USE_CXX11_ABI=' + t.cxx11abi]), ...(t.openmp ? ['-fopenmp'] : [])],
       defines: ['RESNET_CIFAR_GYP=1', ...(t.cuda ? ['RESNET_CIFAR_CUDA=1'] : []),
+        // Test hooks only in a checkout with its tests (as CMakeLists.txt decides): not in an installed package.
+        ...(fs.existsSync(path.join(ROOT, 'test/native')) ? ['RESNET_CIFAR_TEST_HOOKS=1'] : []),
         ...(gloo(t) ? ['RESNET_CIFAR_GLOO=1', 'USE_C10D_GLOO', 'USE_DISTRIBUTED'] : [])],
     }[argv[1]];
     if (!out) {
