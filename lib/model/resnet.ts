@@ -87,16 +87,17 @@ export interface SaveOptions {
 const ONNX_INPUTS = ['normalized', 'pixels'] as const;
 
 
-let adopting: NativeModel | undefined; // set only while #wrap constructs a ResNet around a loaded native model
-
 /** A ResNet-CIFAR network (He et al. 2016, section 4.2) in native memory, on the CPU or a CUDA device; its work runs off the main thread. */
 export class ResNet {
   #native: NativeModel | undefined;
+  // A loaded native model for the constructor to adopt: set by #wrap, class-private, for one synchronous `new`.
+  static #adopting: NativeModel | undefined;
 
   constructor(options: ResNetOptions = {}) {
-    if (adopting) {
-      this.#native = adopting;
-      adopting = undefined;
+    const adopted = ResNet.#adopting;
+    if (adopted) {
+      ResNet.#adopting = undefined;
+      this.#native = adopted;
       return;
     }
     const o = v.checkKeys('ResNet', options, ['depth', 'shortcut', 'numClasses', 'device', 'seed']);
@@ -135,7 +136,7 @@ export class ResNet {
   }
 
   static #wrap(model: NativeModel): ResNet {
-    adopting = model;
+    ResNet.#adopting = model;
     return new ResNet();
   }
 

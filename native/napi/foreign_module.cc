@@ -7,6 +7,7 @@
 #include "args.h"
 #include "convert.h"
 #include "guard.h"
+#include "inference.h"
 #include "wrap.h"
 
 namespace resnet_cifar {
@@ -23,33 +24,22 @@ class ForeignWrap : public Napi::ObjectWrap<ForeignWrap> {
     });
   }
 
-  // predict(Float32Array NCHW, n, precision) -> Promise<Float32Array n x classes>
+  // predict and evaluate: inference.h (a module has no normalization of its own: evaluate is always given one).
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       auto s = Live(info);
-      auto input = args::Images(args::At(info, 0), args::At(info, 1), "predict");
-      const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
-      auto out = std::make_shared<at::Tensor>();
-      return TaskWorker::Run(
-          info.Env(), "resnet-cifar:foreign-predict",
-          [s, input, precision, out] { *out = ForeignPredict(*s, input, precision); },
-          [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
+      return PredictJs(info, "resnet-cifar:foreign-predict",
+                       [s](const at::Tensor& x, Precision p) { return ForeignPredict(*s, x, p); });
     });
   }
 
-  // evaluate(dataset, batchSize, normalization, precision) -> Promise<evaluation>
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       auto s = Live(info);
-      auto data = DatasetOf(args::At(info, 0));
-      const int64_t batch = args::Int(args::At(info, 1), "evaluate: batchSize", 1);
-      const Normalization norm = NormalizationFromJs(args::At(info, 2), "evaluate: normalization");
-      const Precision precision = ParsePrecision(args::String(args::At(info, 3), "evaluate: precision"));
-      auto out = std::make_shared<EvalResult>();
-      return TaskWorker::Run(
-          info.Env(), "resnet-cifar:foreign-evaluate",
-          [s, data, batch, norm, precision, out] { *out = ForeignEvaluate(*s, *data, batch, norm, precision); },
-          [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
+      return EvaluateJs(info, "resnet-cifar:foreign-evaluate", nullptr,
+                        [s](const Dataset& d, int64_t b, const Normalization& n, Precision p) {
+                          return ForeignEvaluate(*s, d, b, n, p);
+                        });
     });
   }
 

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "convert.h"
 #include "guard.h"
+#include "inference.h"
 #include "wrap.h"
 
 namespace resnet_cifar {
@@ -109,17 +110,12 @@ Napi::Value ModelWrap::GetNormalization(const Napi::CallbackInfo& info) {
   });
 }
 
-// predict(Float32Array NCHW, n, precision) -> Promise<Float32Array n x classes>
+// predict and evaluate: inference.h.
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto input = args::Images(args::At(info, 0), args::At(info, 1), "predict");
-    const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
-    auto out = std::make_shared<at::Tensor>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:predict",
-        [s, input, precision, out] { *out = resnet_cifar::Predict(*s, input, precision); },
-        [out](Napi::Env env) -> Napi::Value { return TensorToJs<float, Napi::Float32Array>(env, *out); });
+    return PredictJs(info, "resnet-cifar:predict",
+                     [s](const at::Tensor& x, Precision p) { return resnet_cifar::Predict(*s, x, p); });
   });
 }
 
@@ -152,27 +148,18 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   });
 }
 
-// evaluate(dataset, batchSize, normalization | null, precision) -> Promise<evaluation>; null: the model's own
-// normalization.
 Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    auto data = DatasetOf(args::At(info, 0));
-    const int64_t batch = args::Int(args::At(info, 1), "evaluate: batchSize", 1);
-    std::optional<Normalization> norm;
-    if (!args::At(info, 2).IsNull()) {
-      norm = NormalizationFromJs(args::At(info, 2), "evaluate: normalization");
-    } else {
-      std::lock_guard<std::mutex> lock(s->mu);
-      norm = s->normalization;
-    }
-    if (!norm) throw std::invalid_argument("evaluate: the model has no normalization of its own; pass one");
-    const Precision precision = ParsePrecision(args::String(args::At(info, 3), "evaluate: precision"));
-    auto out = std::make_shared<EvalResult>();
-    return TaskWorker::Run(
-        info.Env(), "resnet-cifar:evaluate",
-        [s, data, batch, norm, precision, out] { *out = EvaluateModel(*s, *data, batch, *norm, precision); },
-        [out](Napi::Env env) -> Napi::Value { return EvalResultToJs(env, *out); });
+    return EvaluateJs(
+        info, "resnet-cifar:evaluate",
+        [s]() {
+          std::lock_guard<std::mutex> lock(s->mu);
+          return s->normalization;
+        },
+        [s](const Dataset& d, int64_t b, const Normalization& n, Precision p) {
+          return EvaluateModel(*s, d, b, n, p);
+        });
   });
 }
 
