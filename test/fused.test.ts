@@ -1,4 +1,4 @@
-// The fused train-mode BatchNorm + ReLU (+ residual) CPU kernels (native/fused_bn.cc) against a float64
+// The fused train-mode BatchNorm + ReLU (+ residual) CPU kernels (native/core/nn/fused_bn.cc) against a float64
 // computation of the same layer, beside libtorch's own BatchNorm2d + relu on the same arrays.
 import { info, setNumThreads } from '../lib/index';
 import { native } from '../lib/base/native';

@@ -16,7 +16,7 @@ const SHIPPED = [
 /** The pretrained networks the package must ship (each trained with the paper's full recipe). */
 const NETWORKS = ['resnet20', 'resnet32', 'resnet56'];
 const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
-  'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'CMakeLists.txt',
+  'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'dist/base/resumable-download.js', 'CMakeLists.txt',
   ...NETWORKS.map((name) => `pretrained/${name}.safetensors`), 'proto/tensorboard.proto'];
 
 interface Installed { app: string; tarball: string; files: string[]; size: number; unpacked: number; log: string }

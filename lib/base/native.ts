@@ -121,13 +121,15 @@ export interface NativeModelConstructor {
 /** One fit: the trainer's options and what this fit reports, evaluates and writes. */
 export interface NativeFitOptions extends NativeTrainerOptions {
   reportEvery: number;
-  evalEvery: number;
+  /** Absent: evaluate only at the end. */
+  evalEvery?: number;
   evalBatchSize: number;
-  /** The checkpoint file ('' for none). */
-  checkpointPath: string;
-  checkpointEvery: number;
-  resume: boolean;
-  stepOnly: boolean;
+  /** The checkpoint file; absent: none. */
+  checkpointPath?: string;
+  /** Absent: a checkpoint only at the end and on abort. */
+  checkpointEvery?: number;
+  resume?: boolean;
+  stepOnly?: boolean;
   /** On the CPU too, build batches with the torch-ops path CUDA uses (tests compare it with the fused CPU path). */
   genericBatch?: boolean;
   meta?: Record<string, MetaValue>;

@@ -67,7 +67,8 @@ export function integer(name: string, v: unknown, min = -Number.MAX_SAFE_INTEGER
 /** A finite number in (0, max]. */
 export function positive(name: string, v: unknown, max = Infinity): number {
   if (typeof v !== 'number') throw invalid(name, 'to be a number', v);
-  if (!Number.isFinite(v) || v <= 0 || v > max) throw invalid(name, 'to be a positive finite number', v, RangeError);
+  const requirement = max === Infinity ? 'to be a positive finite number' : `in (0, ${max}]`;
+  if (!Number.isFinite(v) || v <= 0 || v > max) throw invalid(name, requirement, v, RangeError);
   return v;
 }
 
@@ -103,8 +104,8 @@ export const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d{1,4})?)$/;
  * has.
  */
 export function device(name: string, v: unknown): string {
-  if (typeof v !== 'string') throw expected(`${name} to be 'auto', 'cpu', 'cuda' or 'cuda:N'`, v);
-  if (!DEVICE_PATTERN.test(v)) throw expected(`${name} to be 'auto', 'cpu', 'cuda' or 'cuda:N'`, v, RangeError);
+  if (typeof v !== 'string') throw invalid(name, "to be 'auto', 'cpu', 'cuda' or 'cuda:N'", v);
+  if (!DEVICE_PATTERN.test(v)) throw invalid(name, "to be 'auto', 'cpu', 'cuda' or 'cuda:N'", v, RangeError);
   if (v.startsWith('cuda')) {
     const i = native().info();
     if (!i.cuda) {

@@ -56,12 +56,8 @@ export function list(name: string, s: string | undefined, def: number[], length?
 }
 
 export function depthArg(s: string | undefined, def: number): number {
-  const d = int('depth', s, def, 1);
-  try {
-    return checkDepth(d);
-  } catch {
-    throw new UsageError(`--depth must be 6n+2 (20, 32, 44, 56, 110, …), got ${d}`);
-  }
+  const d = int('depth', s, def);
+  return asFlags({ depth: 'depth' }, () => checkDepth(d));
 }
 
 /**
@@ -97,9 +93,7 @@ export function precisionArg(s: string | undefined): Precision {
 }
 
 export function deviceArg(s: string | undefined): DeviceSpec {
-  const x = s ?? 'auto';
-  if (!v.DEVICE_PATTERN.test(x)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got '${x}'`);
-  return x as DeviceSpec;
+  return asFlags({ device: 'device' }, () => v.device('device', s ?? 'auto')) as DeviceSpec;
 }
 
 /** --data or the places Cifar10.locate looks (with --download: fetched into the cache, progress on a TTY). */

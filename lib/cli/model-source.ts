@@ -28,7 +28,11 @@ export async function loadModel(values: Values, cmd: string) {
     let from: string;
     if (kind === 'pretrained') {
       const name = str(values, 'pretrained')!;
-      asFlags({ name: 'pretrained' }, () => pretrainedFile(name));
+      try {
+        asFlags({ name: 'pretrained' }, () => pretrainedFile(name));
+      } catch (e) {
+        throw e instanceof UsageError ? e : new UsageError((e as Error).message); // e.g. no weights installed
+      }
       m = await ResNet.pretrained(name, { device });
       from = `pretrained '${name}'`;
     } else {

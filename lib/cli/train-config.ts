@@ -34,8 +34,7 @@ export const TRAINER_FLAGS: Record<string, string> = {
 export function trainConfig(values: Values, depth: number, shortcut: Shortcut, seed: number): RunConfig {
   const s = (k: string) => str(values, k);
   const iterations = int('iterations', s('iterations'), RECIPE.iterations);
-  const norm = s('normalization') ?? RECIPE.normalization;
-  if (norm !== 'pixel' && norm !== 'channel') throw new UsageError(`--normalization must be pixel or channel, got '${norm}'`);
+  const norm = (s('normalization') ?? RECIPE.normalization) as RunConfig['normalization']; // checked by lib below
   const warmupLr = s('warmup-lr');
   if (warmupLr === undefined && (s('warmup-iterations') || s('warmup-until-error'))) {
     throw new UsageError('--warmup-iterations / --warmup-until-error need --warmup-lr');

@@ -2,7 +2,7 @@
 // set of checks, so that both classes behave and fail alike.
 import { Cifar10 } from '../data/cifar10';
 import { summarizeEvaluation, type Evaluation } from './evaluation';
-import { checkImages } from './model-checks';
+import { checkClasses, checkImages } from './model-checks';
 import type { NativeDataset, NativeEvaluation, NativeNormalization } from '../base/native';
 import { toNative, type Normalization } from '../base/normalization';
 import { checkPrecision, type Precision } from '../base/precision';
@@ -45,11 +45,6 @@ export async function evaluateOn(net: NativeNetwork, data: unknown, options: unk
   const precision = checkPrecision('precision', o.precision ?? d.precision, net.device());
   const batchSize = v.integer('batchSize', o.batchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
   const normalization = o.normalization !== undefined ? toNative(o.normalization as Normalization) : d.normalization;
-  const classes = data.classes.length;
-  if (d.classes !== classes) {
-    throw new RangeError(d.noun === 'model'
-      ? `Expected a model with ${classes} classes for this dataset but it has ${d.classes}`
-      : `Expected a module with ${classes} outputs for this dataset but it has ${d.classes}`);
-  }
+  checkClasses(d.classes, data.classes.length, d.noun);
   return summarizeEvaluation(await net.evaluate(data.nativeDataset, batchSize, normalization, precision), data.classes);
 }

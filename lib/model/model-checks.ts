@@ -26,12 +26,20 @@ export function checkShortcut(shortcut: unknown, name = 'shortcut'): NativeShort
   return v.oneOf(name, shortcut, native().constants.shortcuts);
 }
 
+/** A network with `has` outputs for a dataset of `classes` classes (a model's classes, or a module's outputs). */
+export function checkClasses(has: number, classes: number, noun: 'model' | 'module' = 'model'): void {
+  if (has === classes) return;
+  throw new RangeError(noun === 'model'
+    ? `Expected a model with ${classes} classes for this dataset but it has ${has}`
+    : `Expected a module with ${classes} outputs for this dataset but it has ${has}`);
+}
+
 export function checkDepth(depth: unknown): number {
   const { minDepth, maxDepth } = native().constants;
-  const what = `depth of the form 6n+2 (20, 32, 44, …) up to ${maxDepth}`;
-  if (typeof depth !== 'number') throw v.expected(what, depth);
+  const what = `of the form 6n+2 (20, 32, 44, …) up to ${maxDepth}`;
+  if (typeof depth !== 'number') throw v.invalid('depth', what, depth);
   if (!Number.isInteger(depth) || depth < minDepth || (depth - 2) % 6 !== 0 || depth > maxDepth) {
-    throw v.expected(what, depth, RangeError);
+    throw v.invalid('depth', what, depth, RangeError);
   }
   return depth;
 }

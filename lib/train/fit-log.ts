@@ -24,7 +24,9 @@ export class TensorBoardLog {
     if (!this.#started) {
       this.#started = true;
       this.#writer.start(p.iteration);
-      this.#writer.text(p.iteration, 'config', '```json\n' + JSON.stringify(this.#config, null, 2) + '\n```');
+      // Typed arrays (a per-pixel mean) as plain arrays, not {"0": …} objects.
+      const json = JSON.stringify(this.#config, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v), 2);
+      this.#writer.text(p.iteration, 'config', '```json\n' + json + '\n```');
     }
     if (p.kind === 'train') {
       this.#writer.scalars(p.iteration, {

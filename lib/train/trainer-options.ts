@@ -1,6 +1,7 @@
 // The Trainer's options resolved once: every rule checked here (the recipe's defaults filled in), and the result is
 // what the addon takes, under the same names (NativeFitOptions extends it). The CLI resolves its flags through the
 // same function, so a rule and its message exist once.
+import { native } from '../base/native';
 import { checkDistributed } from './distributed';
 import type { TrainerOptions } from './fit-types';
 import type { ResolvedTrainerOptions, ResolvedWarmup } from '../base/types';
@@ -54,7 +55,7 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
     batchSize: v.integer('batchSize', o.batchSize ?? RECIPE.batchSize, 1, 50_000),
     seed: v.integer('seed', o.seed ?? RECIPE.seed, 0, 2 ** 53 - 1),
     ...(w ? { warmup: w } : {}),
-    normalization: norm === 'pixel' || norm === 'channel' ? norm : toNative(norm),
+    normalization: typeof norm === 'string' ? v.oneOf('normalization', norm, native().constants.normalizationKinds) : toNative(norm),
     channelsLast: v.boolean('channelsLast', o.channelsLast ?? true),
     fusedBatchNorm: v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true),
     precision: checkPrecision('precision', o.precision ?? 'fp32', device),

@@ -8,6 +8,7 @@ import { CHECKPOINT_FILE } from '../io/checkpoint';
 import { summarizeEvaluation } from '../model/evaluation';
 import { TensorBoardLog } from './fit-log';
 import { MAX_BATCH } from '../model/inference';
+import { checkClasses } from '../model/model-checks';
 import type { FitProgress, History, TrainerOptions, FitOptions, TrainingBatch } from './fit-types';
 import { fromNative } from '../base/normalization';
 import { precisionNote } from '../base/precision';
@@ -59,7 +60,7 @@ export class Trainer {
     const o = v.checkKeys('fit', options, FIT_KEYS);
     if (o.eval !== undefined && !(o.eval instanceof Cifar10)) throw v.expected('eval to be a Cifar10 dataset', o.eval);
     const evalData = o.eval as Cifar10 | undefined;
-    const evalEvery = o.evalEvery === undefined ? 0 : v.integer('evalEvery', o.evalEvery, 1);
+    const evalEvery = o.evalEvery === undefined ? undefined : v.integer('evalEvery', o.evalEvery, 1);
     const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
     const reportEvery = v.integer('reportEvery', o.reportEvery ?? REPORT_EVERY, 1);
     const signal = o.signal as AbortSignal | undefined;
@@ -68,18 +69,17 @@ export class Trainer {
     }
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw v.expected('onProgress to be a function', o.onProgress);
     const onProgress = o.onProgress as ((e: FitProgress) => void) | undefined;
-    let checkpointDir = '';
-    let checkpointEvery = 0;
-    let resume = false;
+    let checkpointDir: string | undefined;
+    let checkpointEvery: number | undefined;
+    let resume: boolean | undefined;
     if (o.checkpoint !== undefined) {
       const c = v.checkKeys('checkpoint', o.checkpoint, ['dir', 'every', 'resume']);
       checkpointDir = path.resolve(v.nonEmptyString('checkpoint.dir', c.dir));
-      checkpointEvery = c.every === undefined ? 0 : v.integer('checkpoint.every', c.every, 1);
-      if (c.resume !== undefined) v.boolean('checkpoint.resume', c.resume);
-      resume = c.resume === true;
+      checkpointEvery = c.every === undefined ? undefined : v.integer('checkpoint.every', c.every, 1);
+      resume = c.resume === undefined ? undefined : v.boolean('checkpoint.resume', c.resume);
     }
     const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
-    if (o.stepOnly !== undefined) v.boolean('stepOnly', o.stepOnly);
+    const stepOnly = o.stepOnly === undefined ? undefined : v.boolean('stepOnly', o.stepOnly);
     const logDir = o.logDir === undefined ? undefined : path.resolve(v.nonEmptyString('logDir', o.logDir));
     const model = this.model.nativeModel;
     this.#checkData(train, true);
@@ -109,10 +109,10 @@ export class Trainer {
         reportEvery,
         evalEvery,
         evalBatchSize,
-        checkpointPath: checkpointDir ? path.join(checkpointDir, CHECKPOINT_FILE) : '',
+        checkpointPath: checkpointDir && path.join(checkpointDir, CHECKPOINT_FILE),
         checkpointEvery,
         resume,
-        stepOnly: o.stepOnly === true,
+        stepOnly,
         meta,
       }), onEvent);
       const abort = () => handle?.abort();
@@ -154,9 +154,7 @@ export class Trainer {
 
   /** A training set this trainer's batch size fits (and, for a fit, whose classes its model has). */
   #checkData(train: Cifar10, forFit = false): void {
-    const classes = train.classes.length;
-    const has = this.model.config.numClasses;
-    if (forFit && has !== classes) throw new RangeError(`Expected a model with ${classes} classes for this dataset but it has ${has}`);
+    if (forFit) checkClasses(this.model.config.numClasses, train.classes.length);
     if (this.options.batchSize > train.length) {
       throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
     }
@@ -166,12 +164,7 @@ export class Trainer {
     return {
       ...this.options,
       reportEvery: REPORT_EVERY,
-      evalEvery: 0,
       evalBatchSize: EVAL_BATCH_SIZE,
-      checkpointPath: '',
-      checkpointEvery: 0,
-      resume: false,
-      stepOnly: false,
       ...fit,
     };
   }

@@ -25,14 +25,15 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
     if (w.Has("untilError")) c.schedule.warmup_until_error = w.Number("untilError");
   }
   c.report_every = o.Int("reportEvery", 1);
-  c.eval_every = o.Int("evalEvery", 0);
+  // Absent: no evaluation during the fit, no checkpoint, no resume (core's defaults).
+  if (o.Has("evalEvery")) c.eval_every = o.Int("evalEvery", 1);
   c.eval_batch = o.Int("evalBatchSize", 1);
-  c.checkpoint_path = o.String("checkpointPath");
-  c.checkpoint_every = o.Int("checkpointEvery", 0);
-  c.resume = o.Bool("resume");
+  if (o.Has("checkpointPath")) c.checkpoint_path = o.String("checkpointPath");
+  if (o.Has("checkpointEvery")) c.checkpoint_every = o.Int("checkpointEvery", 1);
+  if (o.Has("resume")) c.resume = o.Bool("resume");
   if (o.Has("fusedBatchNorm")) c.fused_bn = o.Bool("fusedBatchNorm");
   if (o.Has("cudaGraphs")) c.cuda_graphs = o.Bool("cudaGraphs");
-  c.step_only = o.Bool("stepOnly");
+  if (o.Has("stepOnly")) c.step_only = o.Bool("stepOnly");
   if (o.Has("precision")) c.precision = ParsePrecision(o.String("precision"));
   Napi::Value norm = o.Get("normalization");
   if (norm.IsString()) {

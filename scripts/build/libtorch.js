@@ -79,7 +79,7 @@ function describe(cmakeDir, source) {
   let version = readVersion(cmakeDir, root);
   const libs = fs.existsSync(libDir) ? fs.readdirSync(libDir) : [];
   const cuda = libs.some((f) => /^libtorch_cuda.*\.so/.test(f) || /^libc10_cuda\.so/.test(f));
-  // The OpenMP runtime libtorch ships (libgomp.so.1 in wheels, libgomp-<hash>.so.1 in zips): native/fused_bn.cc
+  // The OpenMP runtime libtorch ships (libgomp.so.1 in wheels, libgomp-<hash>.so.1 in zips): native/core/nn/fused_bn.cc
   // is compiled with -fopenmp and linked to this one, never to a second runtime.
   const gomp = libs.filter((f) => /^libgomp.*\.so/.test(f)).sort()[0];
   return {

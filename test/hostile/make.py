@@ -1,5 +1,5 @@
 # Writes the crafted files of test/hostile/ (python3 test/hostile/make.py): each once crashed, hung or exhausted
-# Node through the public API, or reaches a bound of native/core/limits.h. test/hostile-files.test.ts replays every file
+# Node through the public API, or reaches a bound of native/core/base/limits.h. test/hostile-files.test.ts replays every file
 # here (.gz files unpacked first) and expects an Error naming it, with Node alive and its memory bounded. Files a
 # fuzzer finds are added beside these as they are (npm run fuzz copies them with a name saying where they came from).
 import gzip

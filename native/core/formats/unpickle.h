@@ -1,4 +1,4 @@
-// The restricted pickle reader's interface inside io/ (unpickler.cc reads, torch_load.cc gives it the file's
+// The restricted pickle reader's interface inside formats/ (unpickler.cc reads, torch_load.cc gives it the file's
 // storages); pickle.h is the public one.
 #pragma once
 

@@ -1,5 +1,5 @@
 // FitLoop's checkpoints: the trainer state it stores, writing it, and resuming from it (fit.h; the format is
-// io/checkpoint.h).
+// checkpoint/checkpoint.h).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
