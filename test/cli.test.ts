@@ -54,7 +54,7 @@ test('user errors: one clear line, a non-zero exit, no stack trace', async (t) =
     // The library's own rules (resolveTrainerOptions), said for the flag that set the option, before any work.
     [['train', '--lr=-0.1'], /--lr must be a positive finite number, got -0\.1/],
     [['train', '--warmup-lr', '0', '--warmup-iterations', '400'], /--warmup-lr must be a positive finite number, got 0/],
-    [['train', '--warmup-lr', '0.01'], /Expected warmup to set iterations or untilError/],
+    [['train', '--warmup-lr', '0.01'], /--warmup-lr needs --warmup-iterations or --warmup-until-error/],
     [['train', '--warmup-lr', '0.01', '--warmup-until-error', '150'], /--warmup-until-error must be in \(0, 100\], got 150/],
     [['train', '--iterations', '0'], /--iterations must be between 1 and 1000000000, got 0/],
     [['train', '--milestones', '300,200'], /--milestones must be in increasing order, got \[300, 200\]/],

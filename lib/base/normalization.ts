@@ -22,22 +22,22 @@ export const CIFAR10_CHANNEL_NORMALIZATION: Normalization = {
 
 /** A checked normalization in its native form; errors name `name` and what was received. */
 export function toNative(n: unknown, name = 'normalization'): NativeNormalization {
-  const what = `${name} { kind: 'channel', mean: [3], std: [3] } or { kind: 'pixel', mean: 3072 values }`;
-  if (n === null || typeof n !== 'object') throw v.expected(what, n);
+  const what = "{ kind: 'channel', mean: [3], std: [3] } or { kind: 'pixel', mean: 3072 values }";
+  if (n === null || typeof n !== 'object') throw v.invalid(name, what, n);
   const o = n as Record<string, unknown>;
   const nums = (x: unknown, len: number, field: string) => {
     const ok = (Array.isArray(x) || x instanceof Float32Array) && x.length === len &&
       Array.from(x as ArrayLike<number>).every((e) => typeof e === 'number' && Number.isFinite(e));
-    if (!ok) throw v.expected(`${name}.${field} to be ${len} finite numbers`, x, RangeError);
+    if (!ok) throw v.invalid(`${name}.${field}`, `to be ${len} finite numbers`, x, RangeError);
     return Float32Array.from(x as ArrayLike<number>);
   };
   if (o.kind === 'channel') {
     const std = nums(o.std, 3, 'std');
-    if (std.some((e) => e <= 0)) throw v.expected(`${name}.std to be positive`, Array.from(std), RangeError);
+    if (std.some((e) => e <= 0)) throw v.invalid(`${name}.std`, 'to be positive', Array.from(std), RangeError);
     return { kind: 'channel', mean: nums(o.mean, 3, 'mean'), std };
   }
   if (o.kind === 'pixel') return { kind: 'pixel', mean: nums(o.mean, IMAGE_SIZE, 'mean'), std: Float32Array.of(1, 1, 1) };
-  throw v.expected(what, n);
+  throw v.invalid(name, what, n);
 }
 
 /** The public form of a native normalization. */

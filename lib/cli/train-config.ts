@@ -5,6 +5,7 @@ import { RECIPE, RUN_CHECKPOINT_EVERY, milestonesFor, runEvalEvery } from '../ba
 import { torchrunWorker } from '../base/torchrun';
 import type { Precision } from '../base/precision';
 import { resolveTrainerOptions } from '../train/trainer-options';
+import * as v from '../base/validate';
 import { DATA, UsageError, asFlags, deviceArg, int, list, num, str, type Opts, type Values } from './args';
 
 export const TRAIN_OPTS: Opts = {
@@ -61,6 +62,12 @@ export function trainConfig(values: Values, depth: number, shortcut: Shortcut, s
     cudaGraphs: values['no-cuda-graphs'] !== true,
   };
   // The library's rules, before any work: the run's Trainer resolves the same options again on the run's device.
-  asFlags(TRAINER_FLAGS, () => resolveTrainerOptions({ ...runTrainerOptions(config), distributed: undefined }, undefined));
+  try {
+    resolveTrainerOptions({ ...runTrainerOptions(config), distributed: undefined }, undefined);
+  } catch (e) {
+    // A warm-up without its end, in the flags' words; any other rule through the flag table.
+    if (v.isInvalidOption(e) && e.option === 'warmup') throw new UsageError('--warmup-lr needs --warmup-iterations or --warmup-until-error');
+    asFlags(TRAINER_FLAGS, () => { throw e; });
+  }
   return config;
 }

@@ -5,7 +5,7 @@ import * as v from '../base/validate';
 
 /** The image count of an NCHW float32 batch given to predict (n, or inferred from the length), checked. */
 export function checkImages(input: unknown, n?: number): number {
-  if (!(input instanceof Float32Array)) throw v.expected('input to be a Float32Array (NCHW, n×3×32×32)', input);
+  if (!(input instanceof Float32Array)) throw v.invalid('input', 'to be a Float32Array (NCHW, n×3×32×32)', input);
   const count = n ?? input.length / IMAGE_SIZE;
   if (n !== undefined) v.integer('n', n, 1);
   if (!Number.isInteger(count) || count < 1 || input.length !== count * IMAGE_SIZE) {

@@ -31,7 +31,7 @@ function warmup(w: unknown): ResolvedWarmup | undefined {
   if (w === undefined) return undefined;
   const o = v.checkKeys('warmup', w, ['lr', 'iterations', 'untilError']);
   if (o.iterations === undefined && o.untilError === undefined) {
-    throw new TypeError('Expected warmup to set iterations or untilError (e.g. { lr: 0.01, iterations: 400 })');
+    throw v.invalid('warmup', 'to set iterations or untilError (e.g. { lr: 0.01, iterations: 400 })', w);
   }
   return {
     lr: v.positive('warmup.lr', o.lr),
