@@ -14,6 +14,8 @@ export type {
 export { Trainer } from './train/trainer';
 export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './train/trainer';
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './model/foreign';
+export { Batcher, QueueFullError } from './model/batcher';
+export type { BatcherOptions, BatcherStats, BatchPredictor } from './model/batcher';
 export type { TorchScriptOptions, ExportedOptions, ForeignModelOptions } from './model/foreign';
 export type { WeightsFormat } from './base/native';
 export type { SaveFormat } from './io/formats';

@@ -4,6 +4,7 @@ import { native, type NativeForeignModule, type NativeNormalization } from '../b
 import { Cifar10 } from '../data/cifar10';
 import type { DeviceSpec } from './resnet';
 import type { Evaluation } from './evaluation';
+import { Batcher, type BatcherOptions } from './batcher';
 import { evaluateOn, predictOn } from './inference';
 import { CIFAR10_CHANNEL_NORMALIZATION, fromNative, toNative, type Normalization } from '../base/normalization';
 import { checkPrecision, type Precision } from '../base/precision';
@@ -97,6 +98,11 @@ export abstract class ForeignModel {
     return evaluateOn(m, data, options, {
       precision: this.precision, normalization: this.#normalization, normalizationOption: false, classes: m.numClasses(), noun: 'module',
     });
+  }
+
+  /** A Batcher over this module (see ResNet.batcher), at this module's precision unless told otherwise. */
+  batcher(options: BatcherOptions = {}): Batcher {
+    return new Batcher({ device: this.#live.device(), predict: (x, n, o) => this.predict(x, n, o) }, options, this.precision);
   }
 
   /** Frees the module now (the GC would also, later). Pending work completes first. Idempotent. */

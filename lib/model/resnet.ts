@@ -8,6 +8,7 @@ import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type N
 import type { Precision } from '../base/precision';
 import { pretrainedFile } from './pretrained';
 import type { Evaluation } from './evaluation';
+import { Batcher, type BatcherOptions } from './batcher';
 import { evaluateOn, predictOn } from './inference';
 import { formatOf, type SaveFormat } from '../io/formats';
 import { PACKAGE_VERSION } from '../base/info';
@@ -200,6 +201,15 @@ export class ResNet {
    */
   async predict(input: Float32Array, n?: number, options: PredictOptions = {}): Promise<Float32Array> {
     return predictOn(this.nativeModel, input, n, options, 'fp32');
+  }
+
+  /**
+   * A Batcher over this model: single-image predictions from anywhere in the process, coalesced into batches of up
+   * to `maxBatch` images or whatever has arrived `maxDelayMs` after the oldest (for a server's requests).
+   */
+  batcher(options: BatcherOptions = {}): Batcher {
+    const model = this.nativeModel;
+    return new Batcher({ device: model.device(), predict: (x, n, o) => this.predict(x, n, o) }, options, 'fp32');
   }
 
   /** Writes a checkpoint atomically; Python reads it with torch.load(path, weights_only=True). */
