@@ -56,8 +56,8 @@ test('the fused CPU batch kernel and the torch-ops path used on CUDA give identi
     for (const channelsLast of [true, false]) {
       const o = {
         iterations: 10, batchSize: 100, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [], gamma: 0.1,
-        seed: 8, reportEvery: 1, evalEvery: 0, evalBatchSize: 100, checkpointPath: '', checkpointEvery: 0, resume: false,
-        channelsLast, fusedBatchNorm: true, precision: 'fp32' as const, cudaGraphs: true, stepOnly: false, normalization,
+        seed: 8, reportEvery: 1, evalBatchSize: 100, channelsLast, fusedBatchNorm: true, precision: 'fp32' as const,
+        cudaGraphs: true, normalization,
       };
       const fused = await native().trainingBatch(data.nativeDataset, o, 7);
       const generic = await native().trainingBatch(data.nativeDataset, { ...o, genericBatch: true }, 7);

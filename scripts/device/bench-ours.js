@@ -22,8 +22,7 @@ const graphs = opt('--graphs', 'on') === 'on';
   const o = {
     iterations: steps + 5, batchSize: RECIPE.batchSize, lr: RECIPE.lr, momentum: RECIPE.momentum, weightDecay: RECIPE.weightDecay,
     milestones: [], gamma: RECIPE.gamma,
-    seed: 0, reportEvery: 5, evalEvery: 0, evalBatchSize: EVAL_BATCH_SIZE,
-    checkpointPath: '', checkpointEvery: 0, resume: false, channelsLast: true, stepOnly: true, precision,
+    seed: 0, reportEvery: 5, evalBatchSize: EVAL_BATCH_SIZE, channelsLast: true, stepOnly: true, precision,
     cudaGraphs: graphs,
     normalization: { kind: 'channel', mean: Float32Array.of(0.5, 0.5, 0.5), std: Float32Array.of(0.25, 0.25, 0.25) },
   };

@@ -67,8 +67,8 @@ async function main() {
   // 3. The augmented batch built on the device.
   const o = {
     iterations: 10, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 1e-4, milestones: [], gamma: 0.1,
-    seed: 8, reportEvery: 1, evalEvery: 0,
-    evalBatchSize: 100, checkpointPath: '', checkpointEvery: 0, resume: false, channelsLast: true, stepOnly: false,
+    seed: 8, reportEvery: 1,
+    evalBatchSize: 100, channelsLast: true,
     normalization: 'pixel',
   };
   const bc = await native().trainingBatch(data.nativeDataset, o, 5, 'cpu');
