@@ -80,6 +80,14 @@ export function inRange(name: string, v: unknown, min: number, max: number, clos
   return v;
 }
 
+/** An AbortSignal, or undefined. */
+export function abortSignal(name: string, v: unknown): AbortSignal | undefined {
+  if (v !== undefined && (typeof v !== 'object' || v === null || typeof (v as AbortSignal).aborted !== 'boolean')) {
+    throw expected(`${name} to be an AbortSignal`, v);
+  }
+  return v as AbortSignal | undefined;
+}
+
 export function boolean(name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw invalid(name, 'to be a boolean', v);
   return v;

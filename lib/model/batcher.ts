@@ -90,10 +90,7 @@ export class Batcher {
   predict(image: Float32Array, options: { signal?: AbortSignal } = {}): Promise<Float32Array> {
     const o = v.checkKeys('batcher.predict', options, ['signal']);
     checkImages(image, 1);
-    const signal = o.signal as AbortSignal | undefined;
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
-      throw v.expected('signal to be an AbortSignal', signal);
-    }
+    const signal = v.abortSignal('signal', o.signal);
     if (this.#disposed) return Promise.reject(new Error('This batcher has been disposed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#queue.length >= this.#maxQueue) {

@@ -102,7 +102,7 @@ export abstract class ForeignModel {
 
   /** A Batcher over this module (see ResNet.batcher), at this module's precision unless told otherwise. */
   batcher(options: BatcherOptions = {}): Batcher {
-    return new Batcher({ device: this.#live.device(), predict: (x, n, o) => this.predict(x, n, o) }, options, this.precision);
+    return new Batcher(this, options, this.precision);
   }
 
   /** Frees the module now (the GC would also, later). Pending work completes first. Idempotent. */

@@ -208,8 +208,7 @@ export class ResNet {
    * to `maxBatch` images or whatever has arrived `maxDelayMs` after the oldest (for a server's requests).
    */
   batcher(options: BatcherOptions = {}): Batcher {
-    const model = this.nativeModel;
-    return new Batcher({ device: model.device(), predict: (x, n, o) => this.predict(x, n, o) }, options, 'fp32');
+    return new Batcher(this, options, 'fp32');
   }
 
   /** Writes a checkpoint atomically; Python reads it with torch.load(path, weights_only=True). */

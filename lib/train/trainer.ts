@@ -63,10 +63,7 @@ export class Trainer {
     const evalEvery = o.evalEvery === undefined ? undefined : v.integer('evalEvery', o.evalEvery, 1);
     const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
     const reportEvery = v.integer('reportEvery', o.reportEvery ?? REPORT_EVERY, 1);
-    const signal = o.signal as AbortSignal | undefined;
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
-      throw v.expected('signal to be an AbortSignal', signal);
-    }
+    const signal = v.abortSignal('signal', o.signal);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw v.expected('onProgress to be a function', o.onProgress);
     const onProgress = o.onProgress as ((e: FitProgress) => void) | undefined;
     let checkpointDir: string | undefined;
