@@ -4,12 +4,14 @@ export { CHECKPOINT_FILE, readCheckpointMeta } from './io/checkpoint';
 export type { CheckpointInfo } from './io/checkpoint';
 export { Cifar10, CIFAR10_CLASSES, CIFAR10_FILE_BYTES, CIFAR10_RECORD_BYTES } from './data/cifar10';
 export type { Cifar10LoadOptions, Split } from './data/cifar10';
+export { ImageDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR } from './data/image-dataset';
+export type { DatasetSplit, FromArraysOptions, IdxOptions, MnistOptions, ImageShape } from './data/image-dataset';
 export type { ResNetOptions, ResNetConfig, LoadOptions, SaveOptions, Shortcut, DeviceSpec, Normalization, EvaluateOptions, PredictOptions, Evaluation } from './model/resnet';
 export type { Precision } from './base/precision';
 export { info, setNumThreads } from './base/info';
 export type { Info } from './base/info';
 export type {
-  CheckpointTrainerState, MetaValue, NormalizationValues, ResolvedDistributedOptions, ResolvedTrainerOptions, ResolvedWarmup,
+  Augmentation, CheckpointTrainerState, MetaValue, NormalizationValues, ResolvedDistributedOptions, ResolvedTrainerOptions, ResolvedWarmup,
 } from './base/types';
 export { Trainer } from './train/trainer';
 export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './train/trainer';

@@ -14,7 +14,7 @@ test('save -> load gives the same config, logits and meta; no temporary files ar
   await m.save(file, { meta: { note: 'hello' }, normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125], std: [0.5, 0.5, 0.25] } });
   t.deepEqual(fs.readdirSync(dir), ['ck.pt']);
   const r = await ResNet.load(file, { device: 'cpu' });
-  t.deepEqual(r.config, { depth: 20, shortcut: 'B', numClasses: 10 });
+  t.deepEqual(r.config, { depth: 20, shortcut: 'B', numClasses: 10, inChannels: 3 });
   t.deepEqual(await r.predict(x), before);
   t.like(r.meta, { format: 'resnet-cifar', format_version: 1, depth: 20, shortcut: 'B', num_classes: 10, note: 'hello',
     normalization: { kind: 'channel', mean: [0.5, 0.25, 0.125], std: [0.5, 0.5, 0.25] } });

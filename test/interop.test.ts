@@ -30,7 +30,7 @@ for (const [depth, option] of [[20, 'A'], [32, 'A'], [20, 'B']] as const) {
     const ref = readF32(f('ref.f32'));
     for (const file of ['zip.th', 'legacy.th', 'sd.safetensors']) {
       const m = await ResNet.load(f(file), { device: 'cpu' });
-      t.deepEqual(m.config, { depth, shortcut: option, numClasses: 10 }, file);
+      t.deepEqual(m.config, { depth, shortcut: option, numClasses: 10, inChannels: 3 }, file);
       const err = relError(await m.predict(x), ref);
       t.log(`${file}: relative error ${err.toExponential(2)}`);
       t.true(err < 1e-5, `${file}: relative error ${err}`);
@@ -57,7 +57,7 @@ print(((m(x) - ref).abs().max() / ref.abs().max()).item())`, f('back.th'), f('in
     const data = (await Cifar10.load(anyCifarDir(t), { split: 'train', holdout: 500 })).validation!;
     await new Trainer(m, { iterations: 2, batchSize: 32 }).fit(data);
     await m.save(f('ours.pt'));
-    t.deepEqual((await ResNet.load(f('ours.pt'), { device: 'cpu' })).config, { depth, shortcut: option, numClasses: 10 });
+    t.deepEqual((await ResNet.load(f('ours.pt'), { device: 'cpu' })).config, { depth, shortcut: option, numClasses: 10, inChannels: 3 });
   });
 }
 
@@ -83,7 +83,7 @@ withPython(['safetensors', 'numpy'])('safetensors: Python reads what we write (m
   execFileSync(PYTHON, [INTEROP, 'write-safetensors', '--out', f('py.safetensors'), '--depth', '20', '--input', f('in.f32'),
     '--n', String(N), '--logits', f('py.f32')]);
   const py = await ResNet.load(f('py.safetensors'), { device: 'cpu' });
-  t.deepEqual(py.config, { depth: 20, shortcut: 'B', numClasses: 10 });
+  t.deepEqual(py.config, { depth: 20, shortcut: 'B', numClasses: 10, inChannels: 3 });
   t.like(py.meta.imported, { layout: 'resnet-cifar' });
   const err = relError(await py.predict(randomImages(N, 3)), readF32(f('py.f32')));
   t.true(err < 1e-5, `relative error ${err}`);

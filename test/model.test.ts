@@ -54,7 +54,7 @@ test('state dict keys follow the seed naming', (t) => {
 
 test('config, device, modes and numClasses', async (t) => {
   const m = new ResNet({ depth: 32, shortcut: 'B', numClasses: 100, device: 'auto' });
-  t.deepEqual(m.config, { depth: 32, shortcut: 'B', numClasses: 100 });
+  t.deepEqual(m.config, { depth: 32, shortcut: 'B', numClasses: 100, inChannels: 3 });
   t.is(m.device, info().cuda.available ? 'cuda:0' : 'cpu');
   t.false(m.training, 'models start in eval mode');
   t.true(m.train().training);

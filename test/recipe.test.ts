@@ -24,6 +24,8 @@ test('native/core headers give the recipe lib/base/recipe.ts owns', (t) => {
   t.is(num(headerDefault('train/fit.h', 'report_every')), REPORT_EVERY);
   t.is(num(headerDefault('data/batches.h', 'batch')), RECIPE.batchSize);
   t.is(num(headerDefault('data/batches.h', 'seed')), RECIPE.seed);
+  t.is(num(headerDefault('data/batches.h', 'pad')), RECIPE.augment.padCrop);
+  t.is(headerDefault('data/batches.h', 'flip'), String(RECIPE.augment.flip));
   t.is(num(headerDefault('train/sgd.h', 'momentum')), RECIPE.momentum);
   t.is(num(headerDefault('train/sgd.h', 'weight_decay')), RECIPE.weightDecay);
   t.is(num(headerDefault('train/lr_schedule.h', 'lr')), RECIPE.lr);

@@ -28,7 +28,7 @@ test('shortcut, numClasses, device, seed and unknown options', (t) => {
   });
   t.throws(() => new ResNet({ seed: -1 }), { instanceOf: RangeError, message: 'Expected seed >= 0 but received -1' });
   t.throws(() => new ResNet({ depht: 20 } as unknown as object), {
-    instanceOf: TypeError, message: "Unknown option 'depht' for ResNet (expected one of: depth, shortcut, numClasses, device, seed)",
+    instanceOf: TypeError, message: "Unknown option 'depht' for ResNet (expected one of: depth, shortcut, numClasses, inChannels, device, seed)",
   });
   t.throws(() => new ResNet(null as unknown as object), { instanceOf: TypeError, message: /ResNet options to be an object/ });
 });
@@ -46,14 +46,20 @@ test('CUDA on a CPU-only build or a missing device is a clear error', (t) => {
 test('predict input checks', async (t) => {
   const m = new ResNet({ depth: 20 });
   await t.throwsAsync(() => m.predict(new Float32Array(3000), 1), {
-    instanceOf: RangeError, message: 'Expected input of length n×3×32×32 = 3072 for n = 1 but received 3000',
+    instanceOf: RangeError, message: 'Expected input of length n×C×H×W for n = 1 (C = 3, square sides of 8 to 256) but received 3000',
   });
+  // A grey network takes 1×H×W images, at any square size the addon takes.
+  const grey = new ResNet({ depth: 8, inChannels: 1 });
+  t.is((await grey.predict(new Float32Array(2 * 28 * 28), 2)).length, 20);
+  await t.throwsAsync(() => grey.predict(new Float32Array(3072), 1), { instanceOf: RangeError, message: /C = 1/ });
+  t.throws(() => new ResNet({ inChannels: 2 as 1 }), { instanceOf: RangeError, message: 'Expected inChannels to be 3 (colour) or 1 (grey) but received 2' });
+  grey.dispose();
   await t.throwsAsync(() => m.predict(new Float32Array(3000)), {
-    instanceOf: RangeError, message: 'Expected input length to be a positive multiple of 3×32×32 = 3072 but received 3000',
+    instanceOf: RangeError, message: 'Expected input length to be a positive multiple of 3×32×32 but received 3000 (pass n for images of another size)',
   });
   await t.throwsAsync(() => m.predict(new Float32Array(0)), { instanceOf: RangeError });
   await t.throwsAsync(() => m.predict(new Float64Array(3072) as unknown as Float32Array), {
-    instanceOf: TypeError, message: 'Expected input to be a Float32Array (NCHW, n×3×32×32) but received a Float64Array of length 3072',
+    instanceOf: TypeError, message: 'Expected input to be a Float32Array (NCHW, n×C×H×W) but received a Float64Array of length 3072',
   });
   await t.throwsAsync(() => m.predict([1, 2] as unknown as Float32Array), { instanceOf: TypeError });
   await t.throwsAsync(() => m.predict(randomImages(1), 0), { instanceOf: RangeError });

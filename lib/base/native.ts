@@ -47,6 +47,8 @@ export interface NativeModelOptions {
   depth: number;
   shortcut: NativeShortcut;
   numClasses: number;
+  /** Absent: 3. */
+  inChannels?: number;
   device: string;
   seed?: number;
 }
@@ -102,7 +104,9 @@ export interface NativeDataset {
   length(): number;
   labelCounts(classes: number): number[];
   slice(start: number, end: number): NativeDataset;
-  images(start: number, count: number): { pixels: Uint8Array; labels: Uint8Array };
+  /** [channels, height, width]. */
+  shape(): [number, number, number];
+  images(start: number, count: number): { pixels: Uint8Array; labels: Int32Array };
   /** The normalization of this kind these images define (computed once, then kept). */
   statistics(kind: 'pixel' | 'channel'): Promise<NativeNormalization>;
 }
@@ -110,6 +114,11 @@ export interface NativeDataset {
 export interface NativeDatasetConstructor {
   /** CIFAR-10 binary batch files: paths, or bytes in memory named for error messages. */
   loadBatches(sources: (string | { name: string; data: Uint8Array })[]): Promise<NativeDataset>;
+  /** Pixels (copied) in either layout and labels 0..classes-1. */
+  fromPixels(pixels: Uint8Array, labels: Int32Array,
+    options: { channels: number; height: number; width: number; layout: 'nchw' | 'nhwc'; classes: number }): Promise<NativeDataset>;
+  /** IDX image (N×H×W) and label files, plain or gzip; classes 0: the largest label + 1. */
+  loadIdx(images: string, labels: string, classes: number, maxBytes: number): Promise<NativeDataset>;
 }
 
 export interface NativeModelConstructor {
@@ -194,6 +203,14 @@ export interface NativeConstants {
   minDepth: number;
   maxDepth: number;
   maxClasses: number;
+  /** Image sides a dataset may have (native/core/base/image_shape.h). */
+  minImageSide: number;
+  maxImageSide: number;
+  /** Classes a dataset may have. */
+  minDatasetClasses: number;
+  maxDatasetClasses: number;
+  /** The largest augmentation pad. */
+  maxPad: number;
   checkpointFormat: string;
   checkpointFormatVersion: number;
   /** Meta keys the checkpoint format writes itself. */

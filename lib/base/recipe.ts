@@ -18,6 +18,8 @@ export const RECIPE = Object.freeze({
   normalization: 'pixel' as const,
   /** ResNet-110's warm-up: lr 0.01 until the training error is below 80 % (about 400 iterations). */
   warmup: Object.freeze({ lr: 0.01, iterations: 400, untilError: 80 }),
+  /** Pad by 4, random 32×32 crop, random horizontal flip. */
+  augment: Object.freeze({ padCrop: 4, flip: true }),
 });
 
 /** The milestones' places in a run of another length: 50 % and 75 % of it (32k and 48k of 64k). */

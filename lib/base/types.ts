@@ -18,6 +18,30 @@ export interface ResNetConfig {
   shortcut: Shortcut;
   /** Outputs of the final fully connected layer. */
   numClasses: number;
+  /** Channels of the input images: 3 (RGB) or 1 (grey). */
+  inChannels: 1 | 3;
+}
+
+/** The shape of one image: channels (1: grey, 3: RGB), height and width in pixels. */
+export interface ImageShape {
+  /** 3: RGB, 1: grey. */
+  channels: 1 | 3;
+  /** Rows of pixels. */
+  height: number;
+  /** Columns of pixels. */
+  width: number;
+}
+
+/**
+ * Training-time augmentation: zero-pad by `padCrop` pixels and crop back to the image's size at a random offset
+ * (0: no crop), and random left-right flips. The paper's is `{ padCrop: 4, flip: true }`; digits and text want
+ * `flip: false`.
+ */
+export interface Augmentation {
+  /** Zero-padding before the random crop back to the image's size, in pixels (0: no crop). */
+  padCrop: number;
+  /** Random left-right flips. */
+  flip: boolean;
 }
 
 /** One training report: the mean loss and training error (%) since the last report, and the speed. */
@@ -72,10 +96,12 @@ export type MetaValue = string | number | boolean | null | MetaValue[] | { [key:
 export interface NormalizationValues {
   /** Per-pixel mean ('pixel') or per-channel mean and std ('channel'). */
   kind: 'pixel' | 'channel';
-  /** 3,072 values (pixel) or 3 (channel). */
+  /** C×H×W values (pixel: 3,072 for CIFAR) or C (channel), C = 3 or 1. */
   mean: Float32Array;
-  /** 3 values (1, 1, 1 for pixel). */
+  /** C values (all 1 for pixel). */
   std: Float32Array;
+  /** A per-pixel mean's [C, H, W] (always from the addon; optional going in, where a square size is assumed). */
+  shape?: number[];
 }
 
 /** Data-parallel options resolved: this process's rank, the rendezvous and its bounds. */
@@ -128,6 +154,8 @@ export interface ResolvedTrainerOptions {
   warmup?: ResolvedWarmup;
   /** A kind (its statistics are computed from the training set) or given statistics. */
   normalization: 'pixel' | 'channel' | NormalizationValues;
+  /** Absent: the paper's pad-4 crop and flips. */
+  augment?: Augmentation;
   /** NHWC activations. */
   channelsLast: boolean;
   /** Fused train-mode BatchNorm + ReLU kernels on the CPU. */

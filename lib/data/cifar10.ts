@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native, type NativeDataset } from '../base/native';
+import { ImageDataset } from './image-dataset';
 import * as v from '../base/validate';
 import { readTarGz } from '../io/archive';
 import { CIFAR10_ARCHIVE, defaultCacheDir, downloadCifar10, type DownloadOptions } from '../base/download';
@@ -81,19 +82,14 @@ async function archiveSource(file: string, split: Split): Promise<Source> {
 }
 
 /** CIFAR-10 images and labels in native memory (uint8), read from the binary version's files or its .tar.gz. */
-export class Cifar10 {
-  readonly #data: NativeDataset;
-  /** Class names, from batches.meta.txt. */
-  readonly classes: readonly string[];
+export class Cifar10 extends ImageDataset {
   /** Which images these are: a published split, or the images held out of the training split. */
-  readonly split: Split | 'validation';
+  declare readonly split: Split | 'validation';
   /** The held-out validation images (train split with `holdout`), else undefined. */
   readonly validation: Cifar10 | undefined;
 
   private constructor(data: NativeDataset, classes: readonly string[], split: Split | 'validation', validation?: Cifar10) {
-    this.#data = data;
-    this.classes = classes;
-    this.split = split;
+    super(data, classes, split);
     this.validation = validation;
   }
 
@@ -143,38 +139,5 @@ export class Cifar10 {
     const n = all.length();
     const val = new Cifar10(all.slice(n - holdout, n), classes, 'validation');
     return new Cifar10(all.slice(0, n - holdout), classes, split, val);
-  }
-
-  /** How many images. */
-  get length(): number {
-    return this.#data.length();
-  }
-
-  /** Images per class, indexed like `classes`. */
-  labelCounts(): number[] {
-    return this.#data.labelCounts(this.classes.length);
-  }
-
-  /** Raw pixels (uint8, CHW per image) and labels of images [start, start + count). */
-  images(start: number, count: number): { pixels: Uint8Array; labels: Uint8Array } {
-    v.integer('start', start, 0, this.length - 1);
-    v.integer('count', count, 1, this.length - start);
-    return this.#data.images(start, count);
-  }
-
-  /** Per-channel mean and std of pixels / 255 (computed natively, once per dataset). */
-  async channelStats(): Promise<{ mean: number[]; std: number[] }> {
-    const n = await this.#data.statistics('channel');
-    return { mean: Array.from(n.mean), std: Array.from(n.std) };
-  }
-
-  /** The paper's per-pixel mean (3×32×32 values of pixels / 255; computed natively, once per dataset). */
-  async pixelMean(): Promise<Float32Array> {
-    return (await this.#data.statistics('pixel')).mean;
-  }
-
-  /** @internal */
-  get nativeDataset(): NativeDataset {
-    return this.#data;
   }
 }

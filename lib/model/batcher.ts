@@ -1,7 +1,6 @@
 // Dynamic batching: single-image predictions from anywhere in the process coalesced into one batch of up to
 // `maxBatch` images, or whatever has arrived `maxDelayMs` after the oldest waiting one (TorchServe's batch_size and
 // max_batch_delay). One batch runs at a time; each caller gets its own row of logits.
-import { IMAGE_SIZE } from '../base/normalization';
 import { checkPrecision, type Precision } from '../base/precision';
 import * as v from '../base/validate';
 import { checkImages } from './model-checks';
@@ -83,13 +82,13 @@ export class Batcher {
   }
 
   /**
-   * Logits of one image (3×32×32 float32, already normalized), computed in a batch with whatever other images are
-   * waiting. Rejects at once with a QueueFullError when `maxQueue` images are waiting, and with the signal's reason
+   * Logits of one image (C×H×W float32, already normalized; 3×32×32 for CIFAR), computed in a batch with whatever
+   * other images of its size are waiting. Rejects at once with a QueueFullError when `maxQueue` images are waiting, and with the signal's reason
    * when `signal` aborts before its batch has finished.
    */
   predict(image: Float32Array, options: { signal?: AbortSignal } = {}): Promise<Float32Array> {
     const o = v.checkKeys('batcher.predict', options, ['signal']);
-    checkImages(image, 1);
+    checkImages(image, 1, 'any');
     const signal = v.abortSignal('signal', o.signal);
     if (this.#disposed) return Promise.reject(new Error('This batcher has been disposed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -153,9 +152,14 @@ export class Batcher {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#running || this.#queue.length === 0) return;
-    const batch = this.#queue.splice(0, this.#maxBatch);
-    const input = new Float32Array(batch.length * IMAGE_SIZE);
-    batch.forEach((w, i) => input.set(w.input, i * IMAGE_SIZE));
+    // The oldest image and those of its size behind it (a batch holds one size; the rest wait for the next).
+    const size = this.#queue[0].input.length;
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    for (const w of this.#queue) (w.input.length === size && batch.length < this.#maxBatch ? batch : rest).push(w);
+    this.#queue = rest;
+    const input = new Float32Array(batch.length * size);
+    batch.forEach((w, i) => input.set(w.input, i * size));
     this.#stats.batches++;
     this.#stats.images += batch.length;
     this.#stats.sizes[batch.length] = (this.#stats.sizes[batch.length] ?? 0) + 1;

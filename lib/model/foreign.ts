@@ -1,7 +1,7 @@
 // Models PyTorch exported, evaluated like a ResNet: TorchScript modules (torch.jit.script or torch.jit.trace, saved
 // with torch.jit.save) and AOTInductor packages (torch.export, then torch._inductor.aoti_compile_and_package).
 import { native, type NativeForeignModule, type NativeNormalization } from '../base/native';
-import { Cifar10 } from '../data/cifar10';
+import type { ImageDataset } from '../data/image-dataset';
 import type { DeviceSpec } from './resnet';
 import type { Evaluation } from './evaluation';
 import { Batcher, type BatcherOptions } from './batcher';
@@ -89,14 +89,15 @@ export abstract class ForeignModel {
 
   /** Logits for n already-normalized NCHW float32 images, without gradients, off the main thread. */
   async predict(input: Float32Array, n?: number, options: { precision?: Precision } = {}): Promise<Float32Array> {
-    return predictOn(this.#live, input, n, options, this.precision);
+    return predictOn(this.#live, input, n, options, this.precision, 3);
   }
 
   /** Test error, loss, per-class error and confusion matrix, with `normalization` applied to the raw images. */
-  async evaluate(data: Cifar10, options: { batchSize?: number; precision?: Precision } = {}): Promise<Evaluation> {
+  async evaluate(data: ImageDataset, options: { batchSize?: number; precision?: Precision } = {}): Promise<Evaluation> {
     const m = this.#live;
     return evaluateOn(m, data, options, {
       precision: this.precision, normalization: this.#normalization, normalizationOption: false, classes: m.numClasses(), noun: 'module',
+      inChannels: 3,
     });
   }
 

@@ -2,7 +2,8 @@
 import { native, type MetaValue, type NativeModel } from '../base/native';
 import type { ResNetConfig, Shortcut } from '../base/types';
 import * as v from '../base/validate';
-import { CIFAR10_CLASSES, Cifar10 } from '../data/cifar10';
+import { CIFAR10_CLASSES } from '../data/cifar10';
+import type { ImageDataset } from '../data/image-dataset';
 import { exportOnnx, type OnnxInput } from '../io/onnx';
 import { CIFAR10_CHANNEL_NORMALIZATION, IMAGE_SIZE, fromNative, toNative, type Normalization } from '../base/normalization';
 import type { Precision } from '../base/precision';
@@ -45,6 +46,8 @@ export interface ResNetOptions {
   shortcut?: Shortcut;
   /** Output classes (default 10). */
   numClasses?: number;
+  /** Channels of the input images: 3 for colour (default), 1 for grey. */
+  inChannels?: 1 | 3;
   /** Default 'auto'. */
   device?: DeviceSpec;
   /** Seeds the weight initialisation (He normal for convs) for a reproducible model. */
@@ -87,6 +90,16 @@ export interface SaveOptions {
 
 const ONNX_INPUTS = ['normalized', 'pixels'] as const;
 
+/** The meta key under which a checkpoint keeps its class names. */
+export const CLASS_NAMES_KEY = 'class_names';
+
+/** A checkpoint's class names (meta.class_names when it holds `numClasses` strings), else the defaults. */
+function classNamesOf(meta: Record<string, MetaValue>, numClasses: number): readonly string[] {
+  const names = meta[CLASS_NAMES_KEY];
+  if (Array.isArray(names) && names.length === numClasses && names.every((n) => typeof n === 'string')) return names as string[];
+  return numClasses === CIFAR10_CLASSES.length ? CIFAR10_CLASSES : Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+}
+
 
 /** A ResNet-CIFAR network (He et al. 2016, section 4.2) in native memory, on the CPU or a CUDA device; its work runs off the main thread. */
 export class ResNet {
@@ -101,13 +114,17 @@ export class ResNet {
       this.#native = adopted;
       return;
     }
-    const o = v.checkKeys('ResNet', options, ['depth', 'shortcut', 'numClasses', 'device', 'seed']);
+    const o = v.checkKeys('ResNet', options, ['depth', 'shortcut', 'numClasses', 'inChannels', 'device', 'seed']);
     const depth = checkDepth(o.depth ?? 20);
     const shortcut = checkShortcut(o.shortcut ?? 'A');
     const numClasses = v.integer('numClasses', o.numClasses ?? 10, 1, native().constants.maxClasses);
+    const inChannels = o.inChannels ?? 3;
+    if (inChannels !== 1 && inChannels !== 3) {
+      throw v.invalid('inChannels', 'to be 3 (colour) or 1 (grey)', inChannels, typeof inChannels === 'number' ? RangeError : TypeError);
+    }
     const device = v.device('device', o.device ?? 'auto');
     const seed = o.seed === undefined ? undefined : v.integer('seed', o.seed, 0);
-    this.#native = new (native().Model)({ depth, shortcut, numClasses, device, seed });
+    this.#native = new (native().Model)({ depth, shortcut, numClasses, inChannels, device, seed });
   }
 
   /**
@@ -157,9 +174,17 @@ export class ResNet {
     return this.nativeModel.device();
   }
 
-  /** Depth, shortcut and classes. */
+  /** Depth, shortcut, classes and input channels. */
   get config(): ResNetConfig {
     return this.nativeModel.config();
+  }
+
+  /**
+   * The name of each output class: those its checkpoint's meta holds (`class_names`, written by a fit on a dataset
+   * with names of its own), else CIFAR-10's for a 10-class network, else 'class 0', 'class 1', ….
+   */
+  get classNames(): readonly string[] {
+    return classNamesOf(this.meta, this.config.numClasses);
   }
 
   /** The `meta` dict a checkpoint of this model holds: format keys, normalization, and the meta it was loaded with. */
@@ -200,7 +225,7 @@ export class ResNet {
    * (eval unless `train()` was called). Runs off the main thread.
    */
   async predict(input: Float32Array, n?: number, options: PredictOptions = {}): Promise<Float32Array> {
-    return predictOn(this.nativeModel, input, n, options, 'fp32');
+    return predictOn(this.nativeModel, input, n, options, 'fp32', this.config.inChannels);
   }
 
   /**
@@ -240,7 +265,7 @@ export class ResNet {
     await exportOnnx({
       config,
       meta: this.meta,
-      classNames: config.numClasses === CIFAR10_CLASSES.length ? CIFAR10_CLASSES : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`),
+      classNames: this.classNames,
       stateDict: () => this.nativeModel.stateDictTensors(),
     }, file, { input, normalization, producerVersion: PACKAGE_VERSION });
   }
@@ -256,11 +281,11 @@ export class ResNet {
   }
 
   /** Test error, loss, per-class error and confusion matrix on a dataset: eval-mode BN, no grad, in batches. */
-  async evaluate(data: Cifar10, options: EvaluateOptions = {}): Promise<Evaluation> {
+  async evaluate(data: ImageDataset, options: EvaluateOptions = {}): Promise<Evaluation> {
     const model = this.nativeModel;
     return evaluateOn(model, data, options, {
       precision: 'fp32', normalization: model.normalization() ?? toNative(CIFAR10_CHANNEL_NORMALIZATION), normalizationOption: true,
-      classes: model.config().numClasses, noun: 'model',
+      classes: model.config().numClasses, noun: 'model', inChannels: model.config().inChannels,
     });
   }
 

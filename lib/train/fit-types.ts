@@ -1,6 +1,6 @@
 // The Trainer's public option, progress and history types (lib/train/trainer.ts runs them). Types only.
-import type { Cifar10 } from '../data/cifar10';
-import type { EvalPoint, FitStop, MetaValue, TrainingBatch, TrainPoint } from '../base/types';
+import type { ImageDataset } from '../data/image-dataset';
+import type { Augmentation, EvalPoint, FitStop, MetaValue, TrainingBatch, TrainPoint } from '../base/types';
 import type { Normalization } from '../base/normalization';
 import type { Precision } from '../base/precision';
 import type { Evaluation } from '../model/evaluation';
@@ -35,6 +35,11 @@ export interface TrainerOptions {
   seed?: number;
   /** Optional warm-up, e.g. `{ lr: 0.01, iterations: 400 }` or `{ lr: 0.01, untilError: 80 }` for ResNet-110. */
   warmup?: WarmupOptions;
+  /**
+   * Training-time augmentation (default the paper's: `{ padCrop: 4, flip: true }`): zero-pad by `padCrop` and crop
+   * back at a random offset (0: none), random left-right flips (`flip: false` for digits and text).
+   */
+  augment?: Partial<Augmentation>;
   /**
    * Input normalization: 'pixel' (default, the paper's per-pixel mean of the training set), 'channel' (per-channel
    * mean/std of the training set) or explicit statistics. It is stored in checkpoints and used by evaluate.
@@ -150,7 +155,7 @@ export type FitProgress = TrainProgress | EvalProgress | CheckpointProgress;
 /** What one fit evaluates, reports, writes and listens to. */
 export interface FitOptions {
   /** Evaluated every `evalEvery` iterations and at the end. */
-  eval?: Cifar10;
+  eval?: ImageDataset;
   /** Default: only at the end. */
   evalEvery?: number;
   /** Default EVAL_BATCH_SIZE (500, lib/base/recipe.ts). */

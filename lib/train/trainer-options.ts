@@ -4,14 +4,14 @@
 import { native } from '../base/native';
 import { checkDistributed } from './distributed';
 import type { TrainerOptions } from './fit-types';
-import type { ResolvedTrainerOptions, ResolvedWarmup } from '../base/types';
+import type { Augmentation, ResolvedTrainerOptions, ResolvedWarmup } from '../base/types';
 import { toNative } from '../base/normalization';
 import { checkPrecision } from '../base/precision';
 import { RECIPE } from '../base/recipe';
 import * as v from '../base/validate';
 
 export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
+  'warmup', 'augment', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
 
 export type { ResolvedTrainerOptions, ResolvedWarmup };
 
@@ -40,11 +40,21 @@ function warmup(w: unknown): ResolvedWarmup | undefined {
   };
 }
 
+function augment(a: unknown): Augmentation | undefined {
+  if (a === undefined) return undefined;
+  const o = v.checkKeys('augment', a, ['padCrop', 'flip']);
+  return {
+    padCrop: v.integer('augment.padCrop', o.padCrop ?? RECIPE.augment.padCrop, 0, native().constants.maxPad),
+    flip: v.boolean('augment.flip', o.flip ?? RECIPE.augment.flip),
+  };
+}
+
 /** Checks `options` for a model on `device` and fills in the recipe's defaults; errors are InvalidOption-shaped. */
 export function resolveTrainerOptions(options: TrainerOptions, device: string | undefined): ResolvedTrainerOptions {
   const o = v.checkKeys('Trainer', options, TRAINER_KEYS);
   const norm = o.normalization ?? RECIPE.normalization;
   const w = warmup(o.warmup);
+  const aug = augment(o.augment);
   return {
     iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9),
     milestones: milestones(o.milestones ?? RECIPE.milestones),
@@ -55,6 +65,7 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
     batchSize: v.integer('batchSize', o.batchSize ?? RECIPE.batchSize, 1, 50_000),
     seed: v.integer('seed', o.seed ?? RECIPE.seed, 0, 2 ** 53 - 1),
     ...(w ? { warmup: w } : {}),
+    ...(aug ? { augment: aug } : {}),
     normalization: typeof norm === 'string' ? v.oneOf('normalization', norm, native().constants.normalizationKinds) : toNative(norm),
     channelsLast: v.boolean('channelsLast', o.channelsLast ?? true),
     fusedBatchNorm: v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true),

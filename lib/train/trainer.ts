@@ -3,18 +3,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native, type MetaValue, type NativeFitEvent, type NativeFitHandle, type NativeFitOptions } from '../base/native';
-import { Cifar10 } from '../data/cifar10';
+import { ImageDataset } from '../data/image-dataset';
+import { CIFAR10_CLASSES } from '../data/cifar10';
 import { CHECKPOINT_FILE } from '../io/checkpoint';
 import { summarizeEvaluation } from '../model/evaluation';
 import { TensorBoardLog } from './fit-log';
 import { MAX_BATCH } from '../model/inference';
-import { checkClasses } from '../model/model-checks';
+import { checkClasses, checkInput } from '../model/model-checks';
 import type { FitProgress, History, TrainerOptions, FitOptions, TrainingBatch } from './fit-types';
-import { fromNative } from '../base/normalization';
+import { fromNative, normalizationMismatch } from '../base/normalization';
 import { precisionNote } from '../base/precision';
 import { EVAL_BATCH_SIZE, REPORT_EVERY } from '../base/recipe';
 import { resolveTrainerOptions, type ResolvedTrainerOptions } from './trainer-options';
-import { ResNet } from '../model/resnet';
+import { CLASS_NAMES_KEY, ResNet } from '../model/resnet';
 import * as v from '../base/validate';
 
 export type {
@@ -25,6 +26,20 @@ export { checkDistributed } from './distributed';
 
 const FIT_KEYS = ['eval', 'evalEvery', 'evalBatchSize', 'reportEvery', 'signal', 'onProgress', 'checkpoint', 'meta',
   'stepOnly', 'logDir'];
+
+const DATASET = 'an ImageDataset (Cifar10, ImageDataset.fromArrays, loadIdx, …)';
+
+const shapeOf = (d: ImageDataset) => [d.shape.channels, d.shape.height, d.shape.width];
+
+/**
+ * The fit's meta with the training set's class names under class_names (so that they travel with the checkpoint to
+ * ResNet.load, predict's callers and ONNX), unless they are CIFAR-10's or the user's meta names them itself.
+ */
+function withClassNames(meta: Record<string, MetaValue> | undefined, classes: readonly string[]): Record<string, MetaValue> | undefined {
+  const cifar = classes.length === CIFAR10_CLASSES.length && classes.every((c, i) => c === CIFAR10_CLASSES[i]);
+  if (cifar || meta?.[CLASS_NAMES_KEY] !== undefined) return meta;
+  return { ...meta, [CLASS_NAMES_KEY]: [...classes] };
+}
 
 let exitHook = false;
 /**
@@ -55,11 +70,11 @@ export class Trainer {
    * Trains `model` on `train` until `iterations` (or an abort), on a native thread. Resolves with the history;
    * rejects on a NaN/inf loss (the last good checkpoint is kept) or any other failure.
    */
-  async fit(train: Cifar10, options: FitOptions = {}): Promise<History> {
-    if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
+  async fit(train: ImageDataset, options: FitOptions = {}): Promise<History> {
+    if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
     const o = v.checkKeys('fit', options, FIT_KEYS);
-    if (o.eval !== undefined && !(o.eval instanceof Cifar10)) throw v.expected('eval to be a Cifar10 dataset', o.eval);
-    const evalData = o.eval as Cifar10 | undefined;
+    if (o.eval !== undefined && !(o.eval instanceof ImageDataset)) throw v.expected(`eval to be ${DATASET}`, o.eval);
+    const evalData = o.eval as ImageDataset | undefined;
     const evalEvery = o.evalEvery === undefined ? undefined : v.integer('evalEvery', o.evalEvery, 1);
     const evalBatchSize = v.integer('evalBatchSize', o.evalBatchSize ?? EVAL_BATCH_SIZE, 1, MAX_BATCH);
     const reportEvery = v.integer('reportEvery', o.reportEvery ?? REPORT_EVERY, 1);
@@ -75,11 +90,12 @@ export class Trainer {
       checkpointEvery = c.every === undefined ? undefined : v.integer('checkpoint.every', c.every, 1);
       resume = c.resume === undefined ? undefined : v.boolean('checkpoint.resume', c.resume);
     }
-    const meta = v.meta('meta', o.meta) as Record<string, MetaValue> | undefined;
+    const meta = withClassNames(v.meta('meta', o.meta) as Record<string, MetaValue> | undefined, train.classes);
     const stepOnly = o.stepOnly === undefined ? undefined : v.boolean('stepOnly', o.stepOnly);
     const logDir = o.logDir === undefined ? undefined : path.resolve(v.nonEmptyString('logDir', o.logDir));
     const model = this.model.nativeModel;
     this.#checkData(train, true);
+    if (evalData) this.#checkEvalData(train, evalData);
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
     try {
@@ -142,16 +158,20 @@ export class Trainer {
    * The augmented, normalized batch that `fit(train)` trains on at `iteration` (0-based), with the dataset index,
    * crop offsets (into the 40×40 zero-padded image) and flip of each image.
    */
-  async trainingBatch(train: Cifar10, iteration: number): Promise<TrainingBatch> {
-    if (!(train instanceof Cifar10)) throw v.expected('a Cifar10 training set', train);
+  async trainingBatch(train: ImageDataset, iteration: number): Promise<TrainingBatch> {
+    if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
     v.integer('iteration', iteration, 0);
     this.#checkData(train);
     return native().trainingBatch(train.nativeDataset, this.#nativeOptions({}), iteration);
   }
 
   /** A training set this trainer's batch size fits (and, for a fit, whose classes its model has). */
-  #checkData(train: Cifar10, forFit = false): void {
+  #checkData(train: ImageDataset, forFit = false): void {
     if (forFit) checkClasses(this.model.config.numClasses, train.classes.length);
+    checkInput(this.model.config.inChannels, train.shape);
+    const n = this.options.normalization;
+    const mismatch = typeof n === 'object' ? normalizationMismatch(n, shapeOf(train)) : undefined;
+    if (mismatch) throw new RangeError(`Cannot train on this dataset: ${mismatch}`);
     if (this.options.batchSize > train.length) {
       throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);
     }
@@ -166,7 +186,19 @@ export class Trainer {
     };
   }
 
-  #progress(e: NativeFitEvent, train: Cifar10): FitProgress {
+  /** Evaluation images the trained network can take: its channels, and the training images' size under a per-pixel mean. */
+  #checkEvalData(train: ImageDataset, evalData: ImageDataset): void {
+    checkClasses(this.model.config.numClasses, evalData.classes.length);
+    checkInput(this.model.config.inChannels, evalData.shape);
+    const n = this.options.normalization;
+    const perPixel = n === 'pixel' || (typeof n === 'object' && n.kind === 'pixel');
+    if (perPixel && (evalData.shape.height !== train.shape.height || evalData.shape.width !== train.shape.width)) {
+      throw new RangeError(`Expected eval images of the training images' size under a per-pixel mean ` +
+        `(${shapeOf(train).join('×')}) but they are ${shapeOf(evalData).join('×')}`);
+    }
+  }
+
+  #progress(e: NativeFitEvent, train: ImageDataset): FitProgress {
     const iterations = this.options.iterations;
     if (e.kind === 'train') {
       const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "../core/base/image_shape.h"
+
 namespace resnet_cifar {
 namespace args {
 
@@ -58,17 +60,20 @@ Napi::Object Object(const Napi::Value& v, const std::string& what) {
   return v.As<Napi::Object>();
 }
 
-at::Tensor Images(const Napi::Value& data, const Napi::Value& n, const std::string& what) {
+at::Tensor Images(const Napi::Value& data, const Napi::Value& n, int64_t channels, const std::string& what) {
   if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     throw TypeErrorEx(what + ": images must be a Float32Array");
   }
   auto arr = data.As<Napi::Float32Array>();
   const int64_t count = Int(n, what + ": n", 1, 1000000000);
-  if (static_cast<int64_t>(arr.ElementLength()) != count * 3072) {
-    throw RangeErrorEx(what + ": " + std::to_string(count) + " images need " + std::to_string(count * 3072) +
-                       " values, the array holds " + std::to_string(arr.ElementLength()));
+  const int64_t length = static_cast<int64_t>(arr.ElementLength());
+  const int64_t plane = length % (count * channels) == 0 ? length / (count * channels) : 0;
+  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(plane))));
+  if (plane == 0 || side * side != plane || side < kMinImageSide || side > kMaxImageSide) {
+    throw RangeErrorEx(what + ": " + std::to_string(count) + " square images of " + std::to_string(channels) +
+                       " channel(s) cannot hold " + std::to_string(length) + " values");
   }
-  return at::from_blob(arr.Data(), {count, 3, 32, 32}, at::kFloat).clone();
+  return at::from_blob(arr.Data(), {count, channels, side, side}, at::kFloat).clone();
 }
 
 Napi::Function Function(const Napi::Value& v, const std::string& what) {

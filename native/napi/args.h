@@ -29,7 +29,7 @@ std::vector<int64_t> Ints(const Napi::Value& v, const std::string& what, int64_t
 std::vector<float> Floats(const Napi::Value& v, const std::string& what);
 Napi::Object Object(const Napi::Value& v, const std::string& what);
 // (Float32Array, n) of n NCHW 3x32x32 images -> a float tensor copy (the caller may reuse the buffer at once).
-at::Tensor Images(const Napi::Value& data, const Napi::Value& n, const std::string& what);
+at::Tensor Images(const Napi::Value& data, const Napi::Value& n, int64_t channels, const std::string& what);
 Napi::Function Function(const Napi::Value& v, const std::string& what);
 
 // info[i], or undefined past the end.

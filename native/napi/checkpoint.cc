@@ -24,6 +24,7 @@ Napi::Object CheckpointToJs(Napi::Env env, const Checkpoint& ck, bool tensors) {
   config.Set("depth", static_cast<double>(ck.options.depth()));
   config.Set("shortcut", ShortcutName(ck.options.shortcut()));
   config.Set("numClasses", static_cast<double>(ck.options.num_classes()));
+  config.Set("inChannels", static_cast<double>(ck.options.in_channels()));
   o.Set("config", config);
   o.Set("meta", FromIValue(env, FullMeta(ck.options, ck.meta, ck.normalization)));
   o.Set("normalization", ck.normalization ? Napi::Value(NormalizationToJs(env, *ck.normalization)) : env.Null());

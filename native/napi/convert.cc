@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../core/base/image_shape.h"
 #include "../core/base/limits.h"
 #include "args.h"
 #include "guard.h"
@@ -97,23 +98,33 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   return env.Undefined();
 }
 
+static Napi::Array Numbers(Napi::Env env, size_t n, const std::function<double(size_t)>& at) {
+  auto a = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) a.Set(static_cast<uint32_t>(i), at(i));
+  return a;
+}
+
 Napi::Object NormalizationToJs(Napi::Env env, const Normalization& n) {
   auto o = Napi::Object::New(env);
   o.Set("kind", NormKindName(n.kind));
   o.Set("mean", FloatsToJs(env, n.MeanValues()));
   o.Set("std", FloatsToJs(env, n.StdValues()));
+  if (auto p = n.PixelShape())
+    o.Set("shape", Numbers(env, 3, [&](size_t i) {
+            return static_cast<double>(i == 0 ? p->channels : i == 1 ? p->height : p->width);
+          }));
   return o;
 }
 
 Normalization NormalizationFromJs(const Napi::Value& v, const std::string& what) {
   args::Fields o(v, what);
-  return Normalization::FromValues(ParseNormKind(o.String("kind")), o.Floats("mean"), o.Floats("std"));
-}
-
-static Napi::Array Numbers(Napi::Env env, size_t n, const std::function<double(size_t)>& at) {
-  auto a = Napi::Array::New(env, n);
-  for (size_t i = 0; i < n; ++i) a.Set(static_cast<uint32_t>(i), at(i));
-  return a;
+  std::optional<ImageShape> shape;
+  if (o.Has("shape")) {
+    const auto s = o.Ints("shape", 1, kMaxImageSide);
+    if (s.size() != 3) throw RangeErrorEx(o.Name("shape") + " must be [channels, height, width]");
+    shape = ImageShape{s[0], s[1], s[2]};
+  }
+  return Normalization::FromValues(ParseNormKind(o.String("kind")), o.Floats("mean"), o.Floats("std"), shape);
 }
 
 Napi::Object EvalResultToJs(Napi::Env env, const EvalResult& r) {

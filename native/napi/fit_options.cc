@@ -13,6 +13,11 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
   c.batches.seed = static_cast<uint64_t>(o.Int("seed", 0));
   c.batches.channels_last = o.Bool("channelsLast");
   if (o.Has("genericBatch")) c.batches.generic = o.Bool("genericBatch");
+  if (o.Has("augment")) {  // absent: the paper's pad-4 crop and flips (core's defaults)
+    args::Fields a(o.Get("augment"), o.Name("augment"));
+    c.batches.pad = a.Int("padCrop", 0, kMaxPad);
+    c.batches.flip = a.Bool("flip");
+  }
   c.sgd.momentum = o.Number("momentum");
   c.sgd.weight_decay = o.Number("weightDecay");
   c.schedule.lr = o.Number("lr");

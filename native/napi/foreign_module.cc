@@ -28,7 +28,7 @@ class ForeignWrap : public Napi::ObjectWrap<ForeignWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       auto s = Live(info);
-      return PredictJs(info, "resnet-cifar:foreign-predict",
+      return PredictJs(info, "resnet-cifar:foreign-predict", 3,
                        [s](const at::Tensor& x, Precision p) { return ForeignPredict(*s, x, p); });
     });
   }

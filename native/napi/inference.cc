@@ -10,8 +10,8 @@
 
 namespace resnet_cifar {
 
-Napi::Value PredictJs(const Napi::CallbackInfo& info, const char* name, PredictFn predict) {
-  auto input = args::Images(args::At(info, 0), args::At(info, 1), "predict");
+Napi::Value PredictJs(const Napi::CallbackInfo& info, const char* name, int64_t channels, PredictFn predict) {
+  auto input = args::Images(args::At(info, 0), args::At(info, 1), channels, "predict");
   const Precision precision = ParsePrecision(args::String(args::At(info, 2), "predict: precision"));
   auto out = std::make_shared<at::Tensor>();
   return TaskWorker::Run(

@@ -17,8 +17,9 @@ namespace resnet_cifar {
 using PredictFn = std::function<at::Tensor(const at::Tensor& images, Precision precision)>;
 using EvaluateFn = std::function<EvalResult(const Dataset& data, int64_t batch, const Normalization& norm, Precision)>;
 
-// predict(Float32Array NCHW, n, precision) -> Promise<Float32Array n x classes>
-Napi::Value PredictJs(const Napi::CallbackInfo& info, const char* name, PredictFn predict);
+// predict(Float32Array NCHW, n, precision) -> Promise<Float32Array n x classes>, for a network of `channels` input
+// channels (square images of any size).
+Napi::Value PredictJs(const Napi::CallbackInfo& info, const char* name, int64_t channels, PredictFn predict);
 
 // evaluate(dataset, batchSize, normalization | null, precision) -> Promise<evaluation>; null: `own()`, the network's
 // own normalization (an error when it has none, or when `own` is empty).

@@ -7,9 +7,11 @@
 #include <torch/version.h>
 
 #include "../core/base/cpu.h"
+#include "../core/base/image_shape.h"
 #include "../core/base/limits.h"
 #include "../core/base/precision.h"
 #include "../core/checkpoint/checkpoint.h"
+#include "../core/data/batches.h"
 #include "../core/data/normalization.h"
 #include "../core/nn/fused_bn.h"
 #include "../core/nn/resnet.h"
@@ -80,6 +82,11 @@ Napi::Object Constants(Napi::Env env) {
   o.Set("minDepth", static_cast<double>(kMinDepth));
   o.Set("maxDepth", static_cast<double>(kMaxDepth));
   o.Set("maxClasses", static_cast<double>(kMaxClasses));
+  o.Set("minImageSide", static_cast<double>(kMinImageSide));
+  o.Set("maxImageSide", static_cast<double>(kMaxImageSide));
+  o.Set("minDatasetClasses", static_cast<double>(kMinDatasetClasses));
+  o.Set("maxDatasetClasses", static_cast<double>(kMaxDatasetClasses));
+  o.Set("maxPad", static_cast<double>(kMaxPad));
   o.Set("checkpointFormat", kCheckpointFormat);
   o.Set("checkpointFormatVersion", static_cast<double>(kCheckpointFormatVersion));
   const auto& keys = ReservedMetaKeys();

@@ -44,7 +44,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<ModelState> state_;
 };
 
-// new Model({ depth, shortcut, numClasses, device, seed? }), or a loaded model handed over by NewWrapped.
+// new Model({ depth, shortcut, numClasses, inChannels?, device, seed? }), or a loaded model handed over by NewWrapped.
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Guard(info, [&]() -> Napi::Value {
     if ((state_ = AdoptedState<ModelState>())) return info.Env().Undefined();
@@ -52,6 +52,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     auto options = ResNetOptions(o.Int("depth", kMinDepth, kMaxDepth))
                        .shortcut(ParseShortcut(o.String("shortcut")))
                        .num_classes(o.Int("numClasses", 1, kMaxClasses));
+    if (o.Has("inChannels")) options.in_channels(o.Int("inChannels", 1, 3));
     std::optional<uint64_t> seed;
     if (o.Has("seed")) seed = static_cast<uint64_t>(o.Int("seed", 0));
     state_ = NewModel(options, ResolveDevice(o.String("device")), seed);
@@ -72,6 +73,7 @@ Napi::Value ModelWrap::Config(const Napi::CallbackInfo& info) {
     r.Set("depth", static_cast<double>(o.depth()));
     r.Set("shortcut", ShortcutName(o.shortcut()));
     r.Set("numClasses", static_cast<double>(o.num_classes()));
+    r.Set("inChannels", static_cast<double>(o.in_channels()));
     return r;
   });
 }
@@ -114,7 +116,7 @@ Napi::Value ModelWrap::GetNormalization(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     auto s = Live(info);
-    return PredictJs(info, "resnet-cifar:predict",
+    return PredictJs(info, "resnet-cifar:predict", s->net->options.in_channels(),
                      [s](const at::Tensor& x, Precision p) { return resnet_cifar::Predict(*s, x, p); });
   });
 }

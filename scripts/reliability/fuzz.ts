@@ -36,6 +36,7 @@ const REPLAY: Record<string, (input: Buffer) => { ext: string; data: Buffer } | 
     return { ext: '.safetensors', data: Buffer.concat([len, b]) };
   },
   cifar_batch: () => undefined,
+  idx: (b) => ({ ext: '.idx', data: b }),
   tar_gz: (b) => ({ ext: '.tar.gz', data: b }),
 };
 

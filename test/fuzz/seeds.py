@@ -101,6 +101,19 @@ for fmt, name in [(tarfile.USTAR_FORMAT, 'ustar'), (tarfile.GNU_FORMAT, 'gnu'), 
             t.addfile(info, io.BytesIO(data))
     put('tar_gz', f'{name}.tar.gz', gzip.compress(b.getvalue(), 6, mtime=0))
 put('tar_gz', 'two-members.tar.gz', gzip.compress(b.getvalue()[:1024], mtime=0) + gzip.compress(b.getvalue()[1024:], mtime=0))
+# IDX: the real Fashion-MNIST files (Debian's dataset-fashion-mnist), their heads and gzip forms, and small ones.
+fashion = '/usr/share/datasets/fashion-mnist'
+if os.path.isdir(fashion):
+    with gzip.open(os.path.join(fashion, 't10k-labels-idx1-ubyte.gz')) as f:
+        labels = f.read()
+    with gzip.open(os.path.join(fashion, 't10k-images-idx3-ubyte.gz')) as f:
+        images = f.read(16 + 20 * 784)
+    put('idx', 'labels.idx1', labels[:8 + 20])
+    put('idx', 'images-head.idx3', struct.pack('>HBBIII', 0, 8, 3, 20, 28, 28) + images[16:])
+    put('idx', 'labels.idx1.gz', gzip.compress(labels[:8 + 200], mtime=0))
+put('idx', 'tiny.idx3', struct.pack('>HBBIII', 0, 8, 3, 2, 8, 8) + bytes(range(128)))
+put('idx', 'tiny.idx3.gz', gzip.compress(struct.pack('>HBBIII', 0, 8, 3, 2, 8, 8) + bytes(128), mtime=0))
+put('idx', 'four-dims.idx4', struct.pack('>HBBIIII', 0, 8, 4, 1, 8, 8, 3) + bytes(192))
 if ours and os.path.isdir(ours):
     for f in sorted(os.listdir(ours)):
         data = open(os.path.join(ours, f), 'rb').read()

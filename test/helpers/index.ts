@@ -196,3 +196,14 @@ export const REAL_CIFAR: string | undefined = (() => {
 export function withRealCifar(register: TestRegister = test) {
   return requires(REAL_CIFAR !== undefined, 'real CIFAR-10', 'set CIFAR10_DIR to the cifar-10-batches-bin folder', register);
 }
+
+/** The real Fashion-MNIST files (Debian's dataset-fashion-mnist, or FASHION_MNIST_DIR), or undefined. */
+export const FASHION_MNIST: string | undefined = (() => {
+  const d = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+  return fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) ? d : undefined;
+})();
+
+/** A test that needs the real Fashion-MNIST: skipped without, a failure under CI. */
+export function withFashionMnist(register: TestRegister = test) {
+  return requires(FASHION_MNIST !== undefined, 'real Fashion-MNIST', 'apt-get install dataset-fashion-mnist', register);
+}

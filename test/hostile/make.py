@@ -162,6 +162,9 @@ def main():
             info.type = tarfile.XHDTYPE
         hdr = info.tobuf(tarfile.USTAR_FORMAT if size < (8 << 30) else tarfile.GNU_FORMAT)
         write(f'{what}.tar.gz', gzip.compress(hdr + b'\0' * (1 << 20), 9, mtime=0))
+    # IDX (MNIST format): a header declaring 4 GiB of images over 16 bytes; four dimensions whose product wraps 64 bits.
+    write('idx-declares-4gib.idx', struct.pack('>HBBIII', 0, 8, 3, 65536, 256, 256) + b'\0' * 16)
+    write('idx-dims-wrap.idx', struct.pack('>HBBIIII', 0, 8, 4, *([0xFFFFFFFF] * 4)) + b'\0' * 16)
 
 
 if __name__ == '__main__':

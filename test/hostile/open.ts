@@ -3,7 +3,7 @@
 // message }], baseMB, peakMB, seconds } (resident memory when that file's reading began, and its peak while it was read). Run by test/hostile-files.test.ts in a child
 // process, so that a crash or a hang is seen, and blamed on the file being read, instead of taking the runner down.
 import * as fs from 'node:fs';
-import { Cifar10, ResNet, readCheckpointMeta } from '../../lib/index';
+import { Cifar10, ImageDataset, ResNet, readCheckpointMeta } from '../../lib/index';
 
 async function attempt(api: string, fn: () => Promise<unknown>) {
   try {
@@ -25,6 +25,8 @@ async function open(file: string) {
   if (/\.tar\.gz$|\.tgz$/.test(file) || fs.statSync(file).isDirectory()) {
     results.push(await attempt('Cifar10.load train', () => Cifar10.load(file, { split: 'train' })));
     results.push(await attempt('Cifar10.load test', () => Cifar10.load(file, { split: 'test' })));
+  } else if (/\.idx$/.test(file)) {
+    results.push(await attempt('ImageDataset.loadIdx', () => ImageDataset.loadIdx(file, file)));
   } else {
     results.push(await attempt('ResNet.load', () => ResNet.load(file, { device: 'cpu' })));
     results.push(await attempt('readCheckpointMeta', () => readCheckpointMeta(file)));

@@ -15,8 +15,8 @@
 namespace resnet_cifar {
 
 const std::vector<std::string>& ReservedMetaKeys() {
-  static const std::vector<std::string> keys = {"format",      "format_version", "depth",        "shortcut",
-                                                "num_classes", "libtorch",       "normalization"};
+  static const std::vector<std::string> keys = {"format",      "format_version", "depth",         "shortcut",
+                                                "num_classes", "libtorch",       "normalization", "in_channels"};
   return keys;
 }
 
@@ -35,6 +35,7 @@ Meta FullMeta(const ResNetOptions& options, const Meta& meta, const std::optiona
   out.insert(std::string("depth"), options.depth());
   out.insert(std::string("shortcut"), ShortcutName(options.shortcut()));
   out.insert(std::string("num_classes"), options.num_classes());
+  if (options.in_channels() != 3) out.insert(std::string("in_channels"), options.in_channels());  // absent: 3
   out.insert(std::string("libtorch"), std::string(TORCH_VERSION));
   if (normalization) out.insert(std::string("normalization"), normalization->ToDict());
   for (const auto& kv : meta) {
@@ -84,6 +85,12 @@ static Checkpoint FromParts(const std::string& path, const Meta& m, const c10::I
   try {
     out.options =
         ResNetOptions(depth->toInt()).shortcut(ParseShortcut(shortcut->toStringRef())).num_classes(classes->toInt());
+    if (const c10::IValue* c = field("in_channels")) {
+      if (!c->isInt() || (c->toInt() != 1 && c->toInt() != 3)) {
+        throw std::invalid_argument("checkpoint meta's in_channels is not 1 or 3");
+      }
+      out.options.in_channels(c->toInt());
+    }
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
@@ -233,7 +240,7 @@ void CheckResumable(const std::string& path, const Checkpoint& ck, const ResNetO
                     int64_t batch_size, int64_t train_size, int64_t world_size) {
   const std::string cannot = "Cannot resume from " + path + ": ";
   if (ck.options.depth() != model.depth() || ck.options.shortcut() != model.shortcut() ||
-      ck.options.num_classes() != model.num_classes()) {
+      ck.options.num_classes() != model.num_classes() || ck.options.in_channels() != model.in_channels()) {
     throw std::runtime_error(cannot + "it holds " + DescribeModel(ck.options) + " but this model is " +
                              DescribeModel(model));
   }

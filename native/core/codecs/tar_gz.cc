@@ -6,8 +6,7 @@
 
 #include "../base/files.h"
 #include "../base/limits.h"
-#include "crc32.h"
-#include "inflate.h"
+#include "gzip.h"
 
 namespace resnet_cifar {
 namespace {
@@ -169,92 +168,18 @@ class TarParser {
   std::vector<char> current_data_;
 };
 
-// One gzip member's inflated bytes: to the tar parser, into the CRC-32 and the length its trailer checks.
-// Stops past what deflate can produce from the compressed bytes there are: miniz's decoder, given some invalid
-// streams, goes on producing output forever (a 265-byte file found by npm run fuzz).
-struct GzipSink {
-  TarParser* tar = nullptr;
-  uint64_t limit = 0;
-  uint32_t crc = 0;
-  uint64_t size = 0;
-  std::string error;
-  static int Put(const void* p, int len, void* user) {
-    auto* s = static_cast<GzipSink*>(user);
-    s->size += static_cast<uint64_t>(len);
-    if (s->size > s->limit) {
-      s->error = "the compressed data is damaged (it inflates to more than deflate can produce from it)";
-      return 0;
-    }
-    s->crc = Crc32Update(s->crc, static_cast<const unsigned char*>(p), static_cast<size_t>(len));
-    try {
-      s->tar->Feed(static_cast<const char*>(p), static_cast<size_t>(len));
-    } catch (const TarError& e) {
-      s->error = e.what();
-      return 0;
-    }
-    return 1;
-  }
-};
-
-// The offset of a gzip member's deflate data after its header at b[0, n).
-size_t GzipHeader(const unsigned char* b, size_t n) {
-  if (n < 10 || b[0] != 0x1f || b[1] != 0x8b) throw TarError("not gzip data (incorrect header check)");
-  if (b[2] != 8) throw TarError("unknown gzip compression method");
-  const unsigned flags = b[3];
-  size_t p = 10;
-  if (flags & 4) {  // FEXTRA
-    if (n - p < 2) throw TarError("gzip header cut short");
-    const size_t len = b[p] | (b[p + 1] << 8);
-    if (n - p - 2 < len) throw TarError("gzip header cut short");
-    p += 2 + len;
-  }
-  for (unsigned f : {8u, 16u}) {  // FNAME, FCOMMENT: zero-terminated
-    if (!(flags & f)) continue;
-    const void* z = std::memchr(b + p, 0, n - p);
-    if (!z) throw TarError("gzip header cut short");
-    p = static_cast<size_t>(static_cast<const unsigned char*>(z) - b) + 1;
-  }
-  if (flags & 2) {  // FHCRC
-    if (n - p < 2) throw TarError("gzip header cut short");
-    p += 2;
-  }
-  return p;
-}
-
 }  // namespace
 
 TarContents ReadTarGzBytes(const char* data, size_t size, const std::string& name,
                            const std::map<std::string, uint64_t>& wanted) {
   TarContents out;
   try {
-    if (!HaveInflate()) throw TarError("this libtorch lacks miniz's inflate (tinfl), which .tar.gz reading uses");
     TarParser tar(wanted, out);
-    const auto* b = reinterpret_cast<const unsigned char*>(data);
-    size_t at = 0;
-    do {  // gzip members, one after another
-      at += GzipHeader(b + at, size - at);
-      GzipSink sink;
-      sink.tar = &tar;
-      sink.limit = (size - at) * kMaxDeflateRatio + 65536;
-      size_t in = size - at;
-      if (!InflateRaw(b + at, &in, &GzipSink::Put, &sink)) {
-        throw TarError(!sink.error.empty() ? sink.error
-                                           : "the compressed data is damaged or cut short (invalid deflate stream)");
-      }
-      at += in;
-      if (size - at < 8) throw TarError("the gzip trailer is cut short (truncated?)");
-      const uint32_t crc = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (static_cast<uint32_t>(b[at + 3]) << 24);
-      const uint32_t isize =
-          b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | (static_cast<uint32_t>(b[at + 7]) << 24);
-      if (crc != sink.crc) throw TarError("gzip checksum mismatch (the file is damaged)");
-      if (isize != static_cast<uint32_t>(sink.size)) throw TarError("gzip length mismatch (the file is damaged)");
-      at += 8;
-    } while (size - at >= 2 && b[at] == 0x1f && b[at + 1] == 0x8b);
-    if (std::any_of(b + at, b + size, [](unsigned char c) { return c != 0; })) {
-      throw TarError("unexpected bytes after the gzip data");
-    }
+    Gunzip(data, size, [&](const char* p, size_t n) { tar.Feed(p, n); });
     tar.Finish();
   } catch (const TarError& e) {
+    throw std::runtime_error("Cannot read " + name + " as a .tar.gz archive: " + e.what());
+  } catch (const GzipError& e) {
     throw std::runtime_error("Cannot read " + name + " as a .tar.gz archive: " + e.what());
   }
   return out;

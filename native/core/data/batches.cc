@@ -21,9 +21,14 @@ static at::Generator StreamGenerator(uint64_t seed, uint64_t stream, uint64_t in
 BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions options, c10::Device device)
     : images_(data.images().to(device)),
       labels_(data.labels().to(device)),
+      shape_(data.shape()),
       norm_(std::move(norm)),
       opt_(options),
       device_(device) {
+  norm_.CheckFits(shape_);
+  if (opt_.pad < 0 || opt_.pad > kMaxPad) {
+    throw std::invalid_argument("pad must be 0 to " + std::to_string(kMaxPad) + ", got " + std::to_string(opt_.pad));
+  }
   norm_.mean = norm_.mean.to(device).contiguous();
   norm_.std = norm_.std.to(device).contiguous();
   n_ = labels_.size(0);
@@ -32,13 +37,15 @@ BatchMaker::BatchMaker(const Dataset& data, Normalization norm, BatchOptions opt
 }
 
 // One pass that writes normalized floats straight into the training layout (single-threaded: about 1 ms a batch of
-// 128, made between two training steps; see FitLoop::Loop).
+// 128 CIFAR images, made between two training steps; see FitLoop::Loop).
 at::Tensor BatchMaker::CropCpu(const BatchDraw& d) const {
   const int64_t b = d.index.size(0);
-  auto x = at::empty({b, 3, 32, 32}, at::TensorOptions()
-                                         .dtype(at::kFloat)
-                                         .memory_format(opt_.channels_last ? at::MemoryFormat::ChannelsLast
-                                                                           : at::MemoryFormat::Contiguous));
+  const int64_t C = shape_.channels, H = shape_.height, W = shape_.width, P = opt_.pad;
+  const int64_t plane = H * W, pixels = C * plane;
+  auto x = at::empty({b, C, H, W}, at::TensorOptions()
+                                       .dtype(at::kFloat)
+                                       .memory_format(opt_.channels_last ? at::MemoryFormat::ChannelsLast
+                                                                         : at::MemoryFormat::Contiguous));
   float* out = x.data_ptr<float>();
   const uint8_t* src = images_.data_ptr<uint8_t>();
   const float* m = norm_.mean.data_ptr<float>();
@@ -50,16 +57,16 @@ at::Tensor BatchMaker::CropCpu(const BatchDraw& d) const {
   const bool* fp = d.flip.data_ptr<bool>();
   const bool cl = opt_.channels_last;
   for (int64_t i = 0; i < b; ++i) {
-    const uint8_t* img = src + ip[i] * 3072;
-    float* o = out + i * 3072;
-    for (int64_t c = 0; c < 3; ++c) {
-      for (int64_t y = 0; y < 32; ++y) {
-        const int64_t sy = yp[i] + y - 4;
-        for (int64_t xx = 0; xx < 32; ++xx) {
-          const int64_t sx = xp[i] + (fp[i] ? 31 - xx : xx) - 4;
-          const uint8_t v = (sy < 0 || sy > 31 || sx < 0 || sx > 31) ? 0 : img[c * 1024 + sy * 32 + sx];
-          const float mu = pixel ? m[c * 1024 + y * 32 + xx] : m[c];
-          o[cl ? (y * 32 + xx) * 3 + c : c * 1024 + y * 32 + xx] = Normalization::Value(v, mu, s[c]);
+    const uint8_t* img = src + ip[i] * pixels;
+    float* o = out + i * pixels;
+    for (int64_t c = 0; c < C; ++c) {
+      for (int64_t y = 0; y < H; ++y) {
+        const int64_t sy = yp[i] + y - P;
+        for (int64_t xx = 0; xx < W; ++xx) {
+          const int64_t sx = xp[i] + (fp[i] ? W - 1 - xx : xx) - P;
+          const uint8_t v = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0 : img[c * plane + sy * W + sx];
+          const float mu = pixel ? m[c * plane + y * W + xx] : m[c];
+          o[cl ? (y * W + xx) * C + c : c * plane + y * W + xx] = Normalization::Value(v, mu, s[c]);
         }
       }
     }
@@ -70,14 +77,15 @@ at::Tensor BatchMaker::CropCpu(const BatchDraw& d) const {
 // The same crop as one gather on whichever device holds the data.
 at::Tensor BatchMaker::CropGeneric(const BatchDraw& d) const {
   const int64_t b = d.index.size(0);
+  const int64_t C = shape_.channels, H = shape_.height, W = shape_.width, P = opt_.pad;
   auto opts = at::TensorOptions().dtype(at::kLong).device(device_);
-  auto ar = at::arange(32, opts);
-  auto rows = d.dy.unsqueeze(1) + ar;  // b x 32
-  auto cols = at::where(d.flip.unsqueeze(1), d.dx.unsqueeze(1) + 31 - ar, d.dx.unsqueeze(1) + ar);
-  auto padded = at::constant_pad_nd(images_.index_select(0, d.index), {4, 4, 4, 4}, 0);  // b x 3 x 40 x 40
+  auto rows = d.dy.unsqueeze(1) + at::arange(H, opts);  // b x H
+  auto aw = at::arange(W, opts);
+  auto cols = at::where(d.flip.unsqueeze(1), d.dx.unsqueeze(1) + (W - 1) - aw, d.dx.unsqueeze(1) + aw);
+  auto padded = at::constant_pad_nd(images_.index_select(0, d.index), {P, P, P, P}, 0);  // b x C x H+2P x W+2P
   auto bi = at::arange(b, opts).view({b, 1, 1, 1});
-  auto ci = at::arange(3, opts).view({1, 3, 1, 1});
-  auto crop = padded.index({bi, ci, rows.view({b, 1, 32, 1}), cols.view({b, 1, 1, 32})});
+  auto ci = at::arange(C, opts).view({1, C, 1, 1});
+  auto crop = padded.index({bi, ci, rows.view({b, 1, H, 1}), cols.view({b, 1, 1, W})});
   auto x = norm_.Apply(crop);
   return opt_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
@@ -99,8 +107,10 @@ Batch BatchMaker::Make(int64_t it, BatchDraw* draw) {
   auto g = StreamGenerator(opt_.seed, 2 + 16 * static_cast<uint64_t>(opt_.rank), static_cast<uint64_t>(it));
   // Rows: image index, crop offsets dy and dx, flip. On a device they travel as one block, copied without waiting
   // (pinned memory on CUDA): the host runs ahead of the GPU and only waits at report points.
-  auto rows = at::stack({order_.narrow(0, start, b), at::randint(0, 9, {b}, g, at::kLong),
-                         at::randint(0, 9, {b}, g, at::kLong), at::randint(0, 2, {b}, g, at::kLong)});
+  const int64_t offsets = 2 * opt_.pad + 1;
+  auto rows = at::stack({order_.narrow(0, start, b), at::randint(0, offsets, {b}, g, at::kLong),
+                         at::randint(0, offsets, {b}, g, at::kLong), at::randint(0, 2, {b}, g, at::kLong)});
+  if (!opt_.flip) rows[3].zero_();
   if (device_.is_cuda()) rows = rows.pin_memory();
   if (!device_.is_cpu()) rows = rows.to(device_, /*non_blocking=*/true);
   BatchDraw d{rows[0], rows[1], rows[2], rows[3].to(at::kBool)};

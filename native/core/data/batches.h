@@ -1,7 +1,7 @@
-// Training batches: the epoch's data order, and each image zero-padded by 4, randomly cropped to 32x32, flipped
-// at random and normalized. Every draw is a pure function of (seed, epoch) or (seed, iteration), so the batch of
-// any iteration is known without replaying the ones before it: exact resume, and prefetching cannot shift the
-// random stream.
+// Training batches: the epoch's data order, and each image zero-padded by `pad` (the paper's 4), randomly cropped
+// back to its size, flipped left-right at random (unless `flip` is off) and normalized. Every draw is a pure function
+// of (seed, epoch) or (seed, iteration), so the batch of any iteration is known without replaying the ones before it:
+// exact resume, and prefetching cannot shift the random stream.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,6 +23,10 @@ struct BatchOptions {
   uint64_t seed = 0;
   bool channels_last = true;  // the batch in NHWC memory order (what the network trains on)
   bool generic = false;       // the torch-ops path other devices use, on the CPU too (tests compare the two)
+  // Augmentation: zero-pad by `pad` and crop at a random offset (0: no crop), random horizontal flips. The draws are
+  // the same either way (offsets in 0..2*pad, a flip bit), so the stream of data orders does not depend on them.
+  int64_t pad = 4;
+  bool flip = true;
   // Data-parallel training: this rank's shard of every epoch's permutation, as DistributedSampler takes it (the
   // permutation padded with its own first indices to a multiple of world_size, then every world_size-th from
   // `rank`); each rank draws its own augmentation. The global batch is world_size * batch.
@@ -30,19 +34,22 @@ struct BatchOptions {
   int64_t world_size = 1;
 };
 
+constexpr int64_t kMaxPad = 64;
+
 struct Batch {
   at::Tensor x;  // normalized float, on the training device
   at::Tensor y;  // int64 labels
 };
 
-// What was drawn for a batch: which images, crop offsets into the padded 40x40 image, flips.
+// What was drawn for a batch: which images, crop offsets into the padded image, flips.
 struct BatchDraw {
   at::Tensor index, dy, dx, flip;
 };
 
 class BatchMaker {
  public:
-  // The images and labels go to `device` once; batches are cut and augmented there.
+  // The images and labels go to `device` once; batches are cut and augmented there. std::invalid_argument when
+  // `norm` does not fit the images (Normalization::CheckFits) or the pad is outside 0..kMaxPad.
   BatchMaker(const Dataset& data, Normalization norm, BatchOptions options, c10::Device device);
 
   int64_t PerEpoch() const { return per_epoch_; }
@@ -54,6 +61,7 @@ class BatchMaker {
   at::Tensor CropGeneric(const BatchDraw& d) const;
 
   at::Tensor images_, labels_;
+  ImageShape shape_;
   Normalization norm_;
   BatchOptions opt_;
   c10::Device device_;

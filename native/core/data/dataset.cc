@@ -19,6 +19,34 @@ std::shared_ptr<Dataset> Dataset::Slice(int64_t start, int64_t end) const {
   return std::make_shared<Dataset>(images_.narrow(0, start, end - start), labels_.narrow(0, start, end - start));
 }
 
+std::shared_ptr<Dataset> DatasetFromPixels(at::Tensor images, at::Tensor labels, int64_t classes) {
+  if (images.dim() != 4 || images.scalar_type() != at::kByte || !images.device().is_cpu()) {
+    throw std::invalid_argument("images must be uint8 N x C x H x W on the CPU");
+  }
+  const ImageShape shape{images.size(1), images.size(2), images.size(3)};
+  if (!shape.Valid()) {
+    throw std::invalid_argument("images of " + shape.ToString() + " (expected 1 or 3 channels and sides of " +
+                                std::to_string(kMinImageSide) + " to " + std::to_string(kMaxImageSide) + ")");
+  }
+  if (labels.dim() != 1 || labels.scalar_type() != at::kLong || labels.size(0) != images.size(0)) {
+    throw std::invalid_argument("labels must be int64, one per image (" + std::to_string(images.size(0)) + ")");
+  }
+  if (images.size(0) < 1) throw std::invalid_argument("a dataset needs at least one image");
+  if (classes < kMinDatasetClasses || classes > kMaxDatasetClasses) {
+    throw std::invalid_argument("classes must be " + std::to_string(kMinDatasetClasses) + " to " +
+                                std::to_string(kMaxDatasetClasses) + ", got " + std::to_string(classes));
+  }
+  labels = labels.contiguous();
+  const int64_t* l = labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < labels.size(0); ++i) {
+    if (l[i] < 0 || l[i] >= classes) {
+      throw std::invalid_argument("label " + std::to_string(l[i]) + " of image " + std::to_string(i) +
+                                  " is outside 0.." + std::to_string(classes - 1));
+    }
+  }
+  return std::make_shared<Dataset>(images.contiguous(), labels);
+}
+
 std::vector<int64_t> Dataset::LabelCounts(int64_t classes) const {
   std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
   const int64_t* l = labels_.data_ptr<int64_t>();

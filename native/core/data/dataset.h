@@ -1,5 +1,6 @@
-// CIFAR-10 in memory: one uint8 tensor of images (N, 3, 32, 32) and one int64 tensor of labels, read from the
-// binary batch files (10,000 records of a label byte and 3,072 pixel bytes each).
+// A labeled image set in memory: one uint8 tensor of images (N, C, H, W) and one int64 tensor of labels 0..K-1.
+// Its sources: CIFAR-10's binary batch files (10,000 records of a label byte and 3,072 pixel bytes each), pixels
+// handed over whole (DatasetFromPixels), IDX files (idx.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../base/image_shape.h"
 #include "normalization.h"
 
 namespace resnet_cifar {
@@ -18,9 +20,10 @@ class Dataset {
  public:
   Dataset(at::Tensor images, at::Tensor labels);
 
-  const at::Tensor& images() const { return images_; }  // uint8 N x 3 x 32 x 32, CPU
+  const at::Tensor& images() const { return images_; }  // uint8 N x C x H x W, contiguous, CPU
   const at::Tensor& labels() const { return labels_; }  // int64 N, CPU
   int64_t size() const { return labels_.size(0); }
+  ImageShape shape() const { return {images_.size(1), images_.size(2), images_.size(3)}; }
 
   // Images [start, end) sharing this dataset's memory; std::out_of_range outside 0..size().
   std::shared_ptr<Dataset> Slice(int64_t start, int64_t end) const;
@@ -34,6 +37,10 @@ class Dataset {
   mutable std::mutex stats_mu_;
   mutable std::map<NormKind, Normalization> stats_;
 };
+
+// uint8 images N x C x H x W (a shape ImageShape::Valid() accepts) and int64 labels (N) in 0..classes-1, taken as
+// they are (contiguous); std::invalid_argument naming what is wrong otherwise.
+std::shared_ptr<Dataset> DatasetFromPixels(at::Tensor images, at::Tensor labels, int64_t classes);
 
 // One batch file: read from `name` (a path), or taken from `bytes` when they are given (e.g. from the .tar.gz);
 // `name` then only names it in errors.

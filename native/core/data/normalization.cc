@@ -21,9 +21,9 @@ const char* NormKindName(NormKind k) { return k == NormKind::kPixel ? "pixel" : 
 Normalization Normalization::Of(NormKind kind, const at::Tensor& images_u8) {
   c10::NoGradGuard no_grad;
   constexpr int64_t kChunk = 1024;
-  const int64_t n = images_u8.size(0);
-  auto sum = at::zeros({1, 3, 32, 32}, at::kDouble);
-  auto sq = at::zeros({1, 3, 1, 1}, at::kDouble);
+  const int64_t n = images_u8.size(0), c = images_u8.size(1), h = images_u8.size(2), w = images_u8.size(3);
+  auto sum = at::zeros({1, c, h, w}, at::kDouble);
+  auto sq = at::zeros({1, c, 1, 1}, at::kDouble);
   for (int64_t i = 0; i < n; i += kChunk) {
     auto x = images_u8.narrow(0, i, std::min(kChunk, n - i)).to(at::kDouble);
     sum += x.sum(0, /*keepdim=*/true);
@@ -33,9 +33,9 @@ Normalization Normalization::Of(NormKind kind, const at::Tensor& images_u8) {
   out.kind = kind;
   if (kind == NormKind::kPixel) {
     out.mean = (sum / static_cast<double>(n) / 255.0).to(at::kFloat).contiguous();
-    out.std = at::ones({1, 3, 1, 1}, at::kFloat);
+    out.std = at::ones({1, c, 1, 1}, at::kFloat);
   } else {
-    const double count = static_cast<double>(n) * 32 * 32;
+    const double count = static_cast<double>(n) * static_cast<double>(h * w);
     auto mean = sum.sum({2, 3}, /*keepdim=*/true) / count / 255.0;
     auto var = (sq / count / (255.0 * 255.0) - mean * mean).clamp_min(0);  // population variance of pixels / 255
     out.mean = mean.to(at::kFloat).contiguous();
@@ -44,26 +44,63 @@ Normalization Normalization::Of(NormKind kind, const at::Tensor& images_u8) {
   return out;
 }
 
-Normalization Normalization::FromValues(NormKind kind, const std::vector<float>& mean, const std::vector<float>& std) {
-  const size_t want = kind == NormKind::kPixel ? 3 * 32 * 32 : 3;
-  if (mean.size() != want || std.size() != 3) {
-    throw std::invalid_argument(std::string(NormKindName(kind)) + " normalization needs " + std::to_string(want) +
-                                " mean values and 3 std values, got " + std::to_string(mean.size()) + " and " +
-                                std::to_string(std.size()));
+Normalization Normalization::FromValues(NormKind kind, const std::vector<float>& mean, const std::vector<float>& std,
+                                        const std::optional<ImageShape>& shape) {
+  const int64_t c = static_cast<int64_t>(std.size());
+  const int64_t m = static_cast<int64_t>(mean.size());
+  const std::string what = std::string(NormKindName(kind)) + " normalization";
+  if (c != 1 && c != 3) {
+    throw std::invalid_argument(what + " needs 1 or 3 std values (one per channel), got " + std::to_string(c));
+  }
+  int64_t h = 1, w = 1;
+  if (kind == NormKind::kPixel) {
+    if (shape) {
+      h = shape->height;
+      w = shape->width;
+    } else {
+      const int64_t plane = m / c;
+      h = w = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(plane))));
+    }
+    const bool fits = (!shape || shape->channels == c) && h * w * c == m && h >= kMinImageSide && h <= kMaxImageSide &&
+                      w >= kMinImageSide && w <= kMaxImageSide;
+    if (!fits) {
+      throw std::invalid_argument(what + " needs C x H x W mean values for " + std::to_string(c) +
+                                  " channels and sides of " + std::to_string(kMinImageSide) + " to " +
+                                  std::to_string(kMaxImageSide) + (shape ? " (" + shape->ToString() + ")" : "") +
+                                  ", got " + std::to_string(m));
+    }
+  } else if (m != c) {
+    throw std::invalid_argument(what + " needs " + std::to_string(c) + " mean values and " + std::to_string(c) +
+                                " std values, got " + std::to_string(m) + " and " + std::to_string(c));
   }
   for (float s : std) {
     if (!(s > 0) || !std::isfinite(s))
       throw std::invalid_argument("normalization std values must be positive and finite");
   }
-  for (float m : mean) {
-    if (!std::isfinite(m)) throw std::invalid_argument("normalization mean values must be finite");
+  for (float v : mean) {
+    if (!std::isfinite(v)) throw std::invalid_argument("normalization mean values must be finite");
   }
   Normalization n;
   n.kind = kind;
-  n.mean = at::tensor(mean, at::kFloat)
-               .view(kind == NormKind::kPixel ? at::IntArrayRef{1, 3, 32, 32} : at::IntArrayRef{1, 3, 1, 1});
-  n.std = at::tensor(std, at::kFloat).view({1, 3, 1, 1});
+  n.mean = at::tensor(mean, at::kFloat).view({1, c, h, w});
+  n.std = at::tensor(std, at::kFloat).view({1, c, 1, 1});
   return n;
+}
+
+std::optional<ImageShape> Normalization::PixelShape() const {
+  if (kind != NormKind::kPixel) return std::nullopt;
+  return ImageShape{mean.size(1), mean.size(2), mean.size(3)};
+}
+
+void Normalization::CheckFits(const ImageShape& shape) const {
+  if (Channels() != shape.channels) {
+    throw std::invalid_argument("the normalization has " + std::to_string(Channels()) +
+                                " channel(s) but the images have " + std::to_string(shape.channels));
+  }
+  if (auto p = PixelShape(); p && *p != shape) {
+    throw std::invalid_argument("the per-pixel mean is of " + p->ToString() + " images but these are " +
+                                shape.ToString());
+  }
 }
 
 at::Tensor Normalization::Apply(const at::Tensor& images_u8) const {
@@ -91,6 +128,11 @@ c10::impl::GenericDict Normalization::ToDict() const {
   d.insert(std::string("kind"), std::string(NormKindName(kind)));
   d.insert(std::string("mean"), DoubleList(MeanValues()));
   d.insert(std::string("std"), DoubleList(StdValues()));
+  if (auto p = PixelShape(); p && p->height != p->width) {
+    c10::impl::GenericList l(c10::AnyType::get());
+    for (int64_t v : {p->channels, p->height, p->width}) l.push_back(v);
+    d.insert(std::string("shape"), l);
+  }
   return d;
 }
 
@@ -118,7 +160,18 @@ Normalization Normalization::FromDict(const c10::IValue& v, const std::string& s
     const NormKind k = ParseNormKind(kind.toStringRef());
     std::vector<float> mean = floats(field("mean"));
     std::vector<float> sd = floats(field("std"));
-    return FromValues(k, mean, sd);
+    std::optional<ImageShape> shape;
+    if (auto it = d.find(std::string("shape")); it != d.end()) {
+      const c10::IValue& l = it->value();
+      if (!l.isList() || l.toListRef().size() != 3) throw std::runtime_error(bad);
+      int64_t v[3];
+      for (size_t i = 0; i < 3; ++i) {
+        if (!l.toListRef()[i].isInt()) throw std::runtime_error(bad);
+        v[i] = l.toListRef()[i].toInt();
+      }
+      shape = ImageShape{v[0], v[1], v[2]};
+    }
+    return FromValues(k, mean, sd, shape);
   } catch (const std::invalid_argument&) {
     throw std::runtime_error(bad);
   }

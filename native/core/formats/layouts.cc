@@ -165,7 +165,11 @@ ImportedWeights ImportWeights(const c10::IValue& root, const std::string& source
   if (!projection && !shortcut_hint.empty()) shortcut = ParseShortcut(shortcut_hint);
   const at::Tensor& fc = t.at(ours ? "fc.weight" : "linear.weight");
   if (fc.dim() != 2) throw std::runtime_error(source + ": the final layer's weight is not a matrix");
-  out.options = ResNetOptions(6 * n + 2).shortcut(shortcut).num_classes(fc.size(0));
+  const at::Tensor& stem = t.at(ours ? "conv.weight" : "conv1.weight");
+  if (stem.dim() != 4 || (stem.size(1) != 1 && stem.size(1) != 3)) {
+    throw std::runtime_error(source + ": the first convolution's weight is not of 1 or 3 input channels");
+  }
+  out.options = ResNetOptions(6 * n + 2).shortcut(shortcut).num_classes(fc.size(0)).in_channels(stem.size(1));
   // Ours: names as they are. akamaster: renamed, and for option A the stage-2/3 channels permuted into our order.
   c10::Dict<std::string, at::Tensor> result;
   for (const auto& [k, v] : t) {

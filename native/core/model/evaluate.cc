@@ -31,6 +31,7 @@ EvalResult Evaluate(const std::function<at::Tensor(const at::Tensor&)>& forward,
                     const Dataset& data, int64_t batch, const Normalization& norm, int64_t classes,
                     Precision precision) {
   c10::NoGradGuard no_grad;
+  norm.CheckFits(data.shape());
   Normalization on_dev = norm;
   on_dev.mean = norm.mean.to(device);
   on_dev.std = norm.std.to(device);

@@ -27,7 +27,7 @@ std::string ShortcutName(Shortcut s) {
 
 std::string DescribeModel(const ResNetOptions& o) {
   return "ResNet-" + std::to_string(o.depth()) + " (shortcut " + ShortcutName(o.shortcut()) + ", " +
-         std::to_string(o.num_classes()) + " classes)";
+         std::to_string(o.num_classes()) + " classes" + (o.in_channels() == 1 ? ", grey input" : "") + ")";
 }
 
 static torch::nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
@@ -128,8 +128,11 @@ ResNetImpl::ResNetImpl(const ResNetOptions& opts) : options(opts) {
     throw std::invalid_argument("Expected num_classes between 1 and " + std::to_string(kMaxClasses) + " but received " +
                                 std::to_string(options.num_classes()));
   }
+  if (options.in_channels() != 1 && options.in_channels() != 3) {
+    throw std::invalid_argument("Expected in_channels 1 or 3 but received " + std::to_string(options.in_channels()));
+  }
   const int64_t n = (depth - 2) / 6;
-  conv = register_module("conv", Conv(3, 16, 3, 1));
+  conv = register_module("conv", Conv(options.in_channels(), 16, 3, 1));
   bn = register_module("bn", torch::nn::BatchNorm2d(16));
   block1 = register_module("block1", Stage(16, 16, n, 1, options.shortcut()));
   block2 = register_module("block2", Stage(16, 32, n, 2, options.shortcut()));

@@ -33,6 +33,7 @@ struct ResNetOptions {
   TORCH_ARG(int64_t, depth);  // 6n + 2
   TORCH_ARG(Shortcut, shortcut) = Shortcut::A;
   TORCH_ARG(int64_t, num_classes) = 10;
+  TORCH_ARG(int64_t, in_channels) = 3;  // 3: RGB images, 1: grey
 };
 
 // Option A's shortcut where the shape changes: x[:, :, ::stride, ::stride] with planes - C zero channels after x's

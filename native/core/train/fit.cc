@@ -298,8 +298,10 @@ void FitLoop::Finish() {
   std::lock_guard<std::mutex> lock(model_->mu);
   if (result_.stopped == StopReason::kNan) return;
   WriteCheckpoint();
-  // The model now carries the normalization it was trained with (used by evaluate and save).
+  // The model now carries the normalization it was trained with (used by evaluate and save), and the meta its
+  // checkpoint holds (the fit's, e.g. the class names, and the iteration).
   model_->normalization = norm_;
+  for (const auto& kv : cfg_.meta) model_->meta.insert_or_assign(kv.key(), kv.value());
   model_->meta.insert_or_assign(std::string("iteration"), result_.iteration);
 }
 

@@ -1,0 +1,201 @@
+// A labeled image set in native memory: uint8 N×C×H×W images (C = 1 or 3), labels 0..K-1 and the classes' names.
+// Every source ends here (CIFAR-10's files in cifar10.ts, arrays, IDX files); the trainer, evaluate and the CLI take
+// any of them alike. Nothing is copied per image into JS.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native, type NativeDataset } from '../base/native';
+import type { ImageShape } from '../base/types';
+import * as v from '../base/validate';
+
+export type { ImageShape };
+
+/** A dataset's part: a published training or test split, or images held out of the training split. */
+export type DatasetSplit = 'train' | 'test' | 'validation';
+
+/** How ImageDataset.fromArrays reads its pixels. */
+export interface FromArraysOptions {
+  /** Every image's shape. */
+  shape: ImageShape;
+  /** 'nhwc': channels last, as decoders (sharp, canvas, tfjs) give them; 'nchw': planes, as CIFAR's files hold them. */
+  layout: 'nhwc' | 'nchw';
+  /** The class names, by label (K = 2 to 1,000 names; every label must be below K). */
+  classes: readonly string[];
+}
+
+/** How ImageDataset.loadIdx reads MNIST-format files. */
+export interface IdxOptions {
+  /** The class names, by label (default: '0', '1', … up to the largest label). */
+  classes?: readonly string[];
+  /** The most bytes of values a file's header may declare (default 2 GiB): a larger one is refused unread. */
+  maxBytes?: number;
+}
+
+/** Which MNIST-format split loadMnist reads. */
+export interface MnistOptions extends IdxOptions {
+  /** 'train' (train-*-ubyte) or 'test' (t10k-*-ubyte); default 'train'. */
+  split?: 'train' | 'test';
+}
+
+/** Fashion-MNIST's class names by label (what its README lists). */
+export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+
+/** Where Debian's dataset-fashion-mnist package puts the real Fashion-MNIST files. */
+export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+
+const DEFAULT_MAX_BYTES = 2 ** 31;
+
+function checkClassNames(name: string, classes: unknown): readonly string[] {
+  const { minDatasetClasses, maxDatasetClasses } = native().constants;
+  if (!Array.isArray(classes) || classes.some((c) => typeof c !== 'string' || c.length === 0)) {
+    throw v.invalid(name, 'to be an array of non-empty class names', classes);
+  }
+  if (classes.length < minDatasetClasses || classes.length > maxDatasetClasses) {
+    throw v.invalid(name, `to hold ${minDatasetClasses} to ${maxDatasetClasses} names`, `${classes.length} names`, RangeError);
+  }
+  if (new Set(classes).size !== classes.length) throw v.invalid(name, 'to hold distinct names', classes, RangeError);
+  return Object.freeze([...classes]);
+}
+
+function checkShape(shape: unknown): ImageShape {
+  const o = v.checkKeys('shape', shape, ['channels', 'height', 'width']);
+  const { minImageSide, maxImageSide } = native().constants;
+  if (o.channels !== 1 && o.channels !== 3) throw v.invalid('shape.channels', 'to be 3 (colour) or 1 (grey)', o.channels);
+  return {
+    channels: o.channels,
+    height: v.integer('shape.height', o.height, minImageSide, maxImageSide),
+    width: v.integer('shape.width', o.width, minImageSide, maxImageSide),
+  };
+}
+
+/** Labels as the addon takes them: integers 0..classes-1, one per image. */
+function checkLabels(labels: unknown, classes: number): Int32Array {
+  const ok = labels instanceof Int32Array || labels instanceof Uint8Array || labels instanceof Uint16Array ||
+    labels instanceof Uint32Array || labels instanceof Int16Array || labels instanceof Int8Array || Array.isArray(labels);
+  if (!ok) throw v.invalid('labels', 'to be an integer typed array or an array of labels', labels);
+  const out = Int32Array.from(labels as ArrayLike<number>);
+  const bad = Array.from(labels as ArrayLike<number>).findIndex((l, i) => !Number.isInteger(l) || l < 0 || l >= classes || out[i] !== l);
+  if (bad >= 0) throw v.invalid(`labels[${bad}]`, `to be an integer from 0 to ${classes - 1}`, (labels as ArrayLike<number>)[bad], RangeError);
+  return out;
+}
+
+/** A labeled image set in native memory (uint8 N×C×H×W), from any source; what Trainer.fit and evaluate take. */
+export class ImageDataset {
+  readonly #data: NativeDataset;
+  /** The class names, by label. */
+  readonly classes: readonly string[];
+  /** Every image's shape. */
+  readonly shape: Readonly<ImageShape>;
+  /** Which images these are, where the source says (a published split, or images held out for validation). */
+  readonly split: DatasetSplit | undefined;
+
+  /** @internal Datasets are made by the static loaders (ImageDataset's and Cifar10's). */
+  protected constructor(data: NativeDataset, classes: readonly string[], split?: DatasetSplit) {
+    this.#data = data;
+    this.classes = classes;
+    this.split = split;
+    const [channels, height, width] = data.shape();
+    this.shape = Object.freeze({ channels: channels as 1 | 3, height, width });
+  }
+
+  /**
+   * Images handed over as bytes: `pixels` holds N images of `shape` in `layout` order (N×H×W×C or N×C×H×W), `labels`
+   * their N labels. The bytes are copied into native memory; the arrays may be reused at once.
+   */
+  static async fromArrays(pixels: Uint8Array, labels: ArrayLike<number>, options: FromArraysOptions): Promise<ImageDataset> {
+    if (!(pixels instanceof Uint8Array)) throw v.invalid('pixels', 'to be a Uint8Array', pixels);
+    const o = v.checkKeys('ImageDataset.fromArrays', options, ['shape', 'layout', 'classes']);
+    const shape = checkShape(o.shape);
+    const layout = v.oneOf('layout', o.layout, ['nhwc', 'nchw'] as const);
+    const classes = checkClassNames('classes', o.classes);
+    const y = checkLabels(labels, classes.length);
+    const per = shape.channels * shape.height * shape.width;
+    if (y.length === 0 || pixels.length !== y.length * per) {
+      throw v.invalid('pixels', `to hold ${y.length} images of ${shape.channels}×${shape.height}×${shape.width} ` +
+        `(${y.length * per} bytes, one image per label)`, `${pixels.length} bytes`, RangeError);
+    }
+    const data = await native().Dataset.fromPixels(pixels, y, { ...shape, layout, classes: classes.length });
+    return new ImageDataset(data, classes);
+  }
+
+  /**
+   * MNIST-format (IDX) files: an image file of N×H×W grey images and a label file of N labels, each plain or gzip
+   * (as MNIST and Fashion-MNIST ship them). Every header is checked against its file before anything is allocated.
+   */
+  static async loadIdx(images: string, labels: string, options: IdxOptions = {}): Promise<ImageDataset> {
+    v.nonEmptyString('images', images);
+    v.nonEmptyString('labels', labels);
+    const o = v.checkKeys('ImageDataset.loadIdx', options, ['classes', 'maxBytes']);
+    const given = o.classes === undefined ? undefined : checkClassNames('classes', o.classes);
+    const maxBytes = v.integer('maxBytes', o.maxBytes ?? DEFAULT_MAX_BYTES, 1, Number.MAX_SAFE_INTEGER);
+    return ImageDataset.#idx(images, labels, given, maxBytes);
+  }
+
+  static async #idx(images: string, labels: string, given: readonly string[] | undefined, maxBytes: number,
+    split?: DatasetSplit): Promise<ImageDataset> {
+    const data = await native().Dataset.loadIdx(images, labels, given?.length ?? 0, maxBytes);
+    const counts = data.labelCounts(native().constants.maxDatasetClasses);
+    const k = given?.length ?? Math.max(2, counts.reduce((last, c, i) => (c > 0 ? i : last), -1) + 1);
+    return new ImageDataset(data, given ?? Object.freeze(Array.from({ length: k }, (_, i) => String(i))), split);
+  }
+
+  /**
+   * A folder of MNIST-format files as MNIST and Fashion-MNIST publish them: `train-images-idx3-ubyte` and
+   * `train-labels-idx1-ubyte` (or `t10k-…` for the test split), each plain or `.gz`.
+   */
+  static async loadMnist(dir: string, options: MnistOptions = {}): Promise<ImageDataset> {
+    v.nonEmptyString('dir', dir);
+    const o = v.checkKeys('ImageDataset.loadMnist', options, ['split', 'classes', 'maxBytes']);
+    const split = v.oneOf('split', o.split ?? 'train', ['train', 'test'] as const);
+    const prefix = split === 'train' ? 'train' : 't10k';
+    const find = (kind: string) => {
+      const names = [`${prefix}-${kind}-ubyte`, `${prefix}-${kind}-ubyte.gz`, `${prefix}-${kind}.idx${kind.endsWith('idx3') ? 3 : 1}-ubyte`];
+      const found = names.map((n) => path.join(dir, n)).find((f) => fs.existsSync(f));
+      if (!found) throw new Error(`${dir} has no ${names[0]} or ${names[1]} (expected MNIST-format files)`);
+      return found;
+    };
+    const given = o.classes === undefined ? undefined : checkClassNames('classes', o.classes);
+    const maxBytes = v.integer('maxBytes', o.maxBytes ?? DEFAULT_MAX_BYTES, 1, Number.MAX_SAFE_INTEGER);
+    return ImageDataset.#idx(find('images-idx3'), find('labels-idx1'), given, maxBytes, split);
+  }
+
+  /** How many images. */
+  get length(): number {
+    return this.#data.length();
+  }
+
+  /** Images per class, indexed like `classes`. */
+  labelCounts(): number[] {
+    return this.#data.labelCounts(this.classes.length);
+  }
+
+  /** Raw pixels (uint8, C×H×W per image) and labels of images [start, start + count). */
+  images(start: number, count: number): { pixels: Uint8Array; labels: Int32Array } {
+    v.integer('start', start, 0, this.length - 1);
+    v.integer('count', count, 1, this.length - start);
+    return this.#data.images(start, count);
+  }
+
+  /** Images [start, end) as a dataset sharing this one's memory (and classes). */
+  slice(start: number, end: number): ImageDataset {
+    v.integer('start', start, 0, this.length - 1);
+    v.integer('end', end, start + 1, this.length);
+    return new ImageDataset(this.#data.slice(start, end), this.classes, this.split);
+  }
+
+  /** Per-channel mean and std of pixels / 255 (computed natively, once per dataset). */
+  async channelStats(): Promise<{ mean: number[]; std: number[] }> {
+    const n = await this.#data.statistics('channel');
+    return { mean: Array.from(n.mean), std: Array.from(n.std) };
+  }
+
+  /** The paper's per-pixel mean (C×H×W values of pixels / 255; computed natively, once per dataset). */
+  async pixelMean(): Promise<Float32Array> {
+    return (await this.#data.statistics('pixel')).mean;
+  }
+
+  /** @internal */
+  get nativeDataset(): NativeDataset {
+    return this.#data;
+  }
+}
