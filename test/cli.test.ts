@@ -1,12 +1,12 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CIFAR10_CLASSES, ResNet, info, pretrainedModels } from '../lib/index';
+import { CIFAR10_CLASSES, FASHION_MNIST_CLASSES, ImageDataset, ResNet, info, pretrainedModels } from '../lib/index';
 import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
 import { machineName } from '../lib/base/info';
 import { runTime } from '../lib/run';
-import { anyCifarDir, type Finished, launch, REAL_CIFAR, ROOT, tmpDir, withRealCifar } from './helpers';
+import { anyCifarDir, FASHION_MNIST, type Finished, launch, REAL_CIFAR, ROOT, tmpDir, withFashionMnist, withRealCifar } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
 
@@ -349,4 +349,33 @@ test('convert moves weights between formats; eval --weights opens each, --normal
   t.false(fs.existsSync(f('x.bin')));
   const norm = await cli(['eval', '--weights', f('m.pt'), '--normalize', 'mnist', '--data', data]);
   t.regex(norm.stderr, /--normalize expects cifar, imagenet or MEAN\/STD/);
+});
+
+withFashionMnist()('an MNIST-format folder: info --data describes it; train gets its channels, classes and names; eval and predict print them', async (t) => {
+  const data = FASHION_MNIST!;
+  const described = await cli(['info', '--data', data, '--json']);
+  t.is(described.code, 0, described.stderr);
+  const d = JSON.parse(described.stdout);
+  t.is(d.kind, 'mnist');
+  t.deepEqual(d.splits.map((s: { images: number }) => s.images), [60_000, 10_000]);
+  t.deepEqual(d.splits[0].shape, { channels: 1, height: 28, width: 28 });
+  t.deepEqual(d.splits[1].classes, [...FASHION_MNIST_CLASSES]);
+  const dir = path.join(tmpDir(), 'fashion');
+  const r = await cli(['train', '--depth', '8', '--data', data, '--iterations', '40', '--batch-size', '64', '--out', dir]);
+  t.is(r.code, 0, r.stderr);
+  const final = JSON.parse(fs.readFileSync(path.join(dir, 'final.json'), 'utf8'));
+  t.deepEqual(final.perClass.map((c: { name: string }) => c.name), [...FASHION_MNIST_CLASSES]);
+  t.true(final.testError < 80, `test error ${final.testError} after 40 iterations (chance: 90)`);
+  const ev = await cli(['eval', '--weights', path.join(dir, 'checkpoint.pt'), '--data', data, '--json']);
+  t.is(ev.code, 0, ev.stderr);
+  t.is(JSON.parse(ev.stdout).error, final.testError);
+  // A test image written as a grey PNG: predict decodes it at the network's 1×28×28 and names Fashion-MNIST's classes.
+  const { pixels } = (await ImageDataset.loadMnist(data, { split: 'test' })).images(0, 1);
+  const png = path.join(tmpDir(), 'boot.png');
+  await require('sharp')(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(png);
+  const p = await cli(['predict', '--weights', path.join(dir, 'checkpoint.pt'), png, '--top', '3', '--json']);
+  t.is(p.code, 0, p.stderr);
+  const [{ predictions }] = JSON.parse(p.stdout);
+  t.is(predictions.length, 3);
+  t.true(predictions.every((q: { class: string }) => FASHION_MNIST_CLASSES.includes(q.class)));
 });

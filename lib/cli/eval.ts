@@ -1,5 +1,5 @@
 // resnet-cifar eval: test error, per-class errors and the confusion matrix on the 10,000 test images.
-import { Cifar10 } from '../data/cifar10';
+import { loadSplit } from '../data/sources';
 import { EVAL_BATCH_SIZE } from '../base/recipe';
 import { DATA, dataArg, int, parse, precisionArg, str } from './args';
 import { help } from './help';
@@ -12,7 +12,7 @@ export async function cmdEval(argv: string[]): Promise<number> {
   const loaded = await loadModel(values, 'eval');
   try {
     const data = await dataArg(values, values.json === true);
-    const test = await Cifar10.load(data, { split: 'test' });
+    const test = await loadSplit(data, 'test');
     const r = await loaded.evaluate(test, int('batch-size', str(values, 'batch-size'), EVAL_BATCH_SIZE, 1),
       precisionArg(str(values, 'precision')));
     if (values.json) out(JSON.stringify({ model: loaded.name, ...r }));

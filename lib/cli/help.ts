@@ -19,15 +19,19 @@ Commands:
   reproduce   the paper's CIFAR-10 table and Figure 6: every depth × seed (× plain) as its own run
 
 Run 'resnet-cifar <command> --help' for its options. Every command takes --json.`,
-  info: `Usage: resnet-cifar info [--json]
+  info: `Usage: resnet-cifar info [--data DIR|FILE] [--json]
 
 Prints the libtorch in use (version, path, CUDA), CUDA devices, threads, the addon build and where CIFAR-10 is
-looked for (--data, CIFAR10_DIR, the download cache).`,
+looked for (--data, CIFAR10_DIR, the download cache). With --data: that dataset instead, without training (its
+kind, image shape, classes and images per class in each split).`,
   train: `Usage: resnet-cifar train [options]
 
   --depth N              6n+2: 20, 32, 44, 56, 110, … (default 20)
   --shortcut A|B|plain   identity + zero-padding (A, default), 1x1 projections (B) or no shortcuts
-  --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache)
+  --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache), or
+                         an MNIST-format folder (train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz],
+                         as MNIST and Fashion-MNIST ship them; class names from its classes.txt): the network gets
+                         the data's channels and classes
   --download             fetch CIFAR-10 into the cache if it is not found
   --iterations N         default ${RECIPE.iterations} (the paper)
   --milestones a,b       lr ÷10 at these iterations (default ${RECIPE.milestones.join(',')}; scaled with --iterations: ${pct})

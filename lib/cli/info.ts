@@ -4,13 +4,16 @@ import * as path from 'node:path';
 import { defaultCacheDir } from '../base/download';
 import { info } from '../base/info';
 import { pretrainedModels } from '../model/pretrained';
-import { parse } from './args';
+import { DATA, dataArg, parse } from './args';
+import { detectSource, loadSplit } from '../data/sources';
+import type { ImageShape } from '../base/types';
 import { help } from './help';
 import { out } from './output';
 
 export async function cmdInfo(argv: string[]): Promise<number> {
-  const { values } = parse('info', argv, {});
+  const { values } = parse('info', argv, { data: DATA.data });
   if (values.help) return help('info');
+  if (values.data !== undefined) return describeData(await dataArg(values, values.json === true), values.json === true);
   const i = info();
   const data = {
     CIFAR10_DIR: process.env.CIFAR10_DIR ?? null,
@@ -32,5 +35,26 @@ export async function cmdInfo(argv: string[]): Promise<number> {
   out(`pretrained ${pretrained.length ? pretrained.map((m) => `${m.name} (ResNet-${m.depth}, test error ${m.testError.toFixed(2)} %)`).join(', ')
     : 'none installed'}; eval/predict --pretrained NAME`);
   out(`data       --data, else CIFAR10_DIR (${data.CIFAR10_DIR ?? 'not set'}), else ${path.join(data.cache, 'cifar-10-binary.tar.gz')} (${data.cached ? 'present' : 'absent; --download fetches it'})`);
+  return 0;
+}
+
+/** info --data: what a dataset holds, read as train and eval would read it. */
+async function describeData(source: string, json: boolean): Promise<number> {
+  const kind = detectSource(source);
+  const splits: { split: string; images: number; shape: ImageShape; classes: readonly string[]; perClass: number[] }[] = [];
+  for (const split of ['train', 'test'] as const) {
+    const d = await loadSplit(source, split);
+    splits.push({ split, images: d.length, shape: d.shape, classes: d.classes, perClass: d.labelCounts() });
+  }
+  if (json) {
+    out(JSON.stringify({ data: source, kind, splits }));
+    return 0;
+  }
+  const [first] = splits;
+  out(`data       ${source} (${kind === 'cifar10' ? 'CIFAR-10' : 'MNIST-format IDX files'})`);
+  out(`images     ${first.shape.channels}×${first.shape.height}×${first.shape.width} (${first.shape.channels === 1 ? 'grey' : 'colour'})`);
+  for (const s of splits) out(`${s.split.padEnd(10)} ${s.images} images`);
+  out(`classes    ${first.classes.length}:`);
+  first.classes.forEach((c, i) => out(`  ${String(i).padStart(3)} ${c.padEnd(16)} ${splits.map((s) => `${s.split} ${s.perClass[i]}`).join(', ')}`));
   return 0;
 }

@@ -1,6 +1,5 @@
 // resnet-cifar predict: the class and probability of each PNG/JPEG image.
 import * as fs from 'node:fs';
-import { CIFAR10_CLASSES } from '../data/cifar10';
 import { rankedClasses } from '../model/evaluation';
 import { decodeImages, normalizeImages } from '../data/images';
 import { UsageError, int, parse, precisionArg, str } from './args';
@@ -16,11 +15,11 @@ export async function cmdPredict(argv: string[]): Promise<number> {
   const top = int('top', str(values, 'top'), 1, 1);
   const loaded = await loadModel(values, 'predict');
   try {
-    const pixels = await decodeImages(positionals);
-    const logits = await loaded.predict(normalizeImages(pixels, loaded.norm), positionals.length,
+    const pixels = await decodeImages(positionals, loaded.shape);
+    const logits = await loaded.predict(normalizeImages(pixels, loaded.norm, loaded.shape), positionals.length,
       precisionArg(str(values, 'precision')));
     const k = logits.length / positionals.length;
-    const results = positionals.map((file, i) => ({ file, predictions: rankedClasses(logits.subarray(i * k, (i + 1) * k), CIFAR10_CLASSES, top) }));
+    const results = positionals.map((file, i) => ({ file, predictions: rankedClasses(logits.subarray(i * k, (i + 1) * k), loaded.classNames, top) }));
     if (values.json) out(JSON.stringify(results));
     else for (const r of results) out(`${r.file}: ${r.predictions.map((p) => `${p.class} ${(100 * p.probability).toFixed(1)} %`).join(', ')}`);
     return 0;

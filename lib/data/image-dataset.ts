@@ -183,6 +183,19 @@ export class ImageDataset {
     return new ImageDataset(this.#data.slice(start, end), this.classes, this.split);
   }
 
+  /**
+   * The last `count` images kept apart as validation images (split 'validation'), and the rest to train on; both
+   * share this dataset's memory (as Cifar10.load's `holdout`: the paper's 45k/5k is holdOut(5000)).
+   */
+  holdOut(count: number): { train: ImageDataset; validation: ImageDataset } {
+    const n = this.length;
+    v.integer('count', count, 1, n - 1);
+    return {
+      train: new ImageDataset(this.#data.slice(0, n - count), this.classes, this.split),
+      validation: new ImageDataset(this.#data.slice(n - count, n), this.classes, 'validation'),
+    };
+  }
+
   /** Per-channel mean and std of pixels / 255 (computed natively, once per dataset). */
   async channelStats(): Promise<{ mean: number[]; std: number[] }> {
     const n = await this.#data.statistics('channel');

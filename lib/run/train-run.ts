@@ -5,7 +5,8 @@
 // to resume from.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Cifar10 } from '../data/cifar10';
+import { loadTrainTest } from '../data/sources';
+import type { ImageDataset } from '../data/image-dataset';
 import { ResNet, type DeviceSpec, type Evaluation } from '../model/resnet';
 import { Trainer, type FitProgress, type History } from '../train/trainer';
 import { writeAtomic } from '../base/files';
@@ -28,16 +29,17 @@ async function redraw(dir: string, title: string): Promise<void> {
  * The run's network: on CUDA, each rank of a data-parallel run takes the GPU of its LOCAL_RANK (as torchrun's
  * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
  */
-function runModel(c: RunConfig): ResNet {
+function runModel(c: RunConfig, data: ImageDataset): ResNet {
   const local = torchrunWorker()?.localRank;
   const gpus = info().cuda.available;
   const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
     ? `cuda:${local}` as DeviceSpec : c.device;
-  return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed });
+  return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed, numClasses: data.classes.length,
+    inChannels: data.shape.channels });
 }
 
 export interface RunOptions {
-  /** CIFAR-10 source (folder or .tar.gz). */
+  /** The data: CIFAR-10 (folder or .tar.gz) or an MNIST-format folder (sources.ts). */
   data: string;
   out: string;
   config: RunConfig;
@@ -69,11 +71,10 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const title = `${networkLabel(c.depth, c.shortcut)}, seed ${c.seed}`;
   const resumeFrom = keeper ? await prepareFolder(o) : 0;
 
-  const train = await Cifar10.load(o.data, { split: 'train', holdout: c.holdout || undefined });
-  const test = await Cifar10.load(o.data, { split: 'test' });
-  const evalSet = train.validation ?? test;
-  const split = train.validation ? 'validation' : 'test';
-  const model = runModel(c);
+  const { train, validation, test } = await loadTrainTest(o.data, c.holdout);
+  const evalSet = validation ?? test;
+  const split = validation ? 'validation' : 'test';
+  const model = runModel(c, train);
   const metrics = keeper ? fs.openSync(metricsFile, 'a') : undefined;
   const log = (line: object) => { if (metrics !== undefined) fs.writeSync(metrics, JSON.stringify(line) + '\n'); };
   const draw = keeper && o.curves !== false;
@@ -107,7 +108,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     await drawing;
     if (draw) await redraw(out, title);
     if (!keeper || history.stopped !== 'completed') return { history };
-    const r = train.validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
+    const r = validation ? await model.evaluate(test, { precision: c.precision }) : lastEval;
     if (!r) throw new RunError('internal: no final evaluation');
     const final: RunFinal = {
       depth: c.depth,
@@ -116,7 +117,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
       iterations: history.iterations,
       testError: r.error,
       testLoss: r.loss,
-      validationError: train.validation ? lastEval?.error : undefined,
+      validationError: validation ? lastEval?.error : undefined,
       perClass: r.perClass,
       seconds: history.seconds,
       trainingSeconds: historySeconds(history, c.batchSize * c.worldSize),
