@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { Cifar10, ResNet, Trainer, pretrainedModels, type Shortcut } from '../lib/index';
+import { Cifar10, ImageDataset, ResNet, Trainer, pretrainedModels, type Shortcut } from '../lib/index';
 import { checkSchema, type Descriptors } from './helpers/proto-schema';
 import { anyCifarDir, cifarImages, launch, PYTHON, REAL_CIFAR, relError, ROOT, tmpDir, withPython, withRealCifar } from './helpers';
 
@@ -20,10 +20,10 @@ async function onnxCheck(...files: string[]): Promise<Checked[]> {
   return stdout.trim().split('\n').map((l) => JSON.parse(l) as Checked);
 }
 
-async function ortLogits(file: string, input: string, x: Float32Array, n: number): Promise<Float32Array> {
+async function ortLogits(file: string, input: string, x: Float32Array, n: number, chw = [3, 32, 32]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(file);
   try {
-    const r = await session.run({ [input]: new ort.Tensor('float32', x, [n, 3, 32, 32]) });
+    const r = await session.run({ [input]: new ort.Tensor('float32', x, [n, ...chw]) });
     return r.logits.data as Float32Array;
   } finally {
     await session.release();
@@ -145,6 +145,30 @@ test('ONNX export options: input pixels needs a normalization; meta and input ar
   t.deepEqual(fs.readdirSync(dir), [], 'nothing written');
   await m.save(path.join(dir, 'e.bin'), { format: 'onnx' });
   t.true((await ort.InferenceSession.create(path.join(dir, 'e.bin'))).inputNames.includes('input'));
+  m.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+withPython(['onnx'])('a grey network trained on 1×28×28 images exports with its channels, size, class names and per-pixel mean', async (t) => {
+  const n = 12;
+  const pixels = Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37 + Math.floor(i / 784) * 11) % 256);
+  const data = await ImageDataset.fromArrays(pixels, Array.from({ length: n }, (_, i) => i % 3), {
+    shape: { channels: 1, height: 28, width: 28 }, layout: 'nchw', classes: ['circle', 'square', 'star'],
+  });
+  const m = new ResNet({ depth: 8, numClasses: 3, inChannels: 1, seed: 2 });
+  await new Trainer(m, { iterations: 2, batchSize: 6, milestones: [] }).fit(data);
+  const dir = tmpDir();
+  const file = path.join(dir, 'grey.onnx');
+  await m.save(file, { input: 'pixels' });
+  const [checked] = await onnxCheck(file);
+  t.deepEqual(checked.inputs, { pixels: ['batch', 1, 28, 28] });
+  t.deepEqual(JSON.parse(checked.metadata.class_names), ['circle', 'square', 'star']);
+  t.is(checked.metadata.in_channels, '1');
+  t.deepEqual(JSON.parse(checked.metadata.normalization).shape, [1, 28, 28]);
+  const mean = await data.pixelMean();
+  const x = Float32Array.from(pixels, (p, i) => p / 255 - mean[i % 784]);
+  const raw = Float32Array.from(pixels, (p) => p / 255);
+  t.true(relError(await ortLogits(file, 'pixels', raw, n, [1, 28, 28]), await m.predict(x, n)) < 1e-4);
   m.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
 });

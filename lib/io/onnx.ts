@@ -24,7 +24,7 @@ const ATTR = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 export type OnnxInput = 'normalized' | 'pixels';
 
 export interface OnnxExportSource {
-  config: { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number };
+  config: { depth: number; shortcut: 'A' | 'B' | 'plain'; numClasses: number; inChannels: number };
   meta: Record<string, MetaValue>;
   classNames: readonly string[];
   /** Writes the model's weights as our checkpoint (read back here for its tensors). */
@@ -100,13 +100,31 @@ function tensorType(name: string, dims: (number | string)[]) {
   };
 }
 
+/** A per-pixel mean's [C, H, W] (square when the addon did not say). */
+function pixelShapeOf(n: NativeNormalization): number[] {
+  const c = n.std.length;
+  const side = Math.round(Math.sqrt(n.mean.length / c));
+  return n.shape ?? [c, side, side];
+}
+
+/**
+ * The input's dims: the per-pixel mean's size where the model has one, CIFAR's 32×32 for a colour network, else a
+ * size the caller chooses (the network pools globally).
+ */
+function inputDims(config: OnnxExportSource['config'], n: NativeNormalization | undefined): (number | string)[] {
+  if (n?.kind === 'pixel') return ['batch', ...pixelShapeOf(n)];
+  return config.inChannels === 3 ? ['batch', 3, 32, 32] : ['batch', config.inChannels, 'height', 'width'];
+}
+
 /** Normalization inside the graph: (x - mean) / std, with x the pixels in [0, 1]. */
 function normalize(g: GraphBuilder, x: string, n: NativeNormalization): string {
+  const c = n.std.length;
   if (n.kind === 'pixel') {
-    return g.node('Sub', [x, g.float('normalization.mean', [1, 3, 32, 32], Float32Array.from(n.mean))], 'normalized');
+    const [, h, w] = pixelShapeOf(n);
+    return g.node('Sub', [x, g.float('normalization.mean', [1, c, h, w], Float32Array.from(n.mean))], 'normalized');
   }
-  const centred = g.node('Sub', [x, g.float('normalization.mean', [1, 3, 1, 1], Float32Array.from(n.mean))], 'centred');
-  return g.node('Div', [centred, g.float('normalization.std', [1, 3, 1, 1], Float32Array.from(n.std))], 'normalized');
+  const centred = g.node('Sub', [x, g.float('normalization.mean', [1, c, 1, 1], Float32Array.from(n.mean))], 'centred');
+  return g.node('Div', [centred, g.float('normalization.std', [1, c, 1, 1], Float32Array.from(n.std))], 'normalized');
 }
 
 function block(g: GraphBuilder, name: string, x: string, cin: number, cout: number, stride: number, shortcut: 'A' | 'B' | 'plain'): string {
@@ -138,7 +156,7 @@ export function onnxBytes(config: OnnxExportSource['config'], weights: Record<st
     if (!options.normalization) throw new Error('internal: pixels input without a normalization');
     x = normalize(g, x, options.normalization);
   }
-  x = g.node('Relu', [g.bn('bn', g.conv('conv', x, 3, 16, 3, 1), 16)], 'relu');
+  x = g.node('Relu', [g.bn('bn', g.conv('conv', x, config.inChannels, 16, 3, 1), 16)], 'relu');
   const n = (config.depth - 2) / 6;
   const stages = [[16, 16, 1], [16, 32, 2], [32, 64, 2]];
   stages.forEach(([cin, cout, stride], s) => {
@@ -152,12 +170,12 @@ export function onnxBytes(config: OnnxExportSource['config'], weights: Record<st
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'resnet-cifar',
     producerVersion: options.producerVersion,
-    docString: `ResNet-${config.depth} (shortcut ${config.shortcut}) for CIFAR-10, He et al., CVPR 2016`,
+    docString: `ResNet-${config.depth} (shortcut ${config.shortcut}, ${config.inChannels === 1 ? 'grey' : 'colour'} input), He et al., CVPR 2016`,
     graph: {
       name: `resnet${config.depth}`,
       node: g.nodes,
       initializer: g.initializers,
-      input: [tensorType(inputName, ['batch', 3, 32, 32])],
+      input: [tensorType(inputName, inputDims(config, options.normalization))],
       output: [tensorType('logits', ['batch', config.numClasses])],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
@@ -173,6 +191,7 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
     depth: String(src.config.depth),
     shortcut: src.config.shortcut,
     num_classes: String(src.config.numClasses),
+    in_channels: String(src.config.inChannels),
     class_names: JSON.stringify(src.classNames),
     input: o.input === 'pixels'
       ? 'pixels: NCHW float32 RGB in [0, 1] (bytes / 255); normalized inside the graph'
@@ -181,7 +200,7 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
   };
   if (o.normalization) {
     const n = o.normalization;
-    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean) }
+    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean), shape: pixelShapeOf(n) }
       : { kind: 'channel', mean: Array.from(n.mean), std: Array.from(n.std) });
   }
   const pretrained = src.meta.pretrained as { testError?: unknown } | undefined;
