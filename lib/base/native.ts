@@ -113,7 +113,8 @@ export interface NativeDataset {
 
 export interface NativeDatasetConstructor {
   /** CIFAR-10 binary batch files: paths, or bytes in memory named for error messages. */
-  loadBatches(sources: (string | { name: string; data: Uint8Array })[]): Promise<NativeDataset>;
+  loadBatches(sources: (string | { name: string; data: Uint8Array })[],
+    format?: 'cifar10' | 'cifar100-fine' | 'cifar100-coarse'): Promise<NativeDataset>;
   /** Pixels (copied) in either layout and labels 0..classes-1. */
   fromPixels(pixels: Uint8Array, labels: Int32Array,
     options: { channels: number; height: number; width: number; layout: 'nchw' | 'nhwc'; classes: number }): Promise<NativeDataset>;

@@ -28,8 +28,8 @@ kind, image shape, classes and images per class in each split).`,
 
   --depth N              6n+2: 20, 32, 44, 56, 110, … (default 20)
   --shortcut A|B|plain   identity + zero-padding (A, default), 1x1 projections (B) or no shortcuts
-  --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache), or
-                         an MNIST-format folder (train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz],
+  --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache),
+                         CIFAR-100's cifar-100-binary folder or .tar.gz (fine labels), or an MNIST-format folder (train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz],
                          as MNIST and Fashion-MNIST ship them; class names from its classes.txt): the network gets
                          the data's channels and classes
   --download             fetch CIFAR-10 into the cache if it is not found

@@ -143,7 +143,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     });
   }
 
-  // loadBatches(sources: (string | { name: string, data: Uint8Array })[]) -> Promise<Dataset>
+  // loadBatches(sources: (string | { name: string, data: Uint8Array })[], format?: 'cifar10' | 'cifar100-fine' |
+  // 'cifar100-coarse') -> Promise<Dataset>; absent: CIFAR-10's.
   static Napi::Value LoadBatches(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       const Napi::Value list = args::At(info, 0);
@@ -168,9 +169,18 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
         const char* p = reinterpret_cast<const char*>(bytes.Data());
         files->push_back({o.String("name"), std::vector<char>(p, p + bytes.ByteLength()), true});
       }
+      const std::string format =
+          args::At(info, 1).IsUndefined() ? "cifar10" : args::String(args::At(info, 1), "loadBatches: format");
+      if (format != "cifar10" && format != "cifar100-fine" && format != "cifar100-coarse") {
+        throw RangeErrorEx("loadBatches: format must be 'cifar10', 'cifar100-fine' or 'cifar100-coarse'");
+      }
       auto out = std::make_shared<std::shared_ptr<const Dataset>>();
       return TaskWorker::Run(
-          info.Env(), "resnet-cifar:loadBatches", [files, out] { *out = LoadCifarBatches(std::move(*files)); },
+          info.Env(), "resnet-cifar:loadBatches",
+          [files, out, format] {
+            *out = format == "cifar10" ? LoadCifarBatches(std::move(*files))
+                                       : LoadCifar100(std::move(*files), format == "cifar100-fine");
+          },
           [out](Napi::Env env) -> Napi::Value { return NewWrapped<const Dataset>(Data(env).dataset_ctor, *out); });
     });
   }

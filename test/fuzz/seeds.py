@@ -83,6 +83,8 @@ if cifar and os.path.exists(os.path.join(cifar, 'test_batch.bin')):
 else:
     put('cifar_batch', 'ten-records.bin', b'\0' + bytes(3073 * 10))
 put('cifar_batch', 'whole-size.bin', b'\1' + bytes(64))
+put('cifar_batch', 'cifar100-coarse.bin', b'\2' + (bytes([3, 42]) + bytes(range(256)) * 12) * 3)
+put('cifar_batch', 'cifar100-fine.bin', b'\6' + (bytes([3, 42]) + bytes(range(256)) * 12) * 3)
 # .tar.gz archives laid out as the official one, with its members cut small, in each tar dialect.
 import gzip
 import tarfile

@@ -63,38 +63,72 @@ Normalization Dataset::Statistics(NormKind kind) const {
   return it->second;
 }
 
-std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files) {
-  const uint64_t expected = kCifarRecordsPerFile * kCifarRecordBytes;
+namespace {
+
+// How a CIFAR binary file lays out its records: label bytes before the 3,072 pixels, the one used, its bound.
+struct RecordFormat {
+  int64_t label_bytes, label_at, classes;
+  int64_t records;  // per file; 0: any whole number up to max_records
+  int64_t max_records;
+  std::string expected;  // what a file of the right size holds, for errors
+};
+
+std::shared_ptr<Dataset> LoadRecords(std::vector<BatchFile> files, const RecordFormat& fmt) {
+  constexpr int64_t kPixels = 3 * 32 * 32;
+  const int64_t record = fmt.label_bytes + kPixels;
+  auto records_of = [&](uint64_t size) -> int64_t {
+    if (fmt.records > 0) return size == static_cast<uint64_t>(fmt.records * record) ? fmt.records : -1;
+    const bool whole = size > 0 && size % static_cast<uint64_t>(record) == 0 &&
+                       size / static_cast<uint64_t>(record) <= static_cast<uint64_t>(fmt.max_records);
+    return whole ? static_cast<int64_t>(size / static_cast<uint64_t>(record)) : -1;
+  };
   auto wrong_size = [&](const BatchFile& f, uint64_t size) {
-    return std::runtime_error(f.name + " has " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
-                              " (10000 records of 3073 bytes)");
+    return std::runtime_error(f.name + " has " + std::to_string(size) + " bytes, expected " + fmt.expected);
   };
   // Every file of another size is refused before anything is read or allocated: nothing beyond the batches
   // themselves is ever in memory.
+  std::vector<int64_t> counts;
+  int64_t n = 0;
   for (const auto& f : files) {
     const uint64_t size = f.in_memory ? f.bytes.size() : RegularFileSize(f.name);
-    if (size != expected) throw wrong_size(f, size);
+    const int64_t k = records_of(size);
+    if (k < 0) throw wrong_size(f, size);
+    counts.push_back(k);
+    n += k;
   }
-  const int64_t n = kCifarRecordsPerFile * static_cast<int64_t>(files.size());
   auto images = at::empty({n, 3, 32, 32}, at::kByte);
   auto labels = at::empty({n}, at::kLong);
   uint8_t* px = images.data_ptr<uint8_t>();
   int64_t* lb = labels.data_ptr<int64_t>();
+  int64_t i = 0;
   for (size_t f = 0; f < files.size(); ++f) {
     std::vector<char> data = files[f].in_memory ? std::move(files[f].bytes) : ReadFile(files[f].name);
-    if (data.size() != expected) throw wrong_size(files[f], data.size());  // changed since it was checked
-    for (int64_t r = 0; r < kCifarRecordsPerFile; ++r) {
-      const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + r * kCifarRecordBytes;
-      if (rec[0] > 9) {
+    if (records_of(data.size()) != counts[f]) throw wrong_size(files[f], data.size());  // changed since it was checked
+    for (int64_t r = 0; r < counts[f]; ++r, ++i) {
+      const auto* rec = reinterpret_cast<const uint8_t*>(data.data()) + r * record;
+      const uint8_t label = rec[fmt.label_at];
+      if (label >= fmt.classes) {
         throw std::runtime_error(files[f].name + ": record " + std::to_string(r) + " has label " +
-                                 std::to_string(rec[0]) + " (expected 0-9)");
+                                 std::to_string(label) + " (expected 0-" + std::to_string(fmt.classes - 1) + ")");
       }
-      const int64_t i = static_cast<int64_t>(f) * kCifarRecordsPerFile + r;
-      lb[i] = rec[0];
-      std::memcpy(px + i * (kCifarRecordBytes - 1), rec + 1, kCifarRecordBytes - 1);
+      lb[i] = label;
+      std::memcpy(px + i * kPixels, rec + fmt.label_bytes, kPixels);
     }
   }
   return std::make_shared<Dataset>(images, labels);
+}
+
+}  // namespace
+
+std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files) {
+  return LoadRecords(std::move(files),
+                     {1, 0, 10, kCifarRecordsPerFile, kCifarRecordsPerFile,
+                      std::to_string(kCifarRecordsPerFile * kCifarRecordBytes) + " (10000 records of 3073 bytes)"});
+}
+
+std::shared_ptr<Dataset> LoadCifar100(std::vector<BatchFile> files, bool fine) {
+  return LoadRecords(std::move(files), {2, fine ? 1 : 0, fine ? 100 : 20, 0, kCifar100MaxRecords,
+                                        "a whole number of records of 3074 bytes, at most 50000"});
 }
 
 }  // namespace resnet_cifar

@@ -52,8 +52,15 @@ struct BatchFile {
 
 constexpr int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
 constexpr int64_t kCifarRecordsPerFile = 10000;
+// CIFAR-100's binary version: a coarse label byte (20 superclasses), a fine label byte (100 classes), 3,072 pixels;
+// train.bin holds 50,000 records, test.bin 10,000.
+constexpr int64_t kCifar100RecordBytes = 2 + 3 * 32 * 32;
+constexpr int64_t kCifar100MaxRecords = 50000;
 
 // The files concatenated in order; an error naming the file for a wrong size or a label outside 0-9.
 std::shared_ptr<Dataset> LoadCifarBatches(std::vector<BatchFile> files);
+// CIFAR-100's files concatenated in order, with its fine (0-99) or coarse (0-19) labels; an error naming the file
+// for a size that is not a whole number of records (or more than 50,000) or a label out of range.
+std::shared_ptr<Dataset> LoadCifar100(std::vector<BatchFile> files, bool fine);
 
 }  // namespace resnet_cifar
