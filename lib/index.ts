@@ -7,7 +7,7 @@ export type { Cifar10LoadOptions, Split } from './data/cifar10';
 export { Cifar100, CIFAR100_RECORD_BYTES } from './data/cifar100';
 export type { Cifar100Labels, Cifar100LoadOptions } from './data/cifar100';
 export { ImageDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DEBIAN_DIR } from './data/image-dataset';
-export type { DatasetSplit, FromArraysOptions, IdxOptions, MnistOptions, ImageShape } from './data/image-dataset';
+export type { DatasetSplit, FolderDatasets, FolderProgress, FromArraysOptions, FromFolderOptions, IdxOptions, ImageFit, MnistOptions, ImageShape, SkippedFile } from './data/image-dataset';
 export type { ResNetOptions, ResNetConfig, LoadOptions, SaveOptions, Shortcut, DeviceSpec, Normalization, EvaluateOptions, PredictOptions, Evaluation } from './model/resnet';
 export type { Precision } from './base/precision';
 export { info, setNumThreads } from './base/info';

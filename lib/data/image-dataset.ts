@@ -6,8 +6,11 @@ import * as path from 'node:path';
 import { native, type NativeDataset } from '../base/native';
 import type { ImageShape } from '../base/types';
 import * as v from '../base/validate';
+import { defaultCacheDir } from '../base/download';
+import { classFolders, decodeFolder, DEFAULT_CONCURRENCY, type FolderProgress, type SkippedFile } from './folder';
+import { MAX_INPUT_PIXELS, type ImageFit } from './images';
 
-export type { ImageShape };
+export type { ImageShape, FolderProgress, SkippedFile, ImageFit };
 
 /** A dataset's part: a published training or test split, or images held out of the training split. */
 export type DatasetSplit = 'train' | 'test' | 'validation';
@@ -34,6 +37,48 @@ export interface IdxOptions {
 export interface MnistOptions extends IdxOptions {
   /** 'train' (train-*-ubyte) or 'test' (t10k-*-ubyte); default 'train'. */
   split?: 'train' | 'test';
+}
+
+/** How ImageDataset.fromFolder reads a folder of class folders. */
+export interface FromFolderOptions {
+  /** The images' size after decoding: a side (square) or { width, height }; default 32 (CIFAR's). */
+  size?: number | { width: number; height: number };
+  /** How an image of another aspect is fitted: 'cover' (default: scaled and centre-cropped), 'fill' (stretched), 'contain' (letterboxed). */
+  fit?: ImageFit;
+  /** Decode as grey (1 channel) instead of sRGB (3). */
+  grayscale?: boolean;
+  /** The class folders to read, in label order (default: every subfolder, sorted by name). */
+  classes?: readonly string[];
+  /** Keep `fraction` of each class's images apart as validation images, drawn with `seed` (default 0). */
+  validation?: { fraction: number; seed?: number };
+  /** 'throw' (default): an undecodable file is an error naming it; 'skip': it is left out and listed in `skipped`. */
+  onError?: 'throw' | 'skip';
+  /** Pixels one file may decode to before it is refused as a decompression bomb (default 100 million). */
+  maxPixels?: number;
+  /** The most bytes the decoded images may take (default 2 GiB): a larger folder is refused before decoding. */
+  maxBytes?: number;
+  /** Files decoded at once (default twice the cores, at most 16). */
+  concurrency?: number;
+  /**
+   * Keep the decoded bytes for the next load of the same files with the same options (keyed by the files' names,
+   * sizes and times and the options): true for the cache folder (RESNET_CIFAR_CACHE or ~/.cache/resnet-cifar), or a
+   * folder. Default false.
+   */
+  cache?: boolean | string;
+  /** Called as files are decoded. */
+  onProgress?: (p: FolderProgress) => void;
+}
+
+/** What ImageDataset.fromFolder returns. */
+export interface FolderDatasets {
+  /** The training images (all of them without `validation`). */
+  train: ImageDataset;
+  /** The validation images, when `validation` asked for some. */
+  validation: ImageDataset | undefined;
+  /** Files left out (onError 'skip'), with why. */
+  skipped: SkippedFile[];
+  /** Whether the bytes came from the cache instead of decoding. */
+  fromCache: boolean;
 }
 
 /** Fashion-MNIST's class names by label (what its README lists). */
@@ -116,6 +161,65 @@ export class ImageDataset {
     }
     const data = await native().Dataset.fromPixels(pixels, y, { ...shape, layout, classes: classes.length });
     return new ImageDataset(data, classes);
+  }
+
+  /**
+   * A folder of class folders, as torchvision's ImageFolder reads it: `dir/<class>/…/<image>` (PNG, JPEG, WebP, GIF,
+   * TIFF, AVIF; other files ignored), each image EXIF-rotated and resized to `size` (default 32×32, centre-cropped
+   * to its aspect), decoded by sharp in parallel straight into native-bound memory.
+   */
+  static async fromFolder(dir: string, options: FromFolderOptions = {}): Promise<FolderDatasets> {
+    v.nonEmptyString('dir', dir);
+    const o = v.checkKeys('ImageDataset.fromFolder', options, ['size', 'fit', 'grayscale', 'classes', 'validation', 'onError',
+      'maxPixels', 'maxBytes', 'concurrency', 'cache', 'onProgress']);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder (expected one subfolder per class)`);
+    const { minImageSide, maxImageSide } = native().constants;
+    const side = (name: string, x: unknown) => v.integer(name, x, minImageSide, maxImageSide);
+    let width = 32;
+    let height = 32;
+    if (typeof o.size === 'object' && o.size !== null) {
+      const s = v.checkKeys('size', o.size, ['width', 'height']);
+      width = side('size.width', s.width);
+      height = side('size.height', s.height);
+    } else if (o.size !== undefined) {
+      width = height = side('size', o.size);
+    }
+    const fit = v.oneOf('fit', o.fit ?? 'cover', ['cover', 'fill', 'contain'] as const);
+    const grey = v.boolean('grayscale', o.grayscale ?? false);
+    let validation: { fraction: number; seed: number } | undefined;
+    if (o.validation !== undefined) {
+      const val = v.checkKeys('validation', o.validation, ['fraction', 'seed']);
+      validation = { fraction: v.inRange('validation.fraction', val.fraction, 0, 1), seed: v.integer('validation.seed', val.seed ?? 0, 0, 2 ** 31 - 1) };
+      if (validation.fraction === 0 || validation.fraction === 1) {
+        throw v.invalid('validation.fraction', 'to be between 0 and 1 (exclusive)', validation.fraction, RangeError);
+      }
+    }
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw v.invalid('onProgress', 'to be a function', o.onProgress);
+    const given = o.classes === undefined ? undefined : checkClassNames('classes', o.classes);
+    const classes = checkClassNames(`the class folders of ${dir}`, classFolders(dir, given));
+    const cache = o.cache === undefined || o.cache === false ? undefined
+      : o.cache === true ? path.join(defaultCacheDir(), 'folders') : path.resolve(v.nonEmptyString('cache', o.cache));
+    const shape: ImageShape = { channels: grey ? 1 : 3, height, width };
+    const d = await decodeFolder({
+      dir, shape, fit, classes, validation,
+      onError: v.oneOf('onError', o.onError ?? 'throw', ['throw', 'skip'] as const),
+      maxPixels: v.integer('maxPixels', o.maxPixels ?? MAX_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
+      maxBytes: v.integer('maxBytes', o.maxBytes ?? DEFAULT_MAX_BYTES, 1, Number.MAX_SAFE_INTEGER),
+      concurrency: v.integer('concurrency', o.concurrency ?? DEFAULT_CONCURRENCY, 1, 256),
+      cacheDir: cache,
+      onProgress: o.onProgress as ((p: FolderProgress) => void) | undefined,
+    });
+    if (d.labels.length === 0) throw new Error(`${dir}: no image could be decoded (${d.skipped.length} skipped)`);
+    const data = await native().Dataset.fromPixels(d.pixels, d.labels, { ...shape, layout: 'nhwc', classes: classes.length });
+    const all = new ImageDataset(data, classes, 'train');
+    const n = d.labels.length;
+    const split = d.trainCount < n && d.trainCount > 0;
+    return {
+      train: split ? new ImageDataset(data.slice(0, d.trainCount), classes, 'train') : all,
+      validation: split ? new ImageDataset(data.slice(d.trainCount, n), classes, 'validation') : undefined,
+      skipped: d.skipped,
+      fromCache: d.fromCache,
+    };
   }
 
   /**

@@ -4,23 +4,39 @@ import type { ImageShape } from '../base/types';
 
 const CIFAR_SHAPE: ImageShape = { channels: 3, height: 32, width: 32 };
 
+/** How an image is fitted to the network's size: sharp's resize fits ('cover': crop to the aspect, centred). */
+export type ImageFit = 'fill' | 'cover' | 'contain';
+
+/** Pixels sharp will decode from one file before refusing it (a decompression bomb): 100 megapixels by default. */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
 /**
- * Decodes each file to `shape` (default CIFAR's 3×32×32): sRGB or grey, resized with sharp's default Lanczos filter
- * where needed; CHW uint8.
+ * One file decoded to `shape` as interleaved HWC bytes: rotated as its EXIF orientation says, its alpha dropped,
+ * sRGB or grey, resized with sharp's default Lanczos filter as `fit` says. An Error naming the file otherwise.
  */
-export async function decodeImages(files: string[], shape: ImageShape = CIFAR_SHAPE): Promise<Uint8Array> {
+export async function decodeImage(file: string, shape: ImageShape, fit: ImageFit = 'fill', maxPixels = MAX_INPUT_PIXELS): Promise<Buffer> {
   const sharp = require('sharp') as typeof import('sharp');
+  const { channels: c, height: h, width: w } = shape;
+  try {
+    const img = sharp(file, { limitInputPixels: maxPixels }).rotate().removeAlpha();
+    const { data, info } = await (c === 1 ? img.greyscale().toColourspace('b-w') : img.toColourspace('srgb'))
+      .resize(w, h, { fit }).raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== c || info.width !== w || info.height !== h) {
+      throw new Error(`decoded to ${info.channels}×${info.height}×${info.width}, not ${c}×${h}×${w}`);
+    }
+    return data;
+  } catch (e) {
+    throw new Error(`Cannot decode ${file} as an image: ${(e as Error).message}`);
+  }
+}
+
+/** Decodes each file to `shape` (default CIFAR's 3×32×32, resized to fill it), CHW uint8. */
+export async function decodeImages(files: string[], shape: ImageShape = CIFAR_SHAPE): Promise<Uint8Array> {
   const { channels: c, height: h, width: w } = shape;
   const plane = h * w;
   const out = new Uint8Array(files.length * c * plane);
   for (let i = 0; i < files.length; i++) {
-    let hwc: Buffer;
-    try {
-      const img = sharp(files[i]).removeAlpha();
-      hwc = await (c === 1 ? img.greyscale().toColourspace('b-w') : img.toColourspace('srgb')).resize(w, h, { fit: 'fill' }).raw().toBuffer();
-    } catch (e) {
-      throw new Error(`Cannot decode ${files[i]} as an image: ${(e as Error).message}`);
-    }
+    const hwc = await decodeImage(files[i], shape);
     for (let p = 0; p < plane; p++) {
       for (let ch = 0; ch < c; ch++) out[(i * c + ch) * plane + p] = hwc[p * c + ch];
     }
