@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CIFAR10_CLASSES, FASHION_MNIST_CLASSES, ImageDataset, ResNet, info, pretrainedModels } from '../lib/index';
+import { CIFAR10_CLASSES, Cifar10, FASHION_MNIST_CLASSES, ImageDataset, ResNet, info, pretrainedModels } from '../lib/index';
 import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
 import { machineName } from '../lib/base/info';
@@ -378,4 +378,43 @@ withFashionMnist()('an MNIST-format folder: info --data describes it; train gets
   const [{ predictions }] = JSON.parse(p.stdout);
   t.is(predictions.length, 3);
   t.true(predictions.every((q: { class: string }) => FASHION_MNIST_CLASSES.includes(q.class)));
+});
+
+test('a folder of class folders: train --data --size --grayscale, info --data and eval read it the same way', async (t) => {
+  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
+  const { pixels, labels } = data.images(0, 300);
+  const root = path.join(tmpDir(), 'photos');
+  const names = ['aeroplanes', 'cars', 'ships'];
+  const keep = [0, 1, 8];
+  const sharp = require('sharp');
+  let written = 0;
+  for (let i = 0; i < 300; i++) {
+    const k = keep.indexOf(labels[i]);
+    if (k < 0) continue;
+    fs.mkdirSync(path.join(root, names[k]), { recursive: true });
+    const hwc = Buffer.alloc(3072);
+    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = pixels[i * 3072 + c * 1024 + p];
+    await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(root, names[k], `${i}.png`));
+    written++;
+  }
+  const described = await cli(['info', '--data', root, '--json']);
+  t.is(described.code, 0, described.stderr);
+  const d = JSON.parse(described.stdout);
+  t.is(d.kind, 'folder');
+  t.deepEqual(d.splits[0].classes, names);
+  t.is(d.splits[0].images + d.splits[1].images, written);
+  const dir = path.join(tmpDir(), 'run');
+  const r = await cli(['train', '--depth', '8', '--data', root, '--size', '16', '--grayscale', '--iterations', '6', '--batch-size', '16', '--out', dir]);
+  t.is(r.code, 0, r.stderr);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  t.like(config, { imageSize: 16, grayscale: true });
+  const final = JSON.parse(fs.readFileSync(path.join(dir, 'final.json'), 'utf8'));
+  t.deepEqual(final.perClass.map((c: { name: string }) => c.name), names);
+  const ckpt = await ResNet.load(path.join(dir, 'checkpoint.pt'), { device: 'cpu' });
+  t.is(ckpt.config.inChannels, 1);
+  t.deepEqual(ckpt.classNames, names);
+  ckpt.dispose();
+  const ev = await cli(['eval', '--weights', path.join(dir, 'checkpoint.pt'), '--data', root, '--json']);
+  t.is(ev.code, 0, ev.stderr);
+  t.is(JSON.parse(ev.stdout).error, final.testError);
 });

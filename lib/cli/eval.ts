@@ -12,7 +12,8 @@ export async function cmdEval(argv: string[]): Promise<number> {
   const loaded = await loadModel(values, 'eval');
   try {
     const data = await dataArg(values, values.json === true);
-    const test = await loadSplit(data, 'test');
+    // An image folder is decoded at the network's input (its channels, its per-pixel mean's size).
+    const test = await loadSplit(data, 'test', { size: loaded.shape.height, grayscale: loaded.shape.channels === 1 });
     const r = await loaded.evaluate(test, int('batch-size', str(values, 'batch-size'), EVAL_BATCH_SIZE, 1),
       precisionArg(str(values, 'precision')));
     if (values.json) out(JSON.stringify({ model: loaded.name, ...r }));

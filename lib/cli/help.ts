@@ -29,10 +29,14 @@ kind, image shape, classes and images per class in each split).`,
   --depth N              6n+2: 20, 32, 44, 56, 110, … (default 20)
   --shortcut A|B|plain   identity + zero-padding (A, default), 1x1 projections (B) or no shortcuts
   --data DIR|FILE        cifar-10-batches-bin folder or cifar-10-binary.tar.gz (default: CIFAR10_DIR, cache),
-                         CIFAR-100's cifar-100-binary folder or .tar.gz (fine labels), or an MNIST-format folder (train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz],
+                         CIFAR-100's cifar-100-binary folder or .tar.gz (fine labels), a folder of class folders of
+                         images (PNG, JPEG, WebP, …; train/ and test/ or val/ inside it, or 10 % of each class held
+                         out for testing), or an MNIST-format folder (train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz],
                          as MNIST and Fashion-MNIST ship them; class names from its classes.txt): the network gets
                          the data's channels and classes
   --download             fetch CIFAR-10 into the cache if it is not found
+  --size N               image folders: decode to N×N (default 32; centre-cropped to the aspect)
+  --grayscale            image folders: decode as grey (a 1-channel network)
   --iterations N         default ${RECIPE.iterations} (the paper)
   --milestones a,b       lr ÷10 at these iterations (default ${RECIPE.milestones.join(',')}; scaled with --iterations: ${pct})
   --lr X                 default ${RECIPE.lr}

@@ -51,7 +51,7 @@ async function describeData(source: string, json: boolean): Promise<number> {
     return 0;
   }
   const [first] = splits;
-  out(`data       ${source} (${{ cifar10: 'CIFAR-10', cifar100: 'CIFAR-100, fine labels', mnist: 'MNIST-format IDX files' }[kind]})`);
+  out(`data       ${source} (${{ cifar10: 'CIFAR-10', cifar100: 'CIFAR-100, fine labels', mnist: 'MNIST-format IDX files', folder: 'image folder, 32×32' }[kind]})`);
   out(`images     ${first.shape.channels}×${first.shape.height}×${first.shape.width} (${first.shape.channels === 1 ? 'grey' : 'colour'})`);
   for (const s of splits) out(`${s.split.padEnd(10)} ${s.images} images`);
   out(`classes    ${first.classes.length}:`);

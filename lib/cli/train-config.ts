@@ -18,7 +18,7 @@ export const TRAIN_OPTS: Opts = {
   'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' },
   'nproc-per-node': { type: 'string' }, nnodes: { type: 'string' }, 'node-rank': { type: 'string' },
   'master-addr': { type: 'string' }, 'master-port': { type: 'string' }, 'sync-bn': { type: 'boolean' },
-  'no-cuda-graphs': { type: 'boolean' },
+  'no-cuda-graphs': { type: 'boolean' }, size: { type: 'string' }, grayscale: { type: 'boolean' },
 };
 
 /** Which flag sets each of the Trainer's options: lib's rule errors are said in these flags' words. */
@@ -60,6 +60,8 @@ export function trainConfig(values: Values, depth: number, shortcut: Shortcut, s
     worldSize: torchrunWorker()?.worldSize ?? 1,
     syncBatchNorm: values['sync-bn'] === true,
     cudaGraphs: values['no-cuda-graphs'] !== true,
+    ...(s('size') === undefined ? {} : { imageSize: int('size', s('size'), 32, 8) }),
+    ...(values.grayscale === true ? { grayscale: true } : {}),
   };
   // The library's rules, before any work: the run's Trainer resolves the same options again on the run's device.
   try {

@@ -25,10 +25,15 @@ export interface RunConfig extends RunTrainerOptions {
   worldSize: number;
   /** Data-parallel: BatchNorm statistics over the global batch (DistributedOptions.syncBatchNorm). */
   syncBatchNorm?: boolean;
+  /** Image folders only: the side images are decoded to (absent: 32). */
+  imageSize?: number;
+  /** Image folders only: decode as grey. */
+  grayscale?: boolean;
 }
 
 /** The settings that must match for --resume to continue a run exactly. */
-export const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization', 'worldSize'];
+export const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization', 'worldSize',
+  'imageSize', 'grayscale'];
 
 /** The TrainerOptions of a run: its trainer fields as they are, and data parallelism from torchrun's environment. */
 export function runTrainerOptions(c: RunConfig): TrainerOptions {

@@ -71,7 +71,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const title = `${networkLabel(c.depth, c.shortcut)}, seed ${c.seed}`;
   const resumeFrom = keeper ? await prepareFolder(o) : 0;
 
-  const { train, validation, test } = await loadTrainTest(o.data, c.holdout);
+  const { train, validation, test } = await loadTrainTest(o.data, c.holdout, { size: c.imageSize, grayscale: c.grayscale });
   const evalSet = validation ?? test;
   const split = validation ? 'validation' : 'test';
   const model = runModel(c, train);
