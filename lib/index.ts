@@ -13,9 +13,11 @@ export type { Precision } from './base/precision';
 export { info, setNumThreads } from './base/info';
 export type { Info } from './base/info';
 export type {
-  Augmentation, CheckpointTrainerState, MetaValue, NormalizationValues, ResolvedDistributedOptions, ResolvedTrainerOptions, ResolvedWarmup,
+  Augmentation, CheckpointTrainerState, MetaValue, Stage, NormalizationValues, ResolvedDistributedOptions, ResolvedTrainerOptions, ResolvedWarmup,
 } from './base/types';
 export { Trainer } from './train/trainer';
+export { fineTune } from './train/fine-tune';
+export type { FineTuneOptions, FineTuneResult } from './train/fine-tune';
 export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './train/trainer';
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './model/foreign';
 export { Batcher, QueueFullError } from './model/batcher';

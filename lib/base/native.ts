@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type {
   CheckpointTrainerState, EvalPoint, FitStop, MetaValue, NormalizationValues, Precision, ResNetConfig,
-  ResolvedTrainerOptions, Shortcut, TrainingBatch, TrainPoint,
+  ResolvedTrainerOptions, Shortcut, Stage, TrainingBatch, TrainPoint,
 } from './types';
 
 export type { MetaValue };
@@ -81,6 +81,8 @@ export interface NativeModel {
   evaluate(data: NativeDataset, batchSize: number, normalization: NativeNormalization | null,
     precision: NativePrecision): Promise<NativeEvaluation>;
   stateDictNames(): string[];
+  /** A new head for numClasses classes (seeded when seed is given); the meta's class names are dropped. */
+  resetClassifier(numClasses: number, seed?: number): void;
   /** A float32 copy of every parameter and buffer, by state-dict name (taken after the model's pending work). */
   stateDictTensors(): Promise<Record<string, Float32Array>>;
   dispose(): void;
@@ -106,6 +108,8 @@ export interface NativeDataset {
   slice(start: number, end: number): NativeDataset;
   /** [channels, height, width]. */
   shape(): [number, number, number];
+  /** Grey images as colour ones (the channel three times). */
+  repeatGrey(): Promise<NativeDataset>;
   images(start: number, count: number): { pixels: Uint8Array; labels: Int32Array };
   /** The normalization of this kind these images define (computed once, then kept). */
   statistics(kind: 'pixel' | 'channel'): Promise<NativeNormalization>;
@@ -212,6 +216,8 @@ export interface NativeConstants {
   maxDatasetClasses: number;
   /** The largest augmentation pad. */
   maxPad: number;
+  /** The network's stages, as fine-tuning names them. */
+  stages: Stage[];
   checkpointFormat: string;
   checkpointFormatVersion: number;
   /** Meta keys the checkpoint format writes itself. */

@@ -22,6 +22,12 @@ export interface ResNetConfig {
   inChannels: 1 | 3;
 }
 
+/**
+ * A part of the network, as fine-tuning names it: 'stem' (the first convolution and its BatchNorm), 'block1',
+ * 'block2', 'block3' (the three stages of residual blocks, 16, 32 and 64 channels) and 'fc' (the head).
+ */
+export type Stage = 'stem' | 'block1' | 'block2' | 'block3' | 'fc';
+
 /** The shape of one image: channels (1: grey, 3: RGB), height and width in pixels. */
 export interface ImageShape {
   /** 3: RGB, 1: grey. */
@@ -156,6 +162,10 @@ export interface ResolvedTrainerOptions {
   normalization: 'pixel' | 'channel' | NormalizationValues;
   /** Absent: the paper's pad-4 crop and flips. */
   augment?: Augmentation;
+  /** Stages that do not train (no gradient, no weight decay, BatchNorm statistics fixed); absent: none. */
+  freeze?: Stage[];
+  /** Learning-rate multiples of stages (absent stages: 1). */
+  lrScale?: Partial<Record<Stage, number>>;
   /** NHWC activations. */
   channelsLast: boolean;
   /** Fused train-mode BatchNorm + ReLU kernels on the CPU. */

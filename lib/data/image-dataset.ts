@@ -41,7 +41,7 @@ export interface MnistOptions extends IdxOptions {
 
 /** How ImageDataset.fromFolder reads a folder of class folders. */
 export interface FromFolderOptions {
-  /** The images' size after decoding: a side (square) or { width, height }; default 32 (CIFAR's). */
+  /** The images' size after decoding: a side (square) or `{ width, height }`; default 32 (CIFAR's). */
   size?: number | { width: number; height: number };
   /** How an image of another aspect is fitted: 'cover' (default: scaled and centre-cropped), 'fill' (stretched), 'contain' (letterboxed). */
   fit?: ImageFit;
@@ -310,6 +310,22 @@ export class ImageDataset {
   async pixelMean(): Promise<Float32Array> {
     return (await this.#data.statistics('pixel')).mean;
   }
+
+  /**
+   * @internal The native images for a network of `channels` input channels: these, or (grey images for a colour
+   * network) the grey channel repeated three times, made once and kept with this dataset.
+   */
+  async nativeFor(channels: number): Promise<NativeDataset> {
+    if (channels === this.shape.channels) return this.#data;
+    if (channels !== 3 || this.shape.channels !== 1) {
+      throw new RangeError(`Expected a network of ${this.shape.channels} input channel(s) for this dataset's ` +
+        `${this.shape.channels}×${this.shape.height}×${this.shape.width} images but it has ${channels}`);
+    }
+    this.#rgb ??= this.#data.repeatGrey();
+    return this.#rgb;
+  }
+
+  #rgb: Promise<NativeDataset> | undefined;
 
   /** @internal */
   get nativeDataset(): NativeDataset {

@@ -52,7 +52,8 @@ export async function evaluateOn(net: NativeNetwork, data: unknown, options: unk
   const normalization = o.normalization !== undefined ? toNative(o.normalization as Normalization) : d.normalization;
   checkClasses(d.classes, data.classes.length, d.noun);
   checkInput(d.inChannels, data.shape, d.noun);
-  const mismatch = normalizationMismatch(normalization, [data.shape.channels, data.shape.height, data.shape.width]);
+  const mismatch = normalizationMismatch(normalization, [d.inChannels, data.shape.height, data.shape.width]);
   if (mismatch) throw new RangeError(`Cannot evaluate on this dataset: ${mismatch}`);
-  return summarizeEvaluation(await net.evaluate(data.nativeDataset, batchSize, normalization, precision), data.classes);
+  const images = await data.nativeFor(d.inChannels);
+  return summarizeEvaluation(await net.evaluate(images, batchSize, normalization, precision), data.classes);
 }

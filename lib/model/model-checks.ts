@@ -48,9 +48,12 @@ export function checkClasses(has: number, classes: number, noun: 'model' | 'modu
     : `Expected a module with ${classes} outputs for this dataset but it has ${has}`);
 }
 
-/** A network of `channels` input channels for images of `shape`. */
+/**
+ * A network of `channels` input channels for images of `shape`: the same channels, or grey images for a colour
+ * network (their channel is repeated three times).
+ */
 export function checkInput(channels: number, shape: ImageShape, noun: 'model' | 'module' = 'model'): void {
-  if (channels === shape.channels) return;
+  if (channels === shape.channels || (channels === 3 && shape.channels === 1)) return;
   throw new RangeError(`Expected a ${noun} of ${shape.channels} input channel(s) for this dataset's ` +
     `${shape.channels}×${shape.height}×${shape.width} images but it has ${channels}`);
 }

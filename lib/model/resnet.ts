@@ -289,6 +289,16 @@ export class ResNet {
     });
   }
 
+  /**
+   * Fine-tuning: a new head (fc) for `numClasses` classes, initialised as a new network's (Kaiming-uniform; seeded
+   * with `seed`), every other weight kept. The class names of the old head are dropped. Not during a fit.
+   */
+  resetClassifier(numClasses: number, options: { seed?: number } = {}): void {
+    const o = v.checkKeys('resetClassifier', options, ['seed']);
+    const k = v.integer('numClasses', numClasses, 1, native().constants.maxClasses);
+    this.nativeModel.resetClassifier(k, o.seed === undefined ? undefined : v.integer('seed', o.seed, 0));
+  }
+
   /** State dict keys, in module order (the seed's nets.py naming). */
   stateDictKeys(): string[] {
     return this.nativeModel.stateDictNames();

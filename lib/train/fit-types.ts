@@ -1,6 +1,6 @@
 // The Trainer's public option, progress and history types (lib/train/trainer.ts runs them). Types only.
 import type { ImageDataset } from '../data/image-dataset';
-import type { Augmentation, EvalPoint, FitStop, MetaValue, TrainingBatch, TrainPoint } from '../base/types';
+import type { Augmentation, EvalPoint, FitStop, Stage, MetaValue, TrainingBatch, TrainPoint } from '../base/types';
 import type { Normalization } from '../base/normalization';
 import type { Precision } from '../base/precision';
 import type { Evaluation } from '../model/evaluation';
@@ -40,6 +40,13 @@ export interface TrainerOptions {
    * back at a random offset (0: none), random left-right flips (`flip: false` for digits and text).
    */
   augment?: Partial<Augmentation>;
+  /**
+   * Fine-tuning: stages that do not train ('backbone': every stage but the head 'fc'): no gradient, no weight decay,
+   * BatchNorm statistics fixed.
+   */
+  freeze?: 'backbone' | Stage[];
+  /** Fine-tuning: learning-rate multiples by stage, e.g. `{ stem: 0.1, block1: 0.1 }` (absent stages: 1). */
+  lrScale?: Partial<Record<Stage, number>>;
   /**
    * Input normalization: 'pixel' (default, the paper's per-pixel mean of the training set), 'channel' (per-channel
    * mean/std of the training set) or explicit statistics. It is stored in checkpoints and used by evaluate.

@@ -4,14 +4,14 @@
 import { native } from '../base/native';
 import { checkDistributed } from './distributed';
 import type { TrainerOptions } from './fit-types';
-import type { Augmentation, ResolvedTrainerOptions, ResolvedWarmup } from '../base/types';
+import type { Augmentation, ResolvedTrainerOptions, ResolvedWarmup, Stage } from '../base/types';
 import { toNative } from '../base/normalization';
 import { checkPrecision } from '../base/precision';
 import { RECIPE } from '../base/recipe';
 import * as v from '../base/validate';
 
 export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
-  'warmup', 'augment', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
+  'warmup', 'augment', 'freeze', 'lrScale', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
 
 export type { ResolvedTrainerOptions, ResolvedWarmup };
 
@@ -49,12 +49,35 @@ function augment(a: unknown): Augmentation | undefined {
   };
 }
 
+/** The stages 'backbone' names: every one but the head. */
+export const BACKBONE: readonly Stage[] = Object.freeze(['stem', 'block1', 'block2', 'block3']);
+
+function freeze(f: unknown): Stage[] | undefined {
+  if (f === undefined) return undefined;
+  const stages = native().constants.stages;
+  if (f === 'backbone') return [...BACKBONE];
+  if (!Array.isArray(f)) throw v.invalid('freeze', `to be 'backbone' or an array of stages (${stages.join(', ')})`, f);
+  return [...new Set(f.map((s, i) => v.oneOf(`freeze[${i}]`, s, stages)))];
+}
+
+function lrScale(s: unknown): Partial<Record<Stage, number>> | undefined {
+  if (s === undefined) return undefined;
+  const stages = native().constants.stages;
+  const o = v.checkKeys('lrScale', s, stages);
+  return Object.fromEntries(stages.filter((k) => o[k] !== undefined).map((k) => [k, v.inRange(`lrScale.${k}`, o[k], 0, 1e6)]));
+}
+
 /** Checks `options` for a model on `device` and fills in the recipe's defaults; errors are InvalidOption-shaped. */
 export function resolveTrainerOptions(options: TrainerOptions, device: string | undefined): ResolvedTrainerOptions {
   const o = v.checkKeys('Trainer', options, TRAINER_KEYS);
   const norm = o.normalization ?? RECIPE.normalization;
   const w = warmup(o.warmup);
   const aug = augment(o.augment);
+  const frozen = freeze(o.freeze);
+  const scales = lrScale(o.lrScale);
+  if ((frozen || scales) && o.distributed !== undefined) {
+    throw v.invalid('freeze', 'to be absent in a data-parallel fit (freeze and lrScale train one process)', o.freeze ?? o.lrScale, RangeError);
+  }
   return {
     iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9),
     milestones: milestones(o.milestones ?? RECIPE.milestones),
@@ -66,6 +89,8 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
     seed: v.integer('seed', o.seed ?? RECIPE.seed, 0, 2 ** 53 - 1),
     ...(w ? { warmup: w } : {}),
     ...(aug ? { augment: aug } : {}),
+    ...(frozen ? { freeze: frozen } : {}),
+    ...(scales ? { lrScale: scales } : {}),
     normalization: typeof norm === 'string' ? v.oneOf('normalization', norm, native().constants.normalizationKinds) : toNative(norm),
     channelsLast: v.boolean('channelsLast', o.channelsLast ?? true),
     fusedBatchNorm: v.boolean('fusedBatchNorm', o.fusedBatchNorm ?? true),

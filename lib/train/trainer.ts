@@ -96,6 +96,9 @@ export class Trainer {
     const model = this.model.nativeModel;
     this.#checkData(train, true);
     if (evalData) this.#checkEvalData(train, evalData);
+    // Grey images for a colour network: their channel three times (made once per dataset).
+    const channels = this.model.config.inChannels;
+    const [trainImages, evalImages] = await Promise.all([train.nativeFor(channels), evalData?.nativeFor(channels)]);
     if (this.#running) throw new Error('This Trainer is already running a fit');
     this.#running = true;
     try {
@@ -118,7 +121,7 @@ export class Trainer {
         }
       };
       stopOnExit();
-      handle = native().fit(model, train.nativeDataset, evalData?.nativeDataset ?? null, this.#nativeOptions({
+      handle = native().fit(model, trainImages, evalImages ?? null, this.#nativeOptions({
         reportEvery,
         evalEvery,
         evalBatchSize,
@@ -162,7 +165,7 @@ export class Trainer {
     if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
     v.integer('iteration', iteration, 0);
     this.#checkData(train);
-    return native().trainingBatch(train.nativeDataset, this.#nativeOptions({}), iteration);
+    return native().trainingBatch(await train.nativeFor(this.model.config.inChannels), this.#nativeOptions({}), iteration);
   }
 
   /** A training set this trainer's batch size fits (and, for a fit, whose classes its model has). */
@@ -170,7 +173,7 @@ export class Trainer {
     if (forFit) checkClasses(this.model.config.numClasses, train.classes.length);
     checkInput(this.model.config.inChannels, train.shape);
     const n = this.options.normalization;
-    const mismatch = typeof n === 'object' ? normalizationMismatch(n, shapeOf(train)) : undefined;
+    const mismatch = typeof n === 'object' ? normalizationMismatch(n, [this.model.config.inChannels, train.shape.height, train.shape.width]) : undefined;
     if (mismatch) throw new RangeError(`Cannot train on this dataset: ${mismatch}`);
     if (this.options.batchSize > train.length) {
       throw new RangeError(`Expected batchSize <= the training set's ${train.length} images but received ${this.options.batchSize}`);

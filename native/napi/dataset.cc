@@ -40,6 +40,17 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     return arr;
   }
 
+  // repeatGrey() -> Promise<Dataset>: grey images as colour ones (the channel three times), made off the main thread.
+  Napi::Value RepeatGrey(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      auto s = state_;
+      auto out = std::make_shared<std::shared_ptr<const Dataset>>();
+      return TaskWorker::Run(
+          info.Env(), "resnet-cifar:repeatGrey", [s, out] { *out = s->RepeatGrey(); },
+          [out](Napi::Env env) -> Napi::Value { return NewWrapped<const Dataset>(Data(env).dataset_ctor, *out); });
+    });
+  }
+
   // labelCounts(classes) -> number[classes]
   Napi::Value LabelCounts(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
@@ -196,6 +207,7 @@ Napi::Function DefineDataset(Napi::Env env) {
                                   {
                                       DatasetWrap::InstanceMethod<&DatasetWrap::Length>("length"),
                                       DatasetWrap::InstanceMethod<&DatasetWrap::Shape>("shape"),
+                                      DatasetWrap::InstanceMethod<&DatasetWrap::RepeatGrey>("repeatGrey"),
                                       DatasetWrap::InstanceMethod<&DatasetWrap::LabelCounts>("labelCounts"),
                                       DatasetWrap::InstanceMethod<&DatasetWrap::Slice>("slice"),
                                       DatasetWrap::InstanceMethod<&DatasetWrap::Images>("images"),

@@ -13,6 +13,19 @@ FitConfig FitConfigFromJs(const Napi::Value& v) {
   c.batches.seed = static_cast<uint64_t>(o.Int("seed", 0));
   c.batches.channels_last = o.Bool("channelsLast");
   if (o.Has("genericBatch")) c.batches.generic = o.Bool("genericBatch");
+  if (o.Has("freeze")) {  // absent: nothing frozen
+    Napi::Value f = o.Get("freeze");
+    if (!f.IsArray()) throw TypeErrorEx(o.Name("freeze") + " must be an array of stage names");
+    auto arr = f.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i)
+      c.freeze.push_back(args::String(arr.Get(i), o.Name("freeze") + "[" + std::to_string(i) + "]"));
+  }
+  if (o.Has("lrScale")) {  // absent: every stage at the rate
+    args::Fields s(o.Get("lrScale"), o.Name("lrScale"));
+    for (const auto& stage : StageNames()) {
+      if (s.Has(stage.c_str())) c.lr_scales.emplace_back(stage, s.Number(stage.c_str()));
+    }
+  }
   if (o.Has("augment")) {  // absent: the paper's pad-4 crop and flips (core's defaults)
     args::Fields a(o.Get("augment"), o.Name("augment"));
     c.batches.pad = a.Int("padCrop", 0, kMaxPad);

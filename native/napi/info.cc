@@ -104,6 +104,7 @@ Napi::Object Constants(Napi::Env env) {
   o.Set("precisions",
         names({PrecisionName(Precision::kFp32), PrecisionName(Precision::kTf32), PrecisionName(Precision::kBf16)}));
   o.Set("normalizationKinds", names({NormKindName(NormKind::kPixel), NormKindName(NormKind::kChannel)}));
+  o.Set("stages", names(StageNames()));
   o.Freeze();
   return o;
 }

@@ -32,6 +32,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value StateDictNames(const Napi::CallbackInfo& info);
   Napi::Value StateDictTensors(const Napi::CallbackInfo& info);
+  Napi::Value ResetClassifier(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   static Napi::Value Load(const Napi::CallbackInfo& info);
@@ -193,6 +194,18 @@ Napi::Value ModelWrap::StateDictTensors(const Napi::CallbackInfo& info) {
   });
 }
 
+// resetClassifier(numClasses, seed?): a new head, the rest kept (fine-tuning).
+Napi::Value ModelWrap::ResetClassifier(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const int64_t k = args::Int(args::At(info, 0), "resetClassifier: numClasses", 1, kMaxClasses);
+    std::optional<uint64_t> seed;
+    if (!args::At(info, 1).IsUndefined())
+      seed = static_cast<uint64_t>(args::Int(args::At(info, 1), "resetClassifier: seed", 0));
+    resnet_cifar::ResetClassifier(*Live(info), k, seed);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   if (state_) state_->disposed = true;
   state_.reset();  // pending work keeps its own reference and frees the network when it ends
@@ -232,6 +245,7 @@ Napi::Function DefineModel(Napi::Env env) {
                                     ModelWrap::InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
                                     ModelWrap::InstanceMethod<&ModelWrap::StateDictNames>("stateDictNames"),
                                     ModelWrap::InstanceMethod<&ModelWrap::StateDictTensors>("stateDictTensors"),
+                                    ModelWrap::InstanceMethod<&ModelWrap::ResetClassifier>("resetClassifier"),
                                     ModelWrap::InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                     ModelWrap::InstanceMethod<&ModelWrap::Disposed>("disposed"),
                                     ModelWrap::StaticMethod<&ModelWrap::Load>("load"),

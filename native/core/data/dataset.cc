@@ -47,6 +47,11 @@ std::shared_ptr<Dataset> DatasetFromPixels(at::Tensor images, at::Tensor labels,
   return std::make_shared<Dataset>(images.contiguous(), labels);
 }
 
+std::shared_ptr<Dataset> Dataset::RepeatGrey() const {
+  if (images_.size(1) != 1) throw std::invalid_argument("RepeatGrey: these images are not grey");
+  return std::make_shared<Dataset>(images_.expand({size(), 3, images_.size(2), images_.size(3)}).contiguous(), labels_);
+}
+
 std::vector<int64_t> Dataset::LabelCounts(int64_t classes) const {
   std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
   const int64_t* l = labels_.data_ptr<int64_t>();

@@ -27,6 +27,9 @@ class Dataset {
 
   // Images [start, end) sharing this dataset's memory; std::out_of_range outside 0..size().
   std::shared_ptr<Dataset> Slice(int64_t start, int64_t end) const;
+  // Grey images as colour ones, the grey channel repeated three times (a colour network meeting grey data);
+  // std::invalid_argument unless these are grey.
+  std::shared_ptr<Dataset> RepeatGrey() const;
   // Images per class 0..classes-1 (labels >= classes are not counted).
   std::vector<int64_t> LabelCounts(int64_t classes) const;
   // The normalization statistics of these images, computed once per kind and kept.

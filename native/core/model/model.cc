@@ -28,6 +28,21 @@ std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device d
   return state;
 }
 
+void ResetClassifier(ModelState& m, int64_t num_classes, std::optional<uint64_t> seed) {
+  if (m.fitting.load()) throw std::runtime_error("Cannot replace the head while a fit is running");
+  ModelLock lock(m);
+  {
+    std::unique_lock<std::mutex> seed_lock(g_seed_mu, std::defer_lock);
+    if (seed) {
+      seed_lock.lock();
+      torch::manual_seed(*seed);
+    }
+    m.net->ReplaceHead(num_classes);
+  }
+  // The old head's class names no longer name these outputs.
+  m.meta.erase(std::string("class_names"));
+}
+
 std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device, const std::string& shortcut_hint) {
   Checkpoint ck = ReadWeights(path, shortcut_hint);
   auto state = std::make_shared<ModelState>();

@@ -51,6 +51,9 @@ class ModelLock {
 // He-initialised (seeded when `seed` is given; torch's global generator is process-wide, so seeded constructions
 // are serialized), in eval mode, on `device`.
 std::shared_ptr<ModelState> NewModel(const ResNetOptions& options, c10::Device device, std::optional<uint64_t> seed);
+// Fine-tuning: a new head for `num_classes` classes (seeded when `seed` is given), every other weight kept; the
+// meta's class names are dropped.
+void ResetClassifier(ModelState& m, int64_t num_classes, std::optional<uint64_t> seed);
 // Our checkpoints, or a foreign state dict (layouts.h) in any format ReadWeights reads.
 std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device,
                                       const std::string& shortcut_hint = "");

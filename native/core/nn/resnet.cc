@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/init.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "fused_bn.h"
@@ -23,6 +24,24 @@ std::string ShortcutName(Shortcut s) {
     case Shortcut::B: return "B";
     default: return "plain";
   }
+}
+
+const std::vector<std::string>& StageNames() {
+  static const std::vector<std::string> names = {"stem", "block1", "block2", "block3", "fc"};
+  return names;
+}
+
+std::vector<std::string> StageModules(const std::string& stage) {
+  if (stage == "stem") return {"conv", "bn"};
+  for (const auto& s : StageNames()) {
+    if (s == stage) return {stage};
+  }
+  throw std::invalid_argument("unknown stage '" + stage + "' (expected stem, block1, block2, block3 or fc)");
+}
+
+std::string StageOf(const std::string& name) {
+  const std::string head = name.substr(0, name.find('.'));
+  return head == "conv" || head == "bn" ? "stem" : head;
 }
 
 std::string DescribeModel(const ResNetOptions& o) {
@@ -173,6 +192,39 @@ void ResNetImpl::SetBatchNormSync(std::shared_ptr<const AllReduceSum> all_reduce
   BatchNormPath p = bn_path;
   p.sync = std::move(all_reduce);
   SetPath(p);
+}
+
+void ResNetImpl::SetFrozen(const std::vector<std::string>& stages) {
+  for (const auto& s : stages) (void)StageModules(s);  // each a stage
+  frozen_ = stages;
+  auto frozen = [&](const std::string& name) {
+    return std::find(frozen_.begin(), frozen_.end(), StageOf(name)) != frozen_.end();
+  };
+  for (auto& p : named_parameters()) p.value().requires_grad_(!frozen(p.key()));
+  train(is_training());
+}
+
+void ResNetImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (!on || frozen_.empty()) return;
+  for (const auto& m : named_modules("", /*include_self=*/false)) {
+    if (m.value()->as<torch::nn::BatchNorm2d>() &&
+        std::find(frozen_.begin(), frozen_.end(), StageOf(m.key())) != frozen_.end()) {
+      m.value()->eval();
+    }
+  }
+}
+
+void ResNetImpl::ReplaceHead(int64_t num_classes) {
+  if (num_classes < 1 || num_classes > kMaxClasses) {
+    throw std::invalid_argument("Expected num_classes between 1 and " + std::to_string(kMaxClasses) + " but received " +
+                                std::to_string(num_classes));
+  }
+  const auto device = fc->weight.device();
+  fc = replace_module("fc", torch::nn::Linear(64, num_classes));
+  fc->to(device);
+  fc->train(is_training());
+  options.num_classes(num_classes);
 }
 
 void ResNetImpl::SetPath(const BatchNormPath& p) {

@@ -28,6 +28,14 @@ constexpr int64_t kMaxClasses = 1000000;
 Shortcut ParseShortcut(const std::string& s);  // "A" | "B" | "plain"; throws std::invalid_argument
 std::string ShortcutName(Shortcut s);
 
+// The network's stages, by the names fine-tuning uses (freeze, per-stage learning rates): "stem" (the first conv and
+// its BN), "block1", "block2", "block3" (the three stages of blocks) and "fc" (the head).
+const std::vector<std::string>& StageNames();
+// The module names a stage holds (the parameter and buffer names they begin); std::invalid_argument otherwise.
+std::vector<std::string> StageModules(const std::string& stage);
+// The stage a parameter or buffer name (e.g. "block2.0.bn1.weight") belongs to.
+std::string StageOf(const std::string& name);
+
 struct ResNetOptions {
   ResNetOptions(int64_t depth) : depth_(depth) {}
   TORCH_ARG(int64_t, depth);  // 6n + 2
@@ -75,6 +83,13 @@ struct ResNetImpl : torch::nn::Module {
   // Train-mode BatchNorm over the global batch of a data-parallel fit (the trainer sets it for a fit with
   // synchronized BatchNorm and clears it after); null: each rank's own batch.
   void SetBatchNormSync(std::shared_ptr<const AllReduceSum> all_reduce);
+  // Fine-tuning: the stages whose parameters take no gradient (requires_grad off) and whose BatchNorm keeps its
+  // running statistics (eval mode whatever train() says), until set again; empty: none.
+  void SetFrozen(const std::vector<std::string>& stages);
+  const std::vector<std::string>& Frozen() const { return frozen_; }
+  void train(bool on = true) override;
+  // A new head for `num_classes` classes (libtorch's Linear initialisation, Kaiming-uniform), the rest unchanged.
+  void ReplaceHead(int64_t num_classes);
 
   ResNetOptions options;
   torch::nn::Conv2d conv{nullptr};
@@ -85,6 +100,7 @@ struct ResNetImpl : torch::nn::Module {
  private:
   void SetPath(const BatchNormPath& p);
   BatchNormPath bn_path;
+  std::vector<std::string> frozen_;
 };
 TORCH_MODULE(ResNet);
 

@@ -115,7 +115,7 @@ void FitLoop::Prepare() {
   }
   if (!cfg_.checkpoint_path.empty() && Leader()) RemoveStaleTemps(cfg_.checkpoint_path);
   std::lock_guard<std::mutex> lock(model_->mu);
-  sgd_ = std::make_unique<Sgd>(model_->net->parameters(), cfg_.sgd);
+  MakeSgd();
   bool resumed = false;
   if (Leader() && cfg_.resume && FileExists(cfg_.checkpoint_path)) {
     Resume();
@@ -313,11 +313,36 @@ void FitLoop::SetLayout(bool channels_last) {
   }
 }
 
+// Caller holds model_->mu. SGD over every parameter but the frozen stages', each at its stage's multiple of the
+// rate (all of them at 1, in parameter order, when fine-tuning sets nothing: the plain fit).
+void FitLoop::MakeSgd() {
+  if (cfg_.distributed && (!cfg_.freeze.empty() || !cfg_.lr_scales.empty())) {
+    throw std::invalid_argument("freezing stages and per-stage learning rates are not available in data-parallel fits");
+  }
+  for (const auto& [stage, scale] : cfg_.lr_scales) (void)StageModules(stage);
+  model_->net->SetFrozen(cfg_.freeze);
+  std::vector<at::Tensor> params;
+  std::vector<double> scales;
+  sgd_names_.clear();
+  for (const auto& p : model_->net->named_parameters(true)) {
+    if (!p.value().requires_grad()) continue;
+    double scale = 1.0;
+    for (const auto& [stage, s] : cfg_.lr_scales) {
+      if (StageOf(p.key()) == stage) scale = s;
+    }
+    sgd_names_.push_back(p.key());
+    params.push_back(p.value());
+    scales.push_back(scale);
+  }
+  sgd_ = std::make_unique<Sgd>(std::move(params), cfg_.sgd, std::move(scales));
+}
+
 // Caller holds model_->mu.
 void FitLoop::Restore() {
   if (cfg_.batches.channels_last) SetLayout(false);
   model_->net->SetFusedBatchNorm(false);
   model_->net->SetBatchNormSync(nullptr);
+  model_->net->SetFrozen({});
   model_->net->train(model_->training.load());
 }
 

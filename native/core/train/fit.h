@@ -49,6 +49,9 @@ struct FitConfig {
   // shard, gradients are averaged over the ranks each step, BatchNorm buffers follow rank 0's before each forward
   // (as DistributedDataParallel's broadcast_buffers), evaluation is split over the ranks, rank 0 writes checkpoints.
   std::optional<DistributedOptions> distributed;
+  // Fine-tuning: stages (StageNames) that do not train, and learning-rate multiples of others (absent: 1).
+  std::vector<std::string> freeze;
+  std::vector<std::pair<std::string, double>> lr_scales;
 };
 
 class FitObserver {
@@ -115,6 +118,7 @@ class FitLoop {
   void Resume();
   void SetLayout(bool channels_last);
   void Restore();
+  void MakeSgd();
   void SyncWindow();
   TrainerState State() const;
   // Distributed: every rank takes rank 0's weights, buffers, normalization and (resumed) trainer state.
@@ -133,6 +137,7 @@ class FitLoop {
   Normalization norm_;
   StepSchedule schedule_;
   std::unique_ptr<Sgd> sgd_;
+  std::vector<std::string> sgd_names_;  // the parameters SGD trains (all but the frozen stages'), in its order
   std::unique_ptr<Communicator> comm_;
   FitResult result_;
   TrainerState::Window window_;

@@ -32,13 +32,15 @@ void FitLoop::Resume() {
   }
   if (!t.momentum.empty()) {
     std::vector<at::Tensor> buffers;
-    for (const auto& p : model_->net->named_parameters(true)) {
-      auto it = std::find_if(t.momentum.begin(), t.momentum.end(), [&](const auto& kv) { return kv.first == p.key(); });
-      if (it == t.momentum.end() || it->second.sizes() != p.value().sizes()) {
-        throw std::runtime_error("Cannot resume from " + path + ": momentum buffer of '" + p.key() +
+    const auto named = model_->net->named_parameters(true);
+    for (const auto& name : sgd_names_) {
+      const at::Tensor& p = named[name];
+      auto it = std::find_if(t.momentum.begin(), t.momentum.end(), [&](const auto& kv) { return kv.first == name; });
+      if (it == t.momentum.end() || it->second.sizes() != p.sizes()) {
+        throw std::runtime_error("Cannot resume from " + path + ": momentum buffer of '" + name +
                                  "' is missing or mis-shaped");
       }
-      buffers.push_back(it->second.to(model_->device).contiguous(p.value().suggest_memory_format()));
+      buffers.push_back(it->second.to(model_->device).contiguous(p.suggest_memory_format()));
     }
     sgd_->set_momentum(std::move(buffers));
   }
@@ -57,8 +59,7 @@ TrainerState FitLoop::State() const {
   t.window = window_;
   const auto& mom = sgd_->momentum();
   if (!mom.empty()) {
-    auto named = model_->net->named_parameters(true);
-    for (size_t i = 0; i < named.size() && i < mom.size(); ++i) t.momentum.emplace_back(named[i].key(), mom[i]);
+    for (size_t i = 0; i < sgd_names_.size() && i < mom.size(); ++i) t.momentum.emplace_back(sgd_names_[i], mom[i]);
   }
   t.train = result_.train;
   t.eval = result_.eval;

@@ -3,11 +3,30 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace resnet_cifar {
 
-Sgd::Sgd(std::vector<at::Tensor> params, SgdOptions options) : params_(std::move(params)), opt_(options) {}
+Sgd::Sgd(std::vector<at::Tensor> params, SgdOptions options, std::vector<double> lr_scales)
+    : params_(std::move(params)), opt_(options) {
+  if (!lr_scales.empty() && lr_scales.size() != params_.size()) {
+    throw std::invalid_argument("Sgd: one learning-rate multiple per parameter");
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const double s = lr_scales.empty() ? 1.0 : lr_scales[i];
+    auto g = std::find_if(groups_.begin(), groups_.end(), [&](const auto& e) { return e.first == s; });
+    if (g == groups_.end()) g = groups_.insert(groups_.end(), {s, {}});
+    g->second.push_back(i);
+  }
+}
+
+static std::vector<at::Tensor> Pick(const std::vector<at::Tensor>& v, const std::vector<size_t>& idx) {
+  std::vector<at::Tensor> out;
+  out.reserve(idx.size());
+  for (size_t i : idx) out.push_back(v[i]);
+  return out;
+}
 
 // The update direction (weight decay and momentum applied), then the gradients dropped.
 std::vector<at::Tensor> Sgd::Direction() {
@@ -28,7 +47,15 @@ std::vector<at::Tensor> Sgd::Direction() {
 
 void Sgd::Step(double lr) {
   c10::NoGradGuard no_grad;
-  at::_foreach_add_(params_, Direction(), -lr);
+  if (groups_.size() == 1 && groups_[0].first == 1.0) {  // every parameter at the rate: one foreach, as before
+    at::_foreach_add_(params_, Direction(), -lr);
+    return;
+  }
+  const auto d = Direction();
+  for (const auto& [scale, idx] : groups_) {
+    auto ps = Pick(params_, idx);
+    at::_foreach_add_(ps, Pick(d, idx), -lr * scale);
+  }
 }
 
 void Sgd::Step(const at::Tensor& lr) {
@@ -36,7 +63,15 @@ void Sgd::Step(const at::Tensor& lr) {
   if (opt_.momentum != 0 && momentum_.empty()) {
     throw std::logic_error("Sgd::Step(tensor) before the momentum buffers exist");
   }
-  at::_foreach_sub_(params_, at::_foreach_mul(Direction(), lr));
+  if (groups_.size() == 1 && groups_[0].first == 1.0) {
+    at::_foreach_sub_(params_, at::_foreach_mul(Direction(), lr));
+    return;
+  }
+  const auto d = Direction();
+  for (const auto& [scale, idx] : groups_) {
+    auto ps = Pick(params_, idx);
+    at::_foreach_sub_(ps, at::_foreach_mul(Pick(d, idx), lr * scale));
+  }
 }
 
 }  // namespace resnet_cifar

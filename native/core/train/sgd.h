@@ -1,6 +1,7 @@
 // SGD with momentum and weight decay as PyTorch's torch.optim.SGD (dampening 0, no Nesterov) with its foreach
 // kernels: d = g + wd * p; buf = m * buf + d (buf = d on the first step); p -= lr * buf. Like torch::optim::SGD it
-// owns its momentum buffers, one per parameter, in parameter order.
+// owns its momentum buffers, one per parameter, in parameter order. Each parameter may have its own multiple of the
+// learning rate (fine-tuning's per-stage rates, as torch.optim's parameter groups); the default is 1 for all.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -16,7 +17,7 @@ struct SgdOptions {
 
 class Sgd {
  public:
-  Sgd(std::vector<at::Tensor> params, SgdOptions options);
+  Sgd(std::vector<at::Tensor> params, SgdOptions options, std::vector<double> lr_scales = {});
 
   // One step from the parameters' gradients, which are then dropped (zero_grad(set_to_none=True)).
   void Step(double lr);
@@ -32,6 +33,8 @@ class Sgd {
  private:
   std::vector<at::Tensor> Direction();
 
+  // Parameter indices by learning-rate multiple (one group of all at 1 when none is given).
+  std::vector<std::pair<double, std::vector<size_t>>> groups_;
   std::vector<at::Tensor> params_;
   SgdOptions opt_;
   std::vector<at::Tensor> momentum_;
