@@ -112,14 +112,19 @@ test('augment: padCrop 0 and flip false give the images themselves, normalized; 
 test('a network, its data and its normalization must agree on channels and size', async (t) => {
   const { nchw } = pattern(8, 1, 28, 28);
   const grey = await ImageDataset.fromArrays(nchw, [0, 1, 0, 1, 0, 1, 0, 1], { shape: { channels: 1, height: 28, width: 28 }, layout: 'nchw', classes: ['a', 'b'] });
+  // A colour network takes grey images (their channel repeated: test/fine-tune.test.ts), with colour statistics.
   const colour = new ResNet({ depth: 8, numClasses: 2, device: 'cpu' });
   await t.throwsAsync(() => colour.evaluate(grey, { normalization: { kind: 'channel', mean: [0.5], std: [0.5] } }), {
-    instanceOf: RangeError, message: "Expected a model of 1 input channel(s) for this dataset's 1×28×28 images but it has 3",
+    instanceOf: RangeError, message: 'Cannot evaluate on this dataset: the normalization has 1 channel(s) but the network takes 3',
   });
-  await t.throwsAsync(() => new Trainer(colour, { iterations: 1, batchSize: 4 }).fit(grey), { message: /model of 1 input channel/ });
+  t.is((await colour.evaluate(grey, { normalization: { kind: 'channel', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } })).count, 8);
   const m = new ResNet({ depth: 8, numClasses: 2, inChannels: 1, device: 'cpu' });
+  const colourImages = await ImageDataset.fromArrays(pattern(4, 3, 28, 28).nchw, [0, 1, 0, 1], { shape: { channels: 3, height: 28, width: 28 }, layout: 'nchw', classes: ['a', 'b'] });
+  await t.throwsAsync(() => new Trainer(m, { iterations: 1, batchSize: 4 }).fit(colourImages), {
+    instanceOf: RangeError, message: "Expected a model of 3 input channel(s) for this dataset's 3×28×28 images but it has 1",
+  });
   const cifarMean = { kind: 'pixel' as const, mean: new Float32Array(3072) };
-  await t.throwsAsync(() => m.evaluate(grey, { normalization: cifarMean }), { message: /the normalization has 3 channel\(s\) but the images have 1/ });
+  await t.throwsAsync(() => m.evaluate(grey, { normalization: cifarMean }), { message: /the normalization has 3 channel\(s\) but the network takes 1/ });
   await t.throwsAsync(() => m.evaluate(grey, { normalization: { kind: 'pixel', mean: new Float32Array(32 * 32) } }), {
     message: 'Cannot evaluate on this dataset: the per-pixel mean is of 1×32×32 images but these are 1×28×28',
   });

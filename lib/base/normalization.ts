@@ -78,9 +78,12 @@ export function fromNative(n: NativeNormalization): Normalization {
   return s && s[1] !== s[2] ? { kind: 'pixel', mean: n.mean, shape: [s[0], s[1], s[2]] } : { kind: 'pixel', mean: n.mean };
 }
 
-/** Whether `n` applies to images of `shape` ([C, H, W]); a message saying why not otherwise. */
+/**
+ * Whether `n` applies to a network input of `shape` ([C, H, W]: the network's channels, the images' size); a
+ * message saying why not otherwise.
+ */
 export function normalizationMismatch(n: NativeNormalization, shape: readonly number[]): string | undefined {
-  if (n.std.length !== shape[0]) return `the normalization has ${n.std.length} channel(s) but the images have ${shape[0]}`;
+  if (n.std.length !== shape[0]) return `the normalization has ${n.std.length} channel(s) but the network takes ${shape[0]}`;
   const s = n.kind === 'pixel' ? n.shape ?? pixelShape(n.mean.length, undefined) : undefined;
   if (s && (s[1] !== shape[1] || s[2] !== shape[2])) {
     return `the per-pixel mean is of ${s.join('×')} images but these are ${shape.join('×')}`;
