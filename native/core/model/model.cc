@@ -40,7 +40,7 @@ void ResetClassifier(ModelState& m, int64_t num_classes, std::optional<uint64_t>
     m.net->ReplaceHead(num_classes);
   }
   // The old head's class names no longer name these outputs.
-  m.meta.erase(std::string("class_names"));
+  (void)m.meta.erase(std::string("class_names"));
 }
 
 std::shared_ptr<ModelState> LoadModel(const std::string& path, c10::Device device, const std::string& shortcut_hint) {
