@@ -78,13 +78,18 @@ export function fromNative(n: NativeNormalization): Normalization {
   return s && s[1] !== s[2] ? { kind: 'pixel', mean: n.mean, shape: [s[0], s[1], s[2]] } : { kind: 'pixel', mean: n.mean };
 }
 
+/** A per-pixel mean's [C, H, W]: its own shape, else the square images its values fit; undefined for channel statistics. */
+export function pixelShapeOf(n: NativeNormalization): number[] | undefined {
+  return n.kind === 'pixel' ? n.shape ?? pixelShape(n.mean.length, undefined) : undefined;
+}
+
 /**
  * Whether `n` applies to a network input of `shape` ([C, H, W]: the network's channels, the images' size); a
  * message saying why not otherwise.
  */
 export function normalizationMismatch(n: NativeNormalization, shape: readonly number[]): string | undefined {
   if (n.std.length !== shape[0]) return `the normalization has ${n.std.length} channel(s) but the network takes ${shape[0]}`;
-  const s = n.kind === 'pixel' ? n.shape ?? pixelShape(n.mean.length, undefined) : undefined;
+  const s = pixelShapeOf(n);
   if (s && (s[1] !== shape[1] || s[2] !== shape[2])) {
     return `the per-pixel mean is of ${s.join('×')} images but these are ${shape.join('×')}`;
   }

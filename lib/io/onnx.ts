@@ -11,6 +11,7 @@ import * as protobuf from 'protobufjs';
 import { writeAtomic } from '../base/files';
 import type { MetaValue } from '../base/native';
 import type { NativeNormalization } from '../base/native';
+import { pixelShapeOf } from '../base/normalization';
 
 const PROTO = path.join(__dirname, '..', '..', 'proto', 'onnx.proto');
 export const ONNX_OPSET = 17;
@@ -100,19 +101,12 @@ function tensorType(name: string, dims: (number | string)[]) {
   };
 }
 
-/** A per-pixel mean's [C, H, W] (square when the addon did not say). */
-function pixelShapeOf(n: NativeNormalization): number[] {
-  const c = n.std.length;
-  const side = Math.round(Math.sqrt(n.mean.length / c));
-  return n.shape ?? [c, side, side];
-}
-
 /**
  * The input's dims: the per-pixel mean's size where the model has one, CIFAR's 32×32 for a colour network, else a
  * size the caller chooses (the network pools globally).
  */
 function inputDims(config: OnnxExportSource['config'], n: NativeNormalization | undefined): (number | string)[] {
-  if (n?.kind === 'pixel') return ['batch', ...pixelShapeOf(n)];
+  if (n?.kind === 'pixel') return ['batch', ...pixelShapeOf(n)!];
   return config.inChannels === 3 ? ['batch', 3, 32, 32] : ['batch', config.inChannels, 'height', 'width'];
 }
 
@@ -120,7 +114,7 @@ function inputDims(config: OnnxExportSource['config'], n: NativeNormalization | 
 function normalize(g: GraphBuilder, x: string, n: NativeNormalization): string {
   const c = n.std.length;
   if (n.kind === 'pixel') {
-    const [, h, w] = pixelShapeOf(n);
+    const [, h, w] = pixelShapeOf(n)!;
     return g.node('Sub', [x, g.float('normalization.mean', [1, c, h, w], Float32Array.from(n.mean))], 'normalized');
   }
   const centred = g.node('Sub', [x, g.float('normalization.mean', [1, c, 1, 1], Float32Array.from(n.mean))], 'centred');
@@ -200,7 +194,7 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
   };
   if (o.normalization) {
     const n = o.normalization;
-    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean), shape: pixelShapeOf(n) }
+    m.normalization = JSON.stringify(n.kind === 'pixel' ? { kind: 'pixel', mean: Array.from(n.mean), shape: pixelShapeOf(n)! }
       : { kind: 'channel', mean: Array.from(n.mean), std: Array.from(n.std) });
   }
   const pretrained = src.meta.pretrained as { testError?: unknown } | undefined;
