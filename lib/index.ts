@@ -18,7 +18,7 @@ export type {
 export { Trainer } from './train/trainer';
 export { fineTune } from './train/fine-tune';
 export type { FineTuneOptions, FineTuneResult } from './train/fine-tune';
-export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch } from './train/trainer';
+export type { FitStop, TrainerOptions, WarmupOptions, FitOptions, CheckpointOptions, FitProgress, TrainProgress, EvalProgress, CheckpointProgress, History, TrainPoint, EvalPoint, TrainingBatch, Schedule } from './train/trainer';
 export { loadTorchScript, loadExported, ForeignModel, TorchScriptModel, ExportedModel } from './model/foreign';
 export { Batcher, QueueFullError } from './model/batcher';
 export type { BatcherOptions, BatcherStats, BatchPredictor } from './model/batcher';

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CIFAR10_CLASSES, Cifar10, FASHION_MNIST_CLASSES, ImageDataset, ResNet, info, pretrainedModels } from '../lib/index';
@@ -6,6 +6,7 @@ import { COMMANDS } from '../lib/cli';
 import { HELP } from '../lib/cli/help';
 import { machineName } from '../lib/base/info';
 import { runTime } from '../lib/run';
+import { readCheckpointTensors } from '../lib/io/checkpoint';
 import { anyCifarDir, FASHION_MNIST, type Finished, launch, REAL_CIFAR, ROOT, tmpDir, withFashionMnist, withRealCifar } from './helpers';
 
 const BIN = path.join(ROOT, 'bin/resnet-cifar.js');
@@ -380,23 +381,37 @@ withFashionMnist()('an MNIST-format folder: info --data describes it; train gets
   t.true(predictions.every((q: { class: string }) => FASHION_MNIST_CLASSES.includes(q.class)));
 });
 
+/**
+ * A folder of class folders made once per run of this file: the aeroplanes, cars and ships among the first 300
+ * CIFAR-10 test images, as PNG files.
+ */
+let photos: Promise<{ root: string; names: string[]; written: number }> | undefined;
+function photoFolder(t: ExecutionContext): Promise<{ root: string; names: string[]; written: number }> {
+  const dir = anyCifarDir(t);
+  photos ??= (async () => {
+    const data = await Cifar10.load(dir, { split: 'test' });
+    const { pixels, labels } = data.images(0, 300);
+    const root = path.join(tmpDir(), 'photos');
+    const names = ['aeroplanes', 'cars', 'ships'];
+    const keep = [0, 1, 8];
+    const sharp = require('sharp');
+    let written = 0;
+    for (let i = 0; i < 300; i++) {
+      const k = keep.indexOf(labels[i]);
+      if (k < 0) continue;
+      fs.mkdirSync(path.join(root, names[k]), { recursive: true });
+      const hwc = Buffer.alloc(3072);
+      for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = pixels[i * 3072 + c * 1024 + p];
+      await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(root, names[k], `${i}.png`));
+      written++;
+    }
+    return { root, names, written };
+  })();
+  return photos;
+}
+
 test('a folder of class folders: train --data --size --grayscale, info --data and eval read it the same way', async (t) => {
-  const data = await Cifar10.load(anyCifarDir(t), { split: 'test' });
-  const { pixels, labels } = data.images(0, 300);
-  const root = path.join(tmpDir(), 'photos');
-  const names = ['aeroplanes', 'cars', 'ships'];
-  const keep = [0, 1, 8];
-  const sharp = require('sharp');
-  let written = 0;
-  for (let i = 0; i < 300; i++) {
-    const k = keep.indexOf(labels[i]);
-    if (k < 0) continue;
-    fs.mkdirSync(path.join(root, names[k]), { recursive: true });
-    const hwc = Buffer.alloc(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) hwc[p * 3 + c] = pixels[i * 3072 + c * 1024 + p];
-    await sharp(hwc, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(root, names[k], `${i}.png`));
-    written++;
-  }
+  const { root, names, written } = await photoFolder(t);
   const described = await cli(['info', '--data', root, '--json']);
   t.is(described.code, 0, described.stderr);
   const d = JSON.parse(described.stdout);
@@ -417,4 +432,40 @@ test('a folder of class folders: train --data --size --grayscale, info --data an
   const ev = await cli(['eval', '--weights', path.join(dir, 'checkpoint.pt'), '--data', root, '--json']);
   t.is(ev.code, 0, ev.stderr);
   t.is(JSON.parse(ev.stdout).error, final.testError);
+});
+
+test('train --from a shipped network with --freeze backbone and --epochs: a new head for the folder\'s classes, the backbone kept', async (t) => {
+  const { root, names } = await photoFolder(t);
+  const dir = path.join(tmpDir(), 'fine');
+  const r = await cli(['train', '--from', 'resnet20', '--freeze', 'backbone', '--epochs', '2', '--batch-size', '32', '--lr', '0.05', '--data', root, '--out', dir]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /ResNet-20 from resnet20 \(frozen: backbone\): 2 epochs/);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  t.like(config, { depth: 20, from: 'resnet20', freeze: 'backbone', epochs: 2, normalization: 'network', milestones: [1, 1.5] });
+  t.is(config.iterations, undefined);
+  const final = JSON.parse(fs.readFileSync(path.join(dir, 'final.json'), 'utf8'));
+  const trainImages = (await ImageDataset.fromFolder(root, { validation: { fraction: 0.1, seed: 0 } })).train.length;
+  t.is(final.iterations, 2 * Math.ceil(trainImages / 32));
+  const tuned = await ResNet.load(path.join(dir, 'checkpoint.pt'), { device: 'cpu' });
+  const shipped = await ResNet.pretrained('resnet20', { device: 'cpu' });
+  t.is(tuned.config.numClasses, 3);
+  t.deepEqual(tuned.classNames, names);
+  // The backbone is the shipped network's, bit for bit (weights and BatchNorm statistics); its statistics too.
+  t.deepEqual(tuned.normalization, shipped.normalization);
+  const shippedFile = path.join(tmpDir(), 'shipped.pt');
+  await shipped.save(shippedFile);
+  const before = (await readCheckpointTensors(shippedFile)).stateDict;
+  const after = (await readCheckpointTensors(path.join(dir, 'checkpoint.pt'))).stateDict;
+  for (const k of Object.keys(before).filter((n) => !n.startsWith('fc.'))) t.deepEqual(Array.from(after[k]), Array.from(before[k]), k);
+  t.is(after['fc.weight'].length, 3 * 64);
+  tuned.dispose();
+  shipped.dispose();
+  const bad = await cli(['train', '--freeze', 'backbone', '--iterations', '5', '--data', root, '--out', path.join(tmpDir(), 'x')]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--freeze needs --from/);
+  const both = await cli(['train', '--from', 'resnet20', '--epochs', '1', '--iterations', '5', '--data', root, '--out', path.join(tmpDir(), 'y')]);
+  t.regex(both.stderr, /give --iterations or --epochs, not both/);
+  const unknown = await cli(['train', '--from', 'resnet21', '--data', root, '--out', path.join(tmpDir(), 'z')]);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /--from resnet21: /);
 });

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Cifar10, ResNet, Trainer, info, readCheckpointMeta, type FitProgress } from '../lib/index';
+import { Cifar10, ImageDataset, ResNet, Trainer, info, readCheckpointMeta, type FitProgress } from '../lib/index';
 import { readCheckpointTensors } from '../lib/io/checkpoint';
 import { native } from '../lib/base/native';
 import { anyCifarDir, cifarDir, fakeCifarDir, maxWeightDiff, py, REAL_CIFAR, tmpDir, withPython, withRealCifar } from './helpers';
@@ -287,6 +287,27 @@ test('warm-up and milestones set the learning rate of each iteration', async (t)
   }).fit(data, { reportEvery: 10 });
   // A report at iteration k shows the lr of step k (0-based k-1).
   t.deepEqual(h.train.map((p) => p.lr), [0.01, 0.01, 0.1, 0.010000000000000002]);
+});
+
+test('a schedule by epochs: the length and milestones made iterations for the training set, as the addon counts them', async (t) => {
+  // 35 images at batch 10: 4 iterations an epoch (the last batch 5 images); 2.5 epochs = 10 iterations, the default
+  // milestones 50 % and 75 % of them (1.25 and 1.875 epochs = iterations 5 and 8).
+  const pixels = new Uint8Array(35 * 3 * 8 * 8).map((_, i) => (i * 37) % 251);
+  const labels = Array.from({ length: 35 }, (_, i) => i % 2);
+  const data = await ImageDataset.fromArrays(pixels, labels, { shape: { channels: 3, height: 8, width: 8 }, layout: 'nchw', classes: ['a', 'b'] });
+  const trainer = new Trainer(new ResNet({ depth: 8, numClasses: 2, device: 'cpu' }), { epochs: 2.5, batchSize: 10 });
+  t.deepEqual(trainer.options.milestones, [1.25, 1.875]);
+  t.is(trainer.options.iterations, undefined);
+  t.deepEqual(trainer.schedule(data), { iterations: 10, milestones: [5, 8], iterationsPerEpoch: 4 });
+  const h = await trainer.fit(data, { reportEvery: 1 });
+  t.is(h.iterations, 10);
+  // A report at iteration k shows the lr of step k − 1: ÷10 from the step at iteration 5, again from 8.
+  t.deepEqual(h.train.map((p) => Number(p.lr.toPrecision(3))), [0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001]);
+  t.deepEqual(h.train.map((p) => p.epoch), [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.25, 2.5]);
+  t.is(new Trainer(new ResNet({ depth: 8, numClasses: 2, device: 'cpu' }), { epochs: 1, batchSize: 10, milestones: [0.5] }).schedule(data).milestones[0], 2);
+  t.throws(() => new Trainer(new ResNet({ depth: 8, device: 'cpu' }), { epochs: 2, iterations: 100 }), { instanceOf: RangeError, message: /epochs to be absent when iterations is set/ });
+  t.throws(() => new Trainer(new ResNet({ depth: 8, device: 'cpu' }), { epochs: 0 }), { instanceOf: RangeError, message: /epochs to be a positive/ });
+  trainer.model.dispose();
 });
 
 test('bad trainer options are errors naming what was expected and received', (t) => {

@@ -18,7 +18,8 @@ export type NativeTrainPoint = TrainPoint;
 export type NativeEvalPoint = EvalPoint;
 export type NativeTrainingBatch = TrainingBatch;
 export type NativeNormalization = NormalizationValues;
-export type NativeTrainerOptions = ResolvedTrainerOptions;
+/** The trainer's options as the addon takes them: the length and milestones in iterations (Trainer.schedule). */
+export type NativeTrainerOptions = Omit<ResolvedTrainerOptions, 'iterations' | 'epochs'> & { iterations: number };
 
 
 

@@ -140,9 +140,11 @@ export interface ResolvedWarmup {
 
 /** TrainerOptions with every default filled in and every value checked (Trainer.options), as the addon takes them. */
 export interface ResolvedTrainerOptions {
-  /** Total iterations. */
-  iterations: number;
-  /** Iterations at which the learning rate is multiplied by `gamma`. */
+  /** Total iterations; absent when the length is in epochs. */
+  iterations?: number;
+  /** Total passes over the training set; absent when the length is in iterations (each fit converts it: Trainer.schedule). */
+  epochs?: number;
+  /** Where the learning rate is multiplied by `gamma`, in the length's unit: iterations, or epochs with `epochs`. */
   milestones: number[];
   /** The learning rate's factor at each milestone. */
   gamma: number;

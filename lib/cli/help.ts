@@ -38,12 +38,18 @@ kind, image shape, classes and images per class in each split).`,
   --size N               image folders: decode to N×N (default 32; centre-cropped to the aspect)
   --grayscale            image folders: decode as grey (a 1-channel network)
   --iterations N         default ${RECIPE.iterations} (the paper)
-  --milestones a,b       lr ÷10 at these iterations (default ${RECIPE.milestones.join(',')}; scaled with --iterations: ${pct})
+  --epochs E             or the length in passes over the training set (milestones then in epochs too)
+  --milestones a,b       lr ÷10 at these iterations (default ${RECIPE.milestones.join(',')}; scaled with --iterations or --epochs: ${pct})
+  --from NAME|FILE       start from a trained network: a shipped one (resnet20, resnet32, resnet56) or a checkpoint or
+                         weights file; a new head (seeded) when the data has another number of classes; its depth
+                         and shortcut; normalization default: its own statistics when they fit the data
+  --freeze backbone|STAGES   with --from: these stages do not train (stem,block1,block2,block3,fc; backbone: all but fc)
   --lr X                 default ${RECIPE.lr}
   --batch-size N         default ${RECIPE.batchSize}
   --seed N               data order, augmentation and initialisation (default ${RECIPE.seed})
   --holdout N            train on the first 50000-N images, evaluate on the last N (the paper's 45k/5k: 5000)
-  --normalization pixel|channel   per-pixel mean (paper, default) or per-channel mean/std
+  --normalization pixel|channel|network   per-pixel mean (paper, default) or per-channel mean/std of the data, or
+                         the --from network's own
   --precision fp32|tf32|bf16   compute precision (default fp32; bf16: convolutions in bfloat16, float32 weights;
                          tf32, CUDA only: TensorFloat-32 tensor-core rounding inside convolutions)
   --no-cuda-graphs       on CUDA, run every step eagerly instead of replaying it as a CUDA graph

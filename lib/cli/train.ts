@@ -2,7 +2,8 @@
 import * as path from 'node:path';
 import { networkLabel, runName } from '../base/names';
 import { REPORT_EVERY } from '../base/recipe';
-import { trainRun } from '../run';
+import { loadFrom, trainRun } from '../run';
+import type { ResNet, Shortcut } from '../model/resnet';
 import { torchrunWorker } from '../base/torchrun';
 import { UsageError, dataArg, depthArg, int, parse, shortcutArg, str } from './args';
 import { help } from './help';
@@ -14,6 +15,19 @@ import { TRAIN_OPTS, trainConfig } from './train-config';
 /** --json prints a progress line every this many iterations (a TTY's bar or log lines: every REPORT_EVERY). */
 export const JSON_REPORT_EVERY = 50;
 
+/** The depth and shortcut of the network --from names (a checkpoint or weights file, or a shipped network's name). */
+async function fromConfig(from: string): Promise<{ depth: number; shortcut: Shortcut }> {
+  let m: ResNet;
+  try {
+    m = await loadFrom(from, 'cpu');
+  } catch (e) {
+    throw new UsageError(`--from ${from}: ${(e as Error).message}`);
+  }
+  const { depth, shortcut } = m.config;
+  m.dispose();
+  return { depth, shortcut };
+}
+
 export async function cmdTrain(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, TRAIN_OPTS);
   if (values.help) return help('train');
@@ -21,8 +35,10 @@ export async function cmdTrain(argv: string[]): Promise<number> {
   const json = values.json === true;
   const worker = torchrunWorker();
   const follower = worker !== undefined && worker.rank !== 0;
-  const depth = depthArg(str(values, 'depth'), 20);
-  const shortcut = shortcutArg(str(values, 'shortcut'));
+  // From a trained network: its depth and shortcut unless given (the run checks that they agree).
+  const from = str(values, 'from') === undefined ? undefined : await fromConfig(str(values, 'from')!);
+  const depth = depthArg(str(values, 'depth'), from?.depth ?? 20);
+  const shortcut = values.shortcut === undefined && from ? from.shortcut : shortcutArg(str(values, 'shortcut'));
   const seed = int('seed', str(values, 'seed'), 0);
   const config = trainConfig(values, depth, shortcut, seed);
   if (config.syncBatchNorm && config.worldSize < 2) {
@@ -34,7 +50,9 @@ export async function cmdTrain(argv: string[]): Promise<number> {
   const label = networkLabel(depth, shortcut);
   const p = follower ? { onProgress: () => undefined, end: () => undefined } : progressPrinter(json, label);
   const ranks = config.worldSize > 1 ? `, ${config.worldSize} ranks × batch ${config.batchSize}` : '';
-  if (!json && !follower) out(`${label}: ${config.iterations} iterations, batch ${config.batchSize}${ranks}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
+  const length = config.epochs === undefined ? `${config.iterations} iterations` : `${config.epochs} epochs`;
+  const start = config.from === undefined ? '' : ` from ${config.from}${config.freeze ? ` (frozen: ${[config.freeze].flat().join(', ')})` : ''}`;
+  if (!json && !follower) out(`${label}${start}: ${length}, batch ${config.batchSize}${ranks}, lr ${config.lr} (÷10 at ${config.milestones.join(', ')}${config.epochs === undefined ? '' : ' epochs'}), seed ${seed}, ${config.precision}, data ${data} -> ${dir}`);
   try {
     const r = await trainRun({ data, out: dir, config, resume: values.resume === true, signal: stop.signal, onProgress: p.onProgress,
       reportEvery: json ? JSON_REPORT_EVERY : REPORT_EVERY });

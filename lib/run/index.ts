@@ -3,4 +3,4 @@
 export { runTrainerOptions, type RunConfig, type RunTrainerOptions } from './config';
 export { RunError } from './folder';
 export { curvePoints, readFinal, readMetrics, runTime, type RunFinal, type RunStart, type RunTime } from './records';
-export { trainRun, type RunOptions, type RunResult } from './train-run';
+export { loadFrom, trainRun, type RunOptions, type RunResult } from './train-run';

@@ -14,7 +14,8 @@ import { writeCurves } from '../io/plots';
 import { info, machineName } from '../base/info';
 import { CHECKPOINT_FILE } from '../io/checkpoint';
 import { networkLabel } from '../base/names';
-import { REPORT_EVERY } from '../base/recipe';
+import { REPORT_EVERY, runEvalEvery } from '../base/recipe';
+import { normalizationFor } from '../train/fine-tune';
 import { torchrunWorker } from '../base/torchrun';
 import { runTrainerOptions, type RunConfig } from './config';
 import { prepareFolder, RunError } from './folder';
@@ -29,13 +30,28 @@ async function redraw(dir: string, title: string): Promise<void> {
  * The run's network: on CUDA, each rank of a data-parallel run takes the GPU of its LOCAL_RANK (as torchrun's
  * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
  */
-function runModel(c: RunConfig, data: ImageDataset): ResNet {
+async function runModel(c: RunConfig, data: ImageDataset): Promise<ResNet> {
   const local = torchrunWorker()?.localRank;
   const gpus = info().cuda.available;
   const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
     ? `cuda:${local}` as DeviceSpec : c.device;
-  return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed, numClasses: data.classes.length,
-    inChannels: data.shape.channels });
+  if (c.from === undefined) {
+    return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed, numClasses: data.classes.length,
+      inChannels: data.shape.channels });
+  }
+  const m = await loadFrom(c.from, device);
+  if (m.config.depth !== c.depth || m.config.shortcut !== c.shortcut) {
+    m.dispose();
+    throw new RunError(`${c.from} is ${networkLabel(m.config.depth, m.config.shortcut)}, not the run's ${networkLabel(c.depth, c.shortcut)}`);
+  }
+  // A new head for another number of classes (seeded); a colour network takes grey images with their channel repeated.
+  if (m.config.numClasses !== data.classes.length) m.resetClassifier(data.classes.length, { seed: c.seed });
+  return m;
+}
+
+/** A run's starting network: a checkpoint or weights file when `from` is one, else a shipped network's name. */
+export async function loadFrom(from: string, device?: DeviceSpec): Promise<ResNet> {
+  return fs.existsSync(from) ? ResNet.load(from, { device }) : ResNet.pretrained(from, { device });
 }
 
 export interface RunOptions {
@@ -74,7 +90,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { train, validation, test } = await loadTrainTest(o.data, c.holdout, { size: c.imageSize, grayscale: c.grayscale });
   const evalSet = validation ?? test;
   const split = validation ? 'validation' : 'test';
-  const model = runModel(c, train);
+  const model = await runModel(c, train);
   const metrics = keeper ? fs.openSync(metricsFile, 'a') : undefined;
   const log = (line: object) => { if (metrics !== undefined) fs.writeSync(metrics, JSON.stringify(line) + '\n'); };
   const draw = keeper && o.curves !== false;
@@ -84,15 +100,16 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
     const start: RunStart = { kind: 'start', iteration: resumeFrom, started: new Date().toISOString(), machine: machineName(),
       device: model.device, libtorch: info().libtorch.version, precision: c.precision };
     log(start);
-    const trainer = new Trainer(model, runTrainerOptions(c));
+    const trainer = new Trainer(model, runTrainerOptions(c, c.normalization === 'network' ? normalizationFor(model, train) : undefined));
+    const { iterations } = trainer.schedule(train);
     const history = await trainer.fit(train, {
       eval: evalSet,
-      evalEvery: c.evalEvery,
+      evalEvery: c.evalEvery ?? runEvalEvery(iterations),
       reportEvery: o.reportEvery ?? REPORT_EVERY,
       signal: o.signal,
       checkpoint: { dir: out, every: c.checkpointEvery, resume: o.resume },
       logDir: keeper ? out : undefined, // TensorBoard: `tensorboard --logdir runs` shows every run folder as a run
-      meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations: c.iterations } },
+      meta: { run: { depth: c.depth, shortcut: c.shortcut, seed: c.seed, iterations, ...(c.from === undefined ? {} : { from: c.from }) } },
       onProgress: (e) => {
         if (e.kind === 'train') {
           const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;

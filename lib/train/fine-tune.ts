@@ -49,8 +49,8 @@ export interface FineTuneResult {
   all: History;
 }
 
-/** The default normalization: the network's own when it applies to these images, else their per-pixel mean. */
-function normalizationFor(model: ResNet, data: ImageDataset): 'pixel' | Normalization {
+/** A trained network's normalization for new images: its own when it applies to them, else their per-pixel mean. */
+export function normalizationFor(model: ResNet, data: ImageDataset): 'pixel' | Normalization {
   const own = model.normalization;
   if (!own) return 'pixel';
   const fits = !normalizationMismatch(toNative(own), [model.config.inChannels, data.shape.height, data.shape.width]);
@@ -77,24 +77,21 @@ export async function fineTune(model: ResNet, train: ImageDataset, options: Fine
     model.resetClassifier(train.classes.length, { seed });
   }
   const normalization = (o.normalization as FineTuneOptions['normalization']) ?? normalizationFor(model, train);
-  const perEpoch = Math.ceil(train.length / batchSize);
   const common = { batchSize, seed, normalization, augment: o.augment as Partial<Augmentation> | undefined, precision: o.precision as Precision | undefined };
   const fitOptions = (phase: 'head' | 'all') => ({
     eval: o.eval as ImageDataset | undefined,
     signal: o.signal as AbortSignal | undefined,
     onProgress: onProgress && ((e: FitProgress) => onProgress({ ...e, phase })),
   });
-  const headIterations = Math.max(0, Math.round(headEpochs * perEpoch));
-  const allIterations = Math.max(0, Math.round(epochs * perEpoch));
   const empty = (n: Normalization | undefined): History => ({ iterations: 0, startIteration: 0, stopped: 'completed', seconds: 0,
     checkpoint: null, train: [], eval: [], normalization: n ?? { kind: 'channel', mean: [], std: [] }, notes: [] });
-  const head = headIterations > 0
-    ? await new Trainer(model, { ...common, iterations: headIterations, lr: v.positive('headLr', o.headLr ?? 0.1), milestones: [],
+  const head = headEpochs > 0
+    ? await new Trainer(model, { ...common, epochs: headEpochs, lr: v.positive('headLr', o.headLr ?? 0.1), milestones: [],
       freeze: 'backbone' }).fit(train, fitOptions('head'))
     : empty(typeof normalization === 'object' ? normalization : undefined);
-  if (head.stopped !== 'completed' || allIterations === 0) return { head, all: empty(head.normalization) };
+  if (head.stopped !== 'completed' || epochs === 0) return { head, all: empty(head.normalization) };
   // The second phase keeps the first's statistics, so that the head trained on them stays valid.
-  const all = await new Trainer(model, { ...common, normalization: headIterations > 0 ? head.normalization : normalization, iterations: allIterations,
-    lr: v.positive('lr', o.lr ?? 0.01), milestones: [Math.max(1, Math.round(allIterations * 0.75))] }).fit(train, fitOptions('all'));
+  const all = await new Trainer(model, { ...common, normalization: headEpochs > 0 ? head.normalization : normalization, epochs,
+    lr: v.positive('lr', o.lr ?? 0.01), milestones: [epochs * 0.75] }).fit(train, fitOptions('all'));
   return { head, all };
 }

@@ -17,9 +17,17 @@ export interface WarmupOptions {
 
 /** The training recipe: every field defaults to the paper's (RECIPE in lib/base/recipe.ts). */
 export interface TrainerOptions {
-  /** Total iterations (default RECIPE.iterations: 64,000). */
+  /** Total iterations (default RECIPE.iterations: 64,000). Not with `epochs`. */
   iterations?: number;
-  /** Iterations at which the learning rate is multiplied by `gamma` (default [32000, 48000]). */
+  /**
+   * Or the length in passes over the training set, e.g. 30 (fractions allowed): each fit makes it iterations for its
+   * training set, `Math.round(epochs × ⌈images / batchSize⌉)` (Trainer.schedule). Not with `iterations`.
+   */
+  epochs?: number;
+  /**
+   * Where the learning rate is multiplied by `gamma`, in the length's unit: iterations (default [32000, 48000]), or
+   * epochs when `epochs` is set (default 50 % and 75 % of them, the recipe's proportions).
+   */
   milestones?: number[];
   /** Default 0.1. */
   gamma?: number;

@@ -7,18 +7,23 @@ import type { TrainerOptions } from './fit-types';
 import type { Augmentation, ResolvedTrainerOptions, ResolvedWarmup, Stage } from '../base/types';
 import { toNative } from '../base/normalization';
 import { checkPrecision } from '../base/precision';
-import { RECIPE } from '../base/recipe';
+import { MILESTONE_FRACTIONS, RECIPE } from '../base/recipe';
 import * as v from '../base/validate';
 
-export const TRAINER_KEYS = ['iterations', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
+export const TRAINER_KEYS = ['iterations', 'epochs', 'milestones', 'gamma', 'lr', 'momentum', 'weightDecay', 'batchSize', 'seed',
   'warmup', 'augment', 'freeze', 'lrScale', 'normalization', 'channelsLast', 'fusedBatchNorm', 'precision', 'cudaGraphs', 'distributed'] as const;
 
 export type { ResolvedTrainerOptions, ResolvedWarmup };
 
-function milestones(ms: unknown): number[] {
-  if (!Array.isArray(ms)) throw v.invalid('milestones', 'to be an array of iterations', ms);
+/** The most epochs a fit may be given (a billion iterations' worth is the iteration bound). */
+const MAX_EPOCHS = 1e6;
+
+/** Milestones in the length's unit: whole iterations, or epochs (fractions allowed) when `inEpochs`. */
+function milestones(ms: unknown, inEpochs: boolean): number[] {
+  if (!Array.isArray(ms)) throw v.invalid('milestones', `to be an array of ${inEpochs ? 'epochs' : 'iterations'}`, ms);
   ms.forEach((m, i) => {
-    v.integer(`milestones[${i}]`, m, 1, 1e9);
+    if (inEpochs) v.inRange(`milestones[${i}]`, v.positive(`milestones[${i}]`, m), 0, MAX_EPOCHS);
+    else v.integer(`milestones[${i}]`, m, 1, 1e9);
     if (i > 0 && m <= ms[i - 1]) {
       throw Object.assign(new RangeError(`Expected milestones in increasing order but received [${ms.join(', ')}]`),
         { option: 'milestones', requirement: 'in increasing order', received: `[${ms.join(', ')}]` });
@@ -75,12 +80,18 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
   const aug = augment(o.augment);
   const frozen = freeze(o.freeze);
   const scales = lrScale(o.lrScale);
+  if (o.epochs !== undefined && o.iterations !== undefined) {
+    throw v.invalid('epochs', 'to be absent when iterations is set (a fit\'s length is one or the other)', o.epochs, RangeError);
+  }
+  const epochs = o.epochs === undefined ? undefined : v.inRange('epochs', v.positive('epochs', o.epochs), 0, MAX_EPOCHS);
   if ((frozen || scales) && o.distributed !== undefined) {
     throw v.invalid('freeze', 'to be absent in a data-parallel fit (freeze and lrScale train one process)', o.freeze ?? o.lrScale, RangeError);
   }
   return {
-    iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9),
-    milestones: milestones(o.milestones ?? RECIPE.milestones),
+    ...(epochs === undefined
+      ? { iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9) }
+      : { epochs }),
+    milestones: milestones(o.milestones ?? (epochs === undefined ? RECIPE.milestones : MILESTONE_FRACTIONS.map((f) => f * epochs)), epochs !== undefined),
     gamma: v.positive('gamma', o.gamma ?? RECIPE.gamma),
     lr: v.positive('lr', o.lr ?? RECIPE.lr),
     momentum: v.inRange('momentum', o.momentum ?? RECIPE.momentum, 0, 1),
@@ -98,4 +109,27 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
     cudaGraphs: v.boolean('cudaGraphs', o.cudaGraphs ?? true),
     ...(o.distributed === undefined ? {} : { distributed: checkDistributed(o.distributed) }),
   };
+}
+
+/** A fit's length and learning-rate steps in iterations, for a training set of this many images. */
+export interface Schedule {
+  /** Total iterations. */
+  iterations: number;
+  /** Iterations at which the learning rate is multiplied by gamma. */
+  milestones: number[];
+  /** Iterations in one pass over the training set (each rank's shard of it when distributed; the last batch may be smaller). */
+  iterationsPerEpoch: number;
+}
+
+/**
+ * `o`'s schedule in iterations for `trainSize` training images: as given, or, with `epochs`, epochs × iterations per
+ * epoch (rounded, at least 1), as the addon counts them (each rank's shard, the last batch of an epoch smaller).
+ */
+export function scheduleFor(o: Pick<ResolvedTrainerOptions, 'iterations' | 'epochs' | 'milestones' | 'batchSize' | 'distributed'>,
+  trainSize: number): Schedule {
+  const shard = Math.ceil(trainSize / (o.distributed?.worldSize ?? 1));
+  const iterationsPerEpoch = Math.max(1, Math.ceil(shard / o.batchSize));
+  if (o.epochs === undefined) return { iterations: o.iterations!, milestones: [...o.milestones], iterationsPerEpoch };
+  const at = (e: number) => Math.max(1, Math.round(e * iterationsPerEpoch));
+  return { iterations: at(o.epochs), milestones: o.milestones.map(at), iterationsPerEpoch };
 }

@@ -14,10 +14,11 @@ import type { FitProgress, History, TrainerOptions, FitOptions, TrainingBatch } 
 import { fromNative, normalizationMismatch } from '../base/normalization';
 import { precisionNote } from '../base/precision';
 import { EVAL_BATCH_SIZE, REPORT_EVERY } from '../base/recipe';
-import { resolveTrainerOptions, type ResolvedTrainerOptions } from './trainer-options';
+import { resolveTrainerOptions, scheduleFor, type ResolvedTrainerOptions, type Schedule } from './trainer-options';
 import { CLASS_NAMES_KEY, ResNet } from '../model/resnet';
 import * as v from '../base/validate';
 
+export type { Schedule } from './trainer-options';
 export type {
   CheckpointOptions, CheckpointProgress, DistributedOptions, EvalPoint, EvalProgress, FitOptions, FitProgress, FitStop, History,
   TrainerOptions, TrainingBatch, TrainPoint, TrainProgress, WarmupOptions,
@@ -121,7 +122,7 @@ export class Trainer {
         }
       };
       stopOnExit();
-      handle = native().fit(model, trainImages, evalImages ?? null, this.#nativeOptions({
+      handle = native().fit(model, trainImages, evalImages ?? null, this.#nativeOptions(train, {
         reportEvery,
         evalEvery,
         evalBatchSize,
@@ -165,7 +166,16 @@ export class Trainer {
     if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
     v.integer('iteration', iteration, 0);
     this.#checkData(train);
-    return native().trainingBatch(await train.nativeFor(this.model.config.inChannels), this.#nativeOptions({}), iteration);
+    return native().trainingBatch(await train.nativeFor(this.model.config.inChannels), this.#nativeOptions(train, {}), iteration);
+  }
+
+  /**
+   * The length and learning-rate steps in iterations that `fit(train)` runs: the options' own, or their `epochs` and
+   * milestones made iterations for this training set.
+   */
+  schedule(train: ImageDataset): Schedule {
+    if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
+    return scheduleFor(this.options, train.length);
   }
 
   /** A training set this trainer's batch size fits (and, for a fit, whose classes its model has). */
@@ -180,9 +190,13 @@ export class Trainer {
     }
   }
 
-  #nativeOptions(fit: Partial<NativeFitOptions>): NativeFitOptions {
+  #nativeOptions(train: ImageDataset, fit: Partial<NativeFitOptions>): NativeFitOptions {
+    const { iterations, milestones } = scheduleFor(this.options, train.length);
     return {
-      ...this.options,
+      ...this.options, // epochs, when set, is made iterations here; the addon reads no epochs
+
+      iterations,
+      milestones,
       reportEvery: REPORT_EVERY,
       evalBatchSize: EVAL_BATCH_SIZE,
       ...fit,
@@ -202,8 +216,8 @@ export class Trainer {
   }
 
   #progress(e: NativeFitEvent, train: ImageDataset): FitProgress {
-    const iterations = this.options.iterations;
     if (e.kind === 'train') {
+      const iterations = scheduleFor(this.options, train.length).iterations;
       const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
       const globalBatch = this.options.batchSize * (this.options.distributed?.worldSize ?? 1);
       const eta = imagesPerSecond > 0 ? ((iterations - iteration) * globalBatch) / imagesPerSecond : 0;
