@@ -26,6 +26,7 @@ export type { TorchScriptOptions, ExportedOptions, ForeignModelOptions } from '.
 export type { WeightsFormat } from './base/native';
 export type { SaveFormat } from './io/formats';
 export type { OnnxInput } from './io/onnx';
+export { readOnnxMetadata } from './io/onnx';
 export type { DistributedOptions } from './train/fit-types';
 export { pretrainedModels, PRETRAINED_DIR } from './model/pretrained';
 export type { PretrainedInfo } from './model/pretrained';

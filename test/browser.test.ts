@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
-import { ResNet } from '../lib/index';
+import { ImageDataset, ResNet, Trainer } from '../lib/index';
 import { REAL_CIFAR, relError, requires, tmpDir, withRealCifar } from './helpers';
 import { startBrowserExample, type BrowserExample } from '../examples/browser/server';
 
@@ -34,18 +34,26 @@ const argmax = (l: ArrayLike<number>, i: number, k: number) => {
 
 let browser: Browser | undefined;
 let example: BrowserExample | undefined;
+let example2: BrowserExample | undefined;
 
 test.after.always(async () => {
   await browser?.close();
   await example?.close();
+  await example2?.close();
 });
+
+async function launchBrowser(): Promise<Browser> {
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return browser;
+}
+
+type PageWindow = { sampleResults?: { labels: number[]; predictions: number[]; logits: number[]; names: string[] }; failed?: string };
 
 requires(Boolean(CHROMIUM), 'Chromium', 'apt-get install chromium, or set CHROMIUM to its binary', withRealCifar(test.serial))('the browser example classifies CIFAR-10 test images and dropped files as we do (Chromium, ONNX Runtime Web)', async (t) => {
   t.timeout(10 * 60_000);
   const data = REAL_CIFAR!;
   example = await startBrowserExample({ data, samples: SAMPLES });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  const page = await browser.newPage();
+  const page = await (await launchBrowser()).newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(example.url);
@@ -82,4 +90,38 @@ requires(Boolean(CHROMIUM), 'Chromium', 'apt-get install chromium, or set CHROMI
   t.deepEqual(errors, []);
   model.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+requires(Boolean(CHROMIUM), 'Chromium', 'apt-get install chromium, or set CHROMIUM to its binary', test.serial)('the browser example runs a grey network of other classes and size, and shows its class names', async (t) => {
+  t.timeout(5 * 60_000);
+  // A 1-channel 16×16 network for three classes, its class names and per-pixel mean from a short fit.
+  const classes = ['circle', 'square', 'star'];
+  const n = 24;
+  const pixels = Uint8Array.from({ length: n * 256 }, (_, i) => (Math.floor(i / 256) % 3) * 60 + ((i * 7919) % 97));
+  const data = await ImageDataset.fromArrays(pixels, Array.from({ length: n }, (_, i) => i % 3),
+    { shape: { channels: 1, height: 16, width: 16 }, layout: 'nchw', classes });
+  const model = new ResNet({ depth: 8, inChannels: 1, numClasses: 3, device: 'cpu' });
+  await new Trainer(model, { iterations: 4, batchSize: 8 }).fit(data);
+  const file = path.join(tmpDir('browser-grey-'), 'grey.onnx');
+  await model.save(file, { input: 'pixels' });
+  example2 = await startBrowserExample({ model: file, data, samples: 8 });
+  t.deepEqual(example2.info, { classes, channels: 1, height: 16, width: 16 });
+  const page = await (await launchBrowser()).newPage();
+  await page.goto(example2.url);
+  await page.waitForFunction(() => (globalThis as unknown as PageWindow).sampleResults || (globalThis as unknown as PageWindow).failed, null, { timeout: 120_000 });
+  const w = await page.evaluate(() => {
+    const g = globalThis as unknown as PageWindow;
+    return { sampleResults: g.sampleResults, failed: g.failed };
+  });
+  t.is(w.failed, undefined, w.failed);
+  const mean = model.normalization!.mean;
+  const x = Float32Array.from({ length: 8 * 256 }, (_, i) => pixels[i] / 255 - mean[i % 256]);
+  const ours = await model.predict(x, 8);
+  const predictions = Array.from({ length: 8 }, (_, i) => argmax(ours, i, 3));
+  t.deepEqual(w.sampleResults!.predictions, predictions);
+  t.deepEqual(w.sampleResults!.names, predictions.map((k) => classes[k]));
+  t.true(relError(Float32Array.from(w.sampleResults!.logits), ours) < 1e-4);
+  t.regex(await page.locator('#title').innerText(), /3 classes: circle, square, star/);
+  t.regex(await page.locator('#samples figure').first().innerText(), new RegExp(`^${classes[predictions[0]]} \\d+ %`));
+  model.dispose();
 });

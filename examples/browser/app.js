@@ -1,5 +1,6 @@
-// The page's logic: ONNX Runtime Web (wasm backend) runs /model.onnx, an export of resnet-cifar's ResNet-20 whose
-// graph takes RGB pixels in [0, 1] (NCHW, [batch, 3, 32, 32]) and returns logits.
+// The page's logic: ONNX Runtime Web (wasm backend) runs /model.onnx, an export of a resnet-cifar network whose
+// graph takes pixels in [0, 1] (NCHW, [batch, channels, height, width]: RGB, or grey) and returns logits;
+// /model.json says its class names and input (from the file's metadata_props).
 // ort: ONNX Runtime Web, loaded by index.html before this script.
 'use strict';
 
@@ -9,13 +10,25 @@ ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plen
 const status = document.getElementById('status');
 let session;
 let classes = [];
+let input = { channels: 3, height: 32, width: 32 };
 
-/** Logits for n images given as RGBA bytes (32×32 each), as the page's canvases hold them. */
+/**
+ * Logits for n images given as RGBA bytes (height × width each), as the page's canvases hold them; a grey network
+ * gets their luma (Rec. 709 weights; a grey image's R = G = B value itself).
+ */
 async function classifyRgba(rgba, n) {
-  const x = new Float32Array(n * 3 * 1024);
+  const { channels: C, height: H, width: W } = input;
+  const plane = H * W;
+  const x = new Float32Array(n * C * plane);
   for (let i = 0; i < n; i++) {
-    for (let p = 0; p < 1024; p++) {
-      for (let c = 0; c < 3; c++) x[i * 3072 + c * 1024 + p] = rgba[i * 4096 + p * 4 + c] / 255;
+    for (let p = 0; p < plane; p++) {
+      const o = (i * plane + p) * 4;
+      if (C === 1) {
+        const [r, g, b] = [rgba[o], rgba[o + 1], rgba[o + 2]];
+        x[i * plane + p] = (r === g && g === b ? r : 0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      } else {
+        for (let c = 0; c < 3; c++) x[i * 3 * plane + c * plane + p] = rgba[o + c] / 255;
+      }
     }
   }
   return classifyPixels(x, n);
@@ -23,7 +36,7 @@ async function classifyRgba(rgba, n) {
 
 /** Logits for n images given as NCHW float32 pixels in [0, 1]. */
 async function classifyPixels(x, n) {
-  const out = await session.run({ pixels: new ort.Tensor('float32', x, [n, 3, 32, 32]) });
+  const out = await session.run({ pixels: new ort.Tensor('float32', x, [n, input.channels, input.height, input.width]) });
   return Array.from(out.logits.data);
 }
 
@@ -45,8 +58,9 @@ function figure(parent, canvas, caption, className) {
 
 function canvasOf(rgba) {
   const canvas = document.createElement('canvas');
-  canvas.width = canvas.height = 32;
-  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), 32, 32), 0, 0);
+  canvas.width = input.width;
+  canvas.height = input.height;
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), input.width, input.height), 0, 0);
   return canvas;
 }
 
@@ -60,10 +74,11 @@ async function showSamples() {
     const [best] = ranked(l, 1);
     predictions.push(best.i);
     const ok = best.i === label;
-    figure(document.getElementById('samples'), canvasOf(rgba.subarray(i * 4096, (i + 1) * 4096)),
+    const size = input.width * input.height * 4;
+    figure(document.getElementById('samples'), canvasOf(rgba.subarray(i * size, (i + 1) * size)),
       `${best.name} ${(100 * best.p).toFixed(0)} %<br>(true: ${classes[label]})`, ok ? 'ok' : 'bad');
   });
-  return { labels: s.labels, predictions, logits };
+  return { labels: s.labels, predictions, logits, names: predictions.map((k) => classes[k]) };
 }
 
 async function classifyFiles(files) {
@@ -71,14 +86,15 @@ async function classifyFiles(files) {
   for (const file of files) {
     const bitmap = await createImageBitmap(file);
     const canvas = document.createElement('canvas');
-    canvas.width = canvas.height = 32;
+    canvas.width = input.width;
+    canvas.height = input.height;
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(bitmap, 0, 0, 32, 32);
-    const logits = await classifyRgba(ctx.getImageData(0, 0, 32, 32).data, 1);
+    ctx.drawImage(bitmap, 0, 0, input.width, input.height);
+    const logits = await classifyRgba(ctx.getImageData(0, 0, input.width, input.height).data, 1);
     const best = ranked(logits, 3);
     figure(document.getElementById('dropped'), canvas, best.map((b) => `${b.name} ${(100 * b.p).toFixed(0)} %`).join('<br>'));
-    results.push({ name: file.name, logits, prediction: best[0].i });
+    results.push({ name: file.name, logits, prediction: best[0].i, label: best[0].name });
   }
   window.droppedResults = (window.droppedResults || []).concat(results);
   return results;
@@ -97,7 +113,11 @@ document.getElementById('files').addEventListener('change', (e) => { window.last
 (async () => {
   try {
     session = await ort.InferenceSession.create('/model.onnx', { executionProviders: ['wasm'] });
-    classes = await (await fetch('/classes.json')).json();
+    const info = await (await fetch('/model.json')).json();
+    classes = info.classes;
+    input = { channels: info.channels, height: info.height, width: info.width };
+    document.getElementById('title').textContent = `${classes.length} classes: ${classes.join(', ')}`;
+    document.getElementById('size').textContent = `${input.width}×${input.height}`;
     window.sampleResults = await showSamples();
     status.textContent = `ONNX Runtime Web ${ort.env.versions.web}, wasm backend: ready.`;
   } catch (e) {

@@ -1,17 +1,20 @@
 // A tiny local server for the browser example: the page, ONNX Runtime Web's wasm files (from node_modules), the
-// exported network and a few CIFAR-10 test images.
+// exported network, what the page needs to know of it (its class names, channels and input size, from the ONNX
+// file's metadata_props) and a few test images of its data.
 //
-//   npx tsx examples/browser/server.ts [--port 8080] [--model resnet20.onnx] [--data DIR] [--samples 16]
+//   npx tsx examples/browser/server.ts [--port 8080] [--model net.onnx] [--data DIR|FILE] [--samples 16]
 //
-// Without --model it exports the shipped pretrained ResNet-20 with input 'pixels' (RGB in [0, 1]) first. Open the
-// printed address and drop images on the page.
+// Without --model it exports the shipped pretrained ResNet-20 with input 'pixels' (RGB in [0, 1]) first. A model of
+// your own (exported with { input: 'pixels' }) shows its own class names; --data is then its data (any source
+// `train --data` takes). Open the printed address and drop images on the page.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CIFAR10_CLASSES, Cifar10, ResNet } from '../../lib/index';
+import { CIFAR10_CLASSES, Cifar10, ImageDataset, ResNet, readOnnxMetadata } from '../../lib/index';
+import { loadSplit } from '../../lib/data/sources';
 
 const HERE = __dirname;
 const ORT_DIST = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
@@ -22,22 +25,41 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.onnx': 'application/octet-stream',
 };
 
-export interface BrowserExample { url: string; model: string; samples: { rgba: Uint8Array; labels: number[] }; close(): Promise<void> }
+/** What the page is told of the network: its class names and the images it takes. */
+export interface ModelInfo { classes: string[]; channels: number; height: number; width: number }
 
-/** The first `count` test images as RGBA bytes (32×32 each, alpha 255), as a canvas holds them. */
-export function sampleImages(data: Cifar10, count: number): { rgba: Uint8Array; labels: number[] } {
-  const { pixels, labels } = data.images(0, count);
-  const rgba = new Uint8Array(count * 4096);
-  for (let i = 0; i < count; i++) {
-    for (let p = 0; p < 1024; p++) {
-      for (let c = 0; c < 3; c++) rgba[i * 4096 + p * 4 + c] = pixels[i * 3072 + c * 1024 + p];
-      rgba[i * 4096 + p * 4 + 3] = 255;
+export interface BrowserExample { url: string; model: string; info: ModelInfo; samples: { rgba: Uint8Array; labels: number[] }; close(): Promise<void> }
+
+/** The network an ONNX file holds, as our export describes it in metadata_props (CIFAR-10's 3×32×32 otherwise). */
+export function modelInfo(file: string): ModelInfo {
+  const m = readOnnxMetadata(file);
+  if (m.input !== undefined && !m.input.startsWith('pixels')) {
+    throw new Error(`${file} takes normalized input; the page gives pixels: export it with { input: 'pixels' }`);
+  }
+  const channels = Number(m.in_channels ?? 3);
+  const norm = m.normalization ? JSON.parse(m.normalization) as { shape?: number[] } : {};
+  const [, height, width] = norm.shape ?? [channels, 32, 32];
+  const classes = m.class_names ? JSON.parse(m.class_names) as string[] : [...CIFAR10_CLASSES];
+  return { classes, channels, height, width };
+}
+
+/** The first `count` images as RGBA bytes (alpha 255, a grey image's value in R, G and B), as a canvas holds them. */
+export function sampleImages(data: ImageDataset, count: number): { rgba: Uint8Array; labels: number[] } {
+  const { channels: C, height: H, width: W } = data.shape;
+  const n = Math.min(count, data.length);
+  const { pixels, labels } = data.images(0, n);
+  const plane = H * W;
+  const rgba = new Uint8Array(n * plane * 4);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) rgba[(i * plane + p) * 4 + c] = pixels[i * C * plane + (C === 1 ? 0 : c) * plane + p];
+      rgba[(i * plane + p) * 4 + 3] = 255;
     }
   }
   return { rgba, labels: Array.from(labels) };
 }
 
-export async function startBrowserExample(o: { model?: string; data: string; samples?: number; port?: number }): Promise<BrowserExample> {
+export async function startBrowserExample(o: { model?: string; data: string | ImageDataset; samples?: number; port?: number }): Promise<BrowserExample> {
   let model = o.model;
   let tmp: string | undefined;
   if (!model) {
@@ -47,14 +69,20 @@ export async function startBrowserExample(o: { model?: string; data: string; sam
     await m.save(model, { input: 'pixels' });
     m.dispose();
   }
-  const samples = sampleImages(await Cifar10.load(o.data, { split: 'test' }), o.samples ?? 16);
+  const info = modelInfo(model);
+  const data = typeof o.data === 'string'
+    ? await loadSplit(o.data, 'test', { size: info.height, grayscale: info.channels === 1 }) : o.data;
+  if (data.shape.channels !== info.channels || data.shape.height !== info.height || data.shape.width !== info.width) {
+    throw new Error(`the data's images are ${data.shape.channels}×${data.shape.height}×${data.shape.width}, the network takes ${info.channels}×${info.height}×${info.width}`);
+  }
+  const samples = sampleImages(data, o.samples ?? 16);
   const samplesJson = JSON.stringify({ rgba: Buffer.from(samples.rgba).toString('base64'), labels: samples.labels });
   const files: Record<string, string> = { '/': path.join(HERE, 'index.html'), '/app.js': path.join(HERE, 'app.js'), '/model.onnx': model };
   for (const f of ORT_FILES) files[`/ort/${f}`] = path.join(ORT_DIST, f);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
-    if (url === '/samples.json' || url === '/classes.json') {
-      res.writeHead(200, { 'Content-Type': TYPES['.json'] }).end(url === '/samples.json' ? samplesJson : JSON.stringify(CIFAR10_CLASSES));
+    if (url === '/samples.json' || url === '/model.json') {
+      res.writeHead(200, { 'Content-Type': TYPES['.json'] }).end(url === '/samples.json' ? samplesJson : JSON.stringify(info));
       return;
     }
     if (url === '/favicon.ico') {
@@ -72,7 +100,7 @@ export async function startBrowserExample(o: { model?: string; data: string; sam
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return {
-    url, model, samples,
+    url, model, info, samples,
     close: () => new Promise<void>((resolve) => server.close(() => {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
       resolve();
@@ -83,7 +111,7 @@ export async function startBrowserExample(o: { model?: string; data: string; sam
 if (require.main === module) {
   const { values } = parseArgs({ options: { port: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' } } });
   (async () => {
-    const data = await Cifar10.locate({ source: values.data });
+    const data = values.data !== undefined && values.model !== undefined ? values.data : await Cifar10.locate({ source: values.data });
     const s = await startBrowserExample({ model: values.model, data, port: Number(values.port ?? 8080), samples: Number(values.samples ?? 16) });
     console.log(`resnet-cifar browser example: ${s.url} (model ${s.model}); Ctrl-C stops`);
   })().catch((e) => {

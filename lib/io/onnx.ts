@@ -6,6 +6,7 @@
 // Slice with step 2 and Pad with zero channels at the end; option B: 1×1 Conv + BN; plain: none), Add, Relu;
 // GlobalAveragePool → Flatten → Gemm. BatchNormalization is kept as eval-mode nodes with the running statistics
 // (ONNX Runtime folds them into the convolutions when it optimizes the graph).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { writeAtomic } from '../base/files';
@@ -201,6 +202,12 @@ function metadataOf(src: OnnxExportSource, o: OnnxExportOptions): Record<string,
   const testError = typeof pretrained?.testError === 'number' ? pretrained.testError : src.meta.testError;
   if (typeof testError === 'number') m.test_error = String(testError);
   return m;
+}
+
+/** An ONNX file's metadata_props (ours or any other producer's), as key → value. */
+export function readOnnxMetadata(file: string): Record<string, string> {
+  const m = ModelProto().decode(fs.readFileSync(file)) as unknown as { metadataProps?: { key?: string; value?: string }[] };
+  return Object.fromEntries((m.metadataProps ?? []).filter((p) => p.key).map((p) => [p.key!, p.value ?? '']));
 }
 
 /** Writes `src` as ONNX to `file`, atomically. */
