@@ -1,0 +1,44 @@
+"""The data-path peer: torchvision's ImageFolder + PIL with a DataLoader, decoding a folder of class folders.
+
+python3 peer_folder.py DIR [--size 32] [--workers 2] [--batch 128] [--threads N]
+
+Prints one JSON line: images, seconds (from building the dataset to the last batch, workers' start included) and
+images_per_s. Images are scaled (shorter side) and centre-cropped to --size when they are not that size already,
+then made uint8 tensors (PILToTensor), as resnet-cifar's fromFolder gives uint8 images.
+"""
+import argparse
+import json
+import time
+
+import torch
+
+# The mirror's torchvision is a CUDA build: on torch+cpu its compiled ops do not load, and `import torchvision`
+# fails while registering their fake kernels. Datasets and transforms need none of them.
+torch.library.register_fake = lambda *a, **k: (lambda f: f)
+from torch.utils.data import DataLoader  # noqa: E402
+from torchvision import transforms  # noqa: E402
+from torchvision.datasets import ImageFolder  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('dir')
+    p.add_argument('--size', type=int, default=32)
+    p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--threads', type=int, default=None)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    t = time.perf_counter()
+    tf = transforms.Compose([transforms.Resize(a.size), transforms.CenterCrop(a.size), transforms.PILToTensor()])
+    ds = ImageFolder(a.dir, transform=tf)
+    n = 0
+    for x, _ in DataLoader(ds, batch_size=a.batch, num_workers=a.workers, shuffle=False):
+        n += x.shape[0]
+    s = time.perf_counter() - t
+    print(json.dumps({'images': n, 'seconds': s, 'images_per_s': n / s}))
+
+
+if __name__ == '__main__':
+    main()
