@@ -1,4 +1,6 @@
 // train's and reproduce's training options, read into a run's RunConfig with the recipe's defaults.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { runTrainerOptions, type RunConfig } from '../run';
 import type { Shortcut } from '../model/resnet';
 import { MILESTONE_FRACTIONS, RECIPE, RUN_CHECKPOINT_EVERY, milestonesFor } from '../base/recipe';
@@ -39,7 +41,8 @@ export function trainConfig(values: Values, depth: number, shortcut: Shortcut, s
   if (s('epochs') !== undefined && s('iterations') !== undefined) throw new UsageError('give --iterations or --epochs, not both');
   const epochs = s('epochs') === undefined ? undefined : num('epochs', s('epochs'), 0);
   const iterations = int('iterations', s('iterations'), RECIPE.iterations);
-  const from = s('from');
+  // A file by its absolute path (a resume from elsewhere finds it), else a shipped network's name.
+  const from = s('from') !== undefined && fs.existsSync(s('from')!) ? path.resolve(s('from')!) : s('from');
   // From a trained network: its own statistics by default (when they fit the data); 'network' needs one.
   const norm = (s('normalization') ?? (from === undefined ? RECIPE.normalization : 'network')) as RunConfig['normalization'];
   if (norm === 'network' && from === undefined) throw new UsageError('--normalization network needs --from (the network whose statistics it takes)');
