@@ -450,6 +450,9 @@ test('train --from a shipped network with --freeze backbone and --epochs: a new 
   const shipped = await ResNet.pretrained('resnet20', { device: 'cpu' });
   t.is(tuned.config.numClasses, 3);
   t.deepEqual(tuned.classNames, names);
+  // The shipped network's record (its CIFAR-10 test error) does not travel to the network trained from it.
+  t.not(shipped.meta.pretrained, undefined);
+  t.false('pretrained' in tuned.meta);
   // The backbone is the shipped network's, bit for bit (weights and BatchNorm statistics); its statistics too.
   t.deepEqual(tuned.normalization, shipped.normalization);
   const shippedFile = path.join(tmpDir(), 'shipped.pt');
@@ -465,6 +468,12 @@ test('train --from a shipped network with --freeze backbone and --epochs: a new 
   t.regex(bad.stderr, /--freeze needs --from/);
   const both = await cli(['train', '--from', 'resnet20', '--epochs', '1', '--iterations', '5', '--data', root, '--out', path.join(tmpDir(), 'y')]);
   t.regex(both.stderr, /give --iterations or --epochs, not both/);
+  const depth = await cli(['train', '--from', 'resnet20', '--depth', '32', '--data', root, '--out', path.join(tmpDir(), 'w')]);
+  t.regex(depth.stderr, /--from resnet20 is ResNet-20: leave out --depth/);
+  const parallel = await cli(['train', '--from', 'resnet20', '--freeze', 'backbone', '--nproc-per-node', '2', '--data', root, '--out', path.join(tmpDir(), 'v')]);
+  t.regex(parallel.stderr, /--freeze trains one process/);
+  const resumed = await cli(['train', '--from', 'resnet20', '--epochs', '2', '--batch-size', '32', '--lr', '0.05', '--data', root, '--out', dir, '--resume']);
+  t.regex(resumed.stderr, /Cannot resume .*: it was started with freeze "backbone", not none/);
   const unknown = await cli(['train', '--from', 'resnet21', '--data', root, '--out', path.join(tmpDir(), 'z')]);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /--from resnet21: /);

@@ -42,7 +42,7 @@ export function trainConfig(values: Values, depth: number, shortcut: Shortcut, s
   const epochs = s('epochs') === undefined ? undefined : num('epochs', s('epochs'), 0);
   const iterations = int('iterations', s('iterations'), RECIPE.iterations);
   // A file by its absolute path (a resume from elsewhere finds it), else a shipped network's name.
-  const from = s('from') !== undefined && fs.existsSync(s('from')!) ? path.resolve(s('from')!) : s('from');
+  const from = s('from') !== undefined && fs.existsSync(s('from')!) && fs.statSync(s('from')!).isFile() ? path.resolve(s('from')!) : s('from');
   // From a trained network: its own statistics by default (when they fit the data); 'network' needs one.
   const norm = (s('normalization') ?? (from === undefined ? RECIPE.normalization : 'network')) as RunConfig['normalization'];
   if (norm === 'network' && from === undefined) throw new UsageError('--normalization network needs --from (the network whose statistics it takes)');

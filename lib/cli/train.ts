@@ -31,7 +31,10 @@ async function fromConfig(from: string): Promise<{ depth: number; shortcut: Shor
 export async function cmdTrain(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, TRAIN_OPTS);
   if (values.help) return help('train');
-  if (LAUNCH_OPTS.some((k) => values[k] !== undefined)) return launch(argv, values);
+  if (LAUNCH_OPTS.some((k) => values[k] !== undefined)) {
+    if (values.freeze !== undefined) throw new UsageError('--freeze trains one process: it cannot be used with --nproc-per-node or --nnodes');
+    return launch(argv, values);
+  }
   const json = values.json === true;
   const worker = torchrunWorker();
   const follower = worker !== undefined && worker.rank !== 0;
@@ -39,8 +42,14 @@ export async function cmdTrain(argv: string[]): Promise<number> {
   const from = str(values, 'from') === undefined ? undefined : await fromConfig(str(values, 'from')!);
   const depth = depthArg(str(values, 'depth'), from?.depth ?? 20);
   const shortcut = values.shortcut === undefined && from ? from.shortcut : shortcutArg(str(values, 'shortcut'));
+  if (from && (depth !== from.depth || shortcut !== from.shortcut)) {
+    throw new UsageError(`--from ${str(values, 'from')} is ${networkLabel(from.depth, from.shortcut)}: leave out --depth and --shortcut, or give its own`);
+  }
   const seed = int('seed', str(values, 'seed'), 0);
   const config = trainConfig(values, depth, shortcut, seed);
+  if (config.freeze !== undefined && config.worldSize > 1) {
+    throw new UsageError('--freeze trains one process: it cannot be used in a data-parallel run');
+  }
   if (config.syncBatchNorm && config.worldSize < 2) {
     throw new UsageError('--sync-bn synchronizes BatchNorm between data-parallel workers: it needs --nproc-per-node (or --nnodes) with 2 or more in all, or torchrun\'s environment');
   }

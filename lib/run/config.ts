@@ -43,7 +43,7 @@ export interface RunConfig extends RunTrainerOptions {
 
 /** The settings that must match for --resume to continue a run exactly. */
 export const RESUME_KEYS: (keyof RunConfig)[] = ['depth', 'shortcut', 'batchSize', 'seed', 'holdout', 'normalization', 'worldSize',
-  'imageSize', 'grayscale', 'from'];
+  'imageSize', 'grayscale', 'from', 'freeze'];
 
 /**
  * The TrainerOptions of a run: its trainer fields as they are, data parallelism from torchrun's environment, and

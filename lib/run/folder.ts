@@ -10,6 +10,9 @@ import { readMetrics } from './records';
 
 export class RunError extends Error {}
 
+/** Settings written only when set: a resume that adds one changes the run. */
+const UNSET_IS_A_VALUE: (keyof RunConfig)[] = ['imageSize', 'grayscale', 'from', 'freeze'];
+
 /**
  * Makes `out` ready for this start: refuses another run (without --resume) and a --resume with settings that cannot
  * continue it exactly; keeps only the metrics the checkpoint knows; writes config.json; removes an old final.json.
@@ -27,8 +30,10 @@ export async function prepareFolder(o: { out: string; data: string; config: RunC
     }
     const old = fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Partial<RunConfig> : {};
     for (const k of RESUME_KEYS) {
-      if (old[k] !== undefined && JSON.stringify(old[k]) !== JSON.stringify(c[k])) {
-        throw new RunError(`Cannot resume ${out}: it was started with ${k} ${JSON.stringify(old[k])}, not ${JSON.stringify(c[k])}`);
+      // A key older versions did not write is compared when the run has it; an optional setting's absence is a value.
+      if ((old[k] !== undefined || UNSET_IS_A_VALUE.includes(k)) && JSON.stringify(old[k]) !== JSON.stringify(c[k])) {
+        const said = (x: unknown) => (x === undefined ? 'none' : JSON.stringify(x));
+        throw new RunError(`Cannot resume ${out}: it was started with ${k} ${said(old[k])}, not ${said(c[k])}`);
       }
     }
     if (fs.existsSync(ckpt)) resumeFrom = (await readCheckpointMeta(ckpt)).trainer?.iteration ?? 0;

@@ -51,7 +51,7 @@ async function runModel(c: RunConfig, data: ImageDataset): Promise<ResNet> {
 
 /** A run's starting network: a checkpoint or weights file when `from` is one, else a shipped network's name. */
 export async function loadFrom(from: string, device?: DeviceSpec): Promise<ResNet> {
-  return fs.existsSync(from) ? ResNet.load(from, { device }) : ResNet.pretrained(from, { device });
+  return fs.existsSync(from) && fs.statSync(from).isFile() ? ResNet.load(from, { device }) : ResNet.pretrained(from, { device });
 }
 
 export interface RunOptions {

@@ -21,7 +21,8 @@ export interface TrainerOptions {
   iterations?: number;
   /**
    * Or the length in passes over the training set, e.g. 30 (fractions allowed): each fit makes it iterations for its
-   * training set, `Math.round(epochs × ⌈images / batchSize⌉)` (Trainer.schedule). Not with `iterations`.
+   * training set, epochs × ⌈images / batchSize⌉ rounded, at least 1 (the images of each rank's shard when
+   * distributed; Trainer.schedule says it). Not with `iterations`.
    */
   epochs?: number;
   /**

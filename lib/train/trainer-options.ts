@@ -15,8 +15,9 @@ export const TRAINER_KEYS = ['iterations', 'epochs', 'milestones', 'gamma', 'lr'
 
 export type { ResolvedTrainerOptions, ResolvedWarmup };
 
-/** The most epochs a fit may be given (a billion iterations' worth is the iteration bound). */
+/** The most epochs a fit may be given (and, made iterations, at most MAX_ITERATIONS). */
 const MAX_EPOCHS = 1e6;
+const MAX_ITERATIONS = 1e9;
 
 /** Milestones in the length's unit: whole iterations, or epochs (fractions allowed) when `inEpochs`. */
 function milestones(ms: unknown, inEpochs: boolean): number[] {
@@ -89,7 +90,7 @@ export function resolveTrainerOptions(options: TrainerOptions, device: string | 
   }
   return {
     ...(epochs === undefined
-      ? { iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, 1e9) }
+      ? { iterations: v.integer('iterations', o.iterations ?? RECIPE.iterations, 1, MAX_ITERATIONS) }
       : { epochs }),
     milestones: milestones(o.milestones ?? (epochs === undefined ? RECIPE.milestones : MILESTONE_FRACTIONS.map((f) => f * epochs)), epochs !== undefined),
     gamma: v.positive('gamma', o.gamma ?? RECIPE.gamma),
@@ -131,5 +132,9 @@ export function scheduleFor(o: Pick<ResolvedTrainerOptions, 'iterations' | 'epoc
   const iterationsPerEpoch = Math.max(1, Math.ceil(shard / o.batchSize));
   if (o.epochs === undefined) return { iterations: o.iterations!, milestones: [...o.milestones], iterationsPerEpoch };
   const at = (e: number) => Math.max(1, Math.round(e * iterationsPerEpoch));
-  return { iterations: at(o.epochs), milestones: o.milestones.map(at), iterationsPerEpoch };
+  const iterations = at(o.epochs);
+  if (iterations > MAX_ITERATIONS) {
+    throw v.invalid('epochs', `to make at most ${MAX_ITERATIONS} iterations (${iterationsPerEpoch} an epoch)`, o.epochs, RangeError);
+  }
+  return { iterations, milestones: o.milestones.map(at), iterationsPerEpoch };
 }

@@ -299,10 +299,9 @@ void FitLoop::Finish() {
   if (result_.stopped == StopReason::kNan) return;
   WriteCheckpoint();
   // The model now carries the normalization it was trained with (used by evaluate and save), and the meta its
-  // checkpoint holds (the fit's, e.g. the class names, and the iteration).
+  // checkpoint holds (the fit's, e.g. the class names, and the iteration; no longer a shipped network's record).
   model_->normalization = norm_;
-  for (const auto& kv : cfg_.meta) model_->meta.insert_or_assign(kv.key(), kv.value());
-  model_->meta.insert_or_assign(std::string("iteration"), result_.iteration);
+  model_->meta = TrainedMeta();
 }
 
 void FitLoop::SetLayout(bool channels_last) {

@@ -121,6 +121,9 @@ class FitLoop {
   void MakeSgd();
   void SyncWindow();
   TrainerState State() const;
+  // The meta of the network this fit trains: the model's, less what described its weights before the fit (a shipped
+  // network's record and its test error), with the fit's own and the iteration.
+  Meta TrainedMeta() const;
   // Distributed: every rank takes rank 0's weights, buffers, normalization and (resumed) trainer state.
   void TakeLeaderState(bool resumed);
   // Distributed: averages the gradients over the ranks; `control` ({stop, loss}) is summed alongside.

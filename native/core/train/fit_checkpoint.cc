@@ -66,15 +66,24 @@ TrainerState FitLoop::State() const {
   return t;
 }
 
+// Meta keys that describe the weights a fit starts from (a shipped network's record, a measured test error): after
+// a fit they would describe another network.
+constexpr const char* kStartingWeightsMeta[] = {"pretrained", "testError"};
+
+Meta FitLoop::TrainedMeta() const {
+  Meta meta = model_->meta.copy();
+  for (const char* key : kStartingWeightsMeta) (void)meta.erase(std::string(key));
+  for (const auto& kv : cfg_.meta) meta.insert_or_assign(kv.key(), kv.value());
+  meta.insert_or_assign(std::string("iteration"), result_.iteration);
+  return meta;
+}
+
 // Caller holds model_->mu. Distributed, rank 0 writes (the others hold the same weights and momentum).
 void FitLoop::WriteCheckpoint() {
   if (cfg_.checkpoint_path.empty() || !Leader()) return;
   SyncWindow();
-  Meta meta = model_->meta.copy();
-  for (const auto& kv : cfg_.meta) meta.insert_or_assign(kv.key(), kv.value());
-  meta.insert_or_assign(std::string("iteration"), result_.iteration);
   TrainerState state = State();
-  WriteFileAtomic(cfg_.checkpoint_path, CheckpointBytes(model_->net, meta, norm_, &state));
+  WriteFileAtomic(cfg_.checkpoint_path, CheckpointBytes(model_->net, TrainedMeta(), norm_, &state));
   result_.checkpoint = cfg_.checkpoint_path;
   observer_.OnCheckpoint(result_.iteration, cfg_.checkpoint_path);
 }
