@@ -123,5 +123,15 @@ requires(Boolean(CHROMIUM), 'Chromium', 'apt-get install chromium, or set CHROMI
   t.true(relError(Float32Array.from(w.sampleResults!.logits), ours) < 1e-4);
   t.regex(await page.locator('#title').innerText(), /3 classes: circle, square, star/);
   t.regex(await page.locator('#samples figure').first().innerText(), new RegExp(`^${classes[predictions[0]]} \\d+ %`));
+  // A colour photo given to a grey network: the page's grey values are sharp's (luminance in linear light), as
+  // training and predict decode it, within one level of 255.
+  const rgb = Buffer.from(Uint8Array.from({ length: 256 * 3 }, (_, i) => (i * 7919 + (i >> 3) * 104729) % 256));
+  const photo = path.join(tmpDir('browser-grey-'), 'colour.png');
+  await sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(photo);
+  await page.setInputFiles('#files', [photo]);
+  const [shownGrey] = await page.evaluate(async () => (globalThis as unknown as { lastFiles: Promise<{ input: number[] }[]> }).lastFiles);
+  const sharpGrey = await sharp(photo).greyscale().toColourspace('b-w').raw().toBuffer();
+  t.is(shownGrey.input.length, 256);
+  t.true(shownGrey.input.every((g, i) => Math.abs(Math.round(g * 255) - sharpGrey[i]) <= 1), 'grey values within one level of sharp\'s');
   model.dispose();
 });

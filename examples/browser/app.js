@@ -12,11 +12,25 @@ let session;
 let classes = [];
 let input = { channels: 3, height: 32, width: 32 };
 
+const toLinear = (c) => (c <= 10.31475 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+const toSrgb = (y) => 255 * (y <= 0.0031308 ? 12.92 * y : 1.055 * y ** (1 / 2.4) - 0.055);
+
+/** The grey value libvips (sharp's grayscale, as the network was trained) gives an sRGB pixel: luminance in linear light. */
+function grey(r, g, b) {
+  if (r === g && g === b) return r;
+  return Math.min(255, Math.max(0, Math.round(toSrgb(0.2126 * toLinear(r) + 0.7152 * toLinear(g) + 0.0722 * toLinear(b)))));
+}
+
 /**
  * Logits for n images given as RGBA bytes (height × width each), as the page's canvases hold them; a grey network
- * gets their luma (Rec. 709 weights; a grey image's R = G = B value itself).
+ * gets their grey value as sharp decodes it.
  */
 async function classifyRgba(rgba, n) {
+  return classifyPixels(toInput(rgba, n), n);
+}
+
+/** The network's input for n RGBA images: NCHW float32 in [0, 1]. */
+function toInput(rgba, n) {
   const { channels: C, height: H, width: W } = input;
   const plane = H * W;
   const x = new Float32Array(n * C * plane);
@@ -24,14 +38,13 @@ async function classifyRgba(rgba, n) {
     for (let p = 0; p < plane; p++) {
       const o = (i * plane + p) * 4;
       if (C === 1) {
-        const [r, g, b] = [rgba[o], rgba[o + 1], rgba[o + 2]];
-        x[i * plane + p] = (r === g && g === b ? r : 0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        x[i * plane + p] = grey(rgba[o], rgba[o + 1], rgba[o + 2]) / 255;
       } else {
         for (let c = 0; c < 3; c++) x[i * 3 * plane + c * plane + p] = rgba[o + c] / 255;
       }
     }
   }
-  return classifyPixels(x, n);
+  return x;
 }
 
 /** Logits for n images given as NCHW float32 pixels in [0, 1]. */
@@ -47,10 +60,14 @@ function ranked(logits, k) {
   return e.map((p, i) => ({ name: classes[i], p: p / sum, i })).sort((a, b) => b.p - a.p).slice(0, k);
 }
 
-function figure(parent, canvas, caption, className) {
+/** A canvas with its caption's lines (text: class names come from the model's file). */
+function figure(parent, canvas, lines, className) {
   const f = document.createElement('figure');
   const c = document.createElement('figcaption');
-  c.innerHTML = caption;
+  lines.forEach((line, i) => {
+    if (i) c.append(document.createElement('br'));
+    c.append(document.createTextNode(line));
+  });
   if (className) c.className = className;
   f.append(canvas, c);
   parent.append(f);
@@ -76,7 +93,7 @@ async function showSamples() {
     const ok = best.i === label;
     const size = input.width * input.height * 4;
     figure(document.getElementById('samples'), canvasOf(rgba.subarray(i * size, (i + 1) * size)),
-      `${best.name} ${(100 * best.p).toFixed(0)} %<br>(true: ${classes[label]})`, ok ? 'ok' : 'bad');
+      [`${best.name} ${(100 * best.p).toFixed(0)} %`, `(true: ${classes[label]})`], ok ? 'ok' : 'bad');
   });
   return { labels: s.labels, predictions, logits, names: predictions.map((k) => classes[k]) };
 }
@@ -91,10 +108,11 @@ async function classifyFiles(files) {
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     ctx.imageSmoothingQuality = 'high';
     ctx.drawImage(bitmap, 0, 0, input.width, input.height);
-    const logits = await classifyRgba(ctx.getImageData(0, 0, input.width, input.height).data, 1);
+    const x = toInput(ctx.getImageData(0, 0, input.width, input.height).data, 1);
+    const logits = await classifyPixels(x, 1);
     const best = ranked(logits, 3);
-    figure(document.getElementById('dropped'), canvas, best.map((b) => `${b.name} ${(100 * b.p).toFixed(0)} %`).join('<br>'));
-    results.push({ name: file.name, logits, prediction: best[0].i, label: best[0].name });
+    figure(document.getElementById('dropped'), canvas, best.map((b) => `${b.name} ${(100 * b.p).toFixed(0)} %`));
+    results.push({ name: file.name, logits, prediction: best[0].i, label: best[0].name, input: Array.from(x) });
   }
   window.droppedResults = (window.droppedResults || []).concat(results);
   return results;

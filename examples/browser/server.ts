@@ -2,7 +2,7 @@
 // exported network, what the page needs to know of it (its class names, channels and input size, from the ONNX
 // file's metadata_props) and a few test images of its data.
 //
-//   npx tsx examples/browser/server.ts [--port 8080] [--model net.onnx] [--data DIR|FILE] [--samples 16]
+//   npx tsx examples/browser/server.ts [--port 8080] [--model net.onnx] [--data DIR|FILE] [--samples 16] [--size N]
 //
 // Without --model it exports the shipped pretrained ResNet-20 with input 'pixels' (RGB in [0, 1]) first. A model of
 // your own (exported with { input: 'pixels' }) shows its own class names; --data is then its data (any source
@@ -30,16 +30,21 @@ export interface ModelInfo { classes: string[]; channels: number; height: number
 
 export interface BrowserExample { url: string; model: string; info: ModelInfo; samples: { rgba: Uint8Array; labels: number[] }; close(): Promise<void> }
 
-/** The network an ONNX file holds, as our export describes it in metadata_props (CIFAR-10's 3×32×32 otherwise). */
-export function modelInfo(file: string): ModelInfo {
+/**
+ * The network an ONNX file holds, as our export describes it in metadata_props: its class names (else numbered),
+ * channels, and input size (a per-pixel mean's; else `size`, else 32).
+ */
+export function modelInfo(file: string, size?: number): ModelInfo {
   const m = readOnnxMetadata(file);
   if (m.input !== undefined && !m.input.startsWith('pixels')) {
     throw new Error(`${file} takes normalized input; the page gives pixels: export it with { input: 'pixels' }`);
   }
   const channels = Number(m.in_channels ?? 3);
   const norm = m.normalization ? JSON.parse(m.normalization) as { shape?: number[] } : {};
-  const [, height, width] = norm.shape ?? [channels, 32, 32];
-  const classes = m.class_names ? JSON.parse(m.class_names) as string[] : [...CIFAR10_CLASSES];
+  const [, height, width] = norm.shape ?? [channels, size ?? 32, size ?? 32];
+  const k = Number(m.num_classes ?? CIFAR10_CLASSES.length);
+  const classes = m.class_names ? JSON.parse(m.class_names) as string[]
+    : k === CIFAR10_CLASSES.length ? [...CIFAR10_CLASSES] : Array.from({ length: k }, (_, i) => `class ${i}`);
   return { classes, channels, height, width };
 }
 
@@ -59,7 +64,7 @@ export function sampleImages(data: ImageDataset, count: number): { rgba: Uint8Ar
   return { rgba, labels: Array.from(labels) };
 }
 
-export async function startBrowserExample(o: { model?: string; data: string | ImageDataset; samples?: number; port?: number }): Promise<BrowserExample> {
+export async function startBrowserExample(o: { model?: string; data: string | ImageDataset; samples?: number; port?: number; size?: number }): Promise<BrowserExample> {
   let model = o.model;
   let tmp: string | undefined;
   if (!model) {
@@ -69,7 +74,7 @@ export async function startBrowserExample(o: { model?: string; data: string | Im
     await m.save(model, { input: 'pixels' });
     m.dispose();
   }
-  const info = modelInfo(model);
+  const info = modelInfo(model, o.size);
   const data = typeof o.data === 'string'
     ? await loadSplit(o.data, 'test', { size: info.height, grayscale: info.channels === 1 }) : o.data;
   if (data.shape.channels !== info.channels || data.shape.height !== info.height || data.shape.width !== info.width) {
@@ -109,10 +114,11 @@ export async function startBrowserExample(o: { model?: string; data: string | Im
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, size: { type: 'string' } } });
   (async () => {
     const data = values.data !== undefined && values.model !== undefined ? values.data : await Cifar10.locate({ source: values.data });
-    const s = await startBrowserExample({ model: values.model, data, port: Number(values.port ?? 8080), samples: Number(values.samples ?? 16) });
+    const s = await startBrowserExample({ model: values.model, data, port: Number(values.port ?? 8080), samples: Number(values.samples ?? 16),
+      size: values.size === undefined ? undefined : Number(values.size) });
     console.log(`resnet-cifar browser example: ${s.url} (model ${s.model}); Ctrl-C stops`);
   })().catch((e) => {
     console.error(e instanceof Error ? e.message : e);
