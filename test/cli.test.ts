@@ -462,7 +462,6 @@ test('train --from a shipped network with --freeze backbone and --epochs: a new 
   for (const k of Object.keys(before).filter((n) => !n.startsWith('fc.'))) t.deepEqual(Array.from(after[k]), Array.from(before[k]), k);
   t.is(after['fc.weight'].length, 3 * 64);
   tuned.dispose();
-  shipped.dispose();
   const bad = await cli(['train', '--freeze', 'backbone', '--iterations', '5', '--data', root, '--out', path.join(tmpDir(), 'x')]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--freeze needs --from/);
@@ -474,7 +473,18 @@ test('train --from a shipped network with --freeze backbone and --epochs: a new 
   t.regex(parallel.stderr, /--freeze trains one process/);
   const resumed = await cli(['train', '--from', 'resnet20', '--epochs', '2', '--batch-size', '32', '--lr', '0.05', '--data', root, '--out', dir, '--resume']);
   t.regex(resumed.stderr, /Cannot resume .*: it was started with freeze "backbone", not none/);
+  // From a file that is gone by the time the run is resumed (and lengthened): the run's checkpoint is the network.
+  const fromFile = path.join(tmpDir(), 'start.safetensors');
+  await shipped.save(fromFile);
+  const gone = path.join(tmpDir(), 'gone');
+  const first = await cli(['train', '--from', fromFile, '--epochs', '1', '--batch-size', '32', '--data', root, '--out', gone]);
+  t.is(first.code, 0, first.stderr);
+  fs.rmSync(fromFile);
+  const longer = await cli(['train', '--from', fromFile, '--epochs', '2', '--batch-size', '32', '--data', root, '--out', gone, '--resume']);
+  t.is(longer.code, 0, longer.stderr);
+  t.is(JSON.parse(fs.readFileSync(path.join(gone, 'final.json'), 'utf8')).iterations, 2 * Math.ceil(trainImages / 32));
   const unknown = await cli(['train', '--from', 'resnet21', '--data', root, '--out', path.join(tmpDir(), 'z')]);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /--from resnet21: /);
+  shipped.dispose();
 });

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { networkLabel, runName } from '../base/names';
 import { REPORT_EVERY } from '../base/recipe';
 import { loadFrom, trainRun } from '../run';
-import type { ResNet, Shortcut } from '../model/resnet';
+import * as fs from 'node:fs';
+import { CHECKPOINT_FILE } from '../io/checkpoint';
+import { ResNet, type Shortcut } from '../model/resnet';
 import { torchrunWorker } from '../base/torchrun';
 import { UsageError, dataArg, depthArg, int, parse, shortcutArg, str } from './args';
 import { help } from './help';
@@ -15,11 +17,14 @@ import { TRAIN_OPTS, trainConfig } from './train-config';
 /** --json prints a progress line every this many iterations (a TTY's bar or log lines: every REPORT_EVERY). */
 export const JSON_REPORT_EVERY = 50;
 
-/** The depth and shortcut of the network --from names (a checkpoint or weights file, or a shipped network's name). */
-async function fromConfig(from: string): Promise<{ depth: number; shortcut: Shortcut }> {
+/**
+ * The depth and shortcut of the network --from names (a checkpoint or weights file, or a shipped network's name), or,
+ * resuming, of the run's own checkpoint (the network it became; the file it started from may be gone).
+ */
+async function fromConfig(from: string, resuming: string | undefined): Promise<{ depth: number; shortcut: Shortcut }> {
   let m: ResNet;
   try {
-    m = await loadFrom(from, 'cpu');
+    m = resuming && fs.existsSync(resuming) ? await ResNet.load(resuming, { device: 'cpu' }) : await loadFrom(from, 'cpu');
   } catch (e) {
     throw new UsageError(`--from ${from}: ${(e as Error).message}`);
   }
@@ -39,7 +44,8 @@ export async function cmdTrain(argv: string[]): Promise<number> {
   const worker = torchrunWorker();
   const follower = worker !== undefined && worker.rank !== 0;
   // From a trained network: its depth and shortcut unless given (the run checks that they agree).
-  const from = str(values, 'from') === undefined ? undefined : await fromConfig(str(values, 'from')!);
+  const resuming = values.resume === true && str(values, 'out') !== undefined ? path.join(path.resolve(str(values, 'out')!), CHECKPOINT_FILE) : undefined;
+  const from = str(values, 'from') === undefined ? undefined : await fromConfig(str(values, 'from')!, resuming);
   const depth = depthArg(str(values, 'depth'), from?.depth ?? 20);
   const shortcut = values.shortcut === undefined && from ? from.shortcut : shortcutArg(str(values, 'shortcut'));
   if (from && (depth !== from.depth || shortcut !== from.shortcut)) {

@@ -30,7 +30,7 @@ async function redraw(dir: string, title: string): Promise<void> {
  * The run's network: on CUDA, each rank of a data-parallel run takes the GPU of its LOCAL_RANK (as torchrun's
  * workers do with torch.cuda.set_device), so that NCCL has one device per rank.
  */
-async function runModel(c: RunConfig, data: ImageDataset): Promise<ResNet> {
+async function runModel(c: RunConfig, data: ImageDataset, resumeFrom: string | undefined): Promise<ResNet> {
   const local = torchrunWorker()?.localRank;
   const gpus = info().cuda.available;
   const device: DeviceSpec = c.worldSize > 1 && local !== undefined && gpus && (c.device === 'cuda' || c.device === 'auto')
@@ -39,7 +39,8 @@ async function runModel(c: RunConfig, data: ImageDataset): Promise<ResNet> {
     return new ResNet({ depth: c.depth, shortcut: c.shortcut, device, seed: c.seed, numClasses: data.classes.length,
       inChannels: data.shape.channels });
   }
-  const m = await loadFrom(c.from, device);
+  // Resuming: the run's own checkpoint is the network (the file it started from may be gone).
+  const m = resumeFrom ? await ResNet.load(resumeFrom, { device }) : await loadFrom(c.from, device);
   if (m.config.depth !== c.depth || m.config.shortcut !== c.shortcut) {
     m.dispose();
     throw new RunError(`${c.from} is ${networkLabel(m.config.depth, m.config.shortcut)}, not the run's ${networkLabel(c.depth, c.shortcut)}`);
@@ -90,7 +91,7 @@ export async function trainRun(o: RunOptions): Promise<RunResult> {
   const { train, validation, test } = await loadTrainTest(o.data, c.holdout, { size: c.imageSize, grayscale: c.grayscale });
   const evalSet = validation ?? test;
   const split = validation ? 'validation' : 'test';
-  const model = await runModel(c, train);
+  const model = await runModel(c, train, resumeFrom > 0 && o.resume ? ckpt : undefined);
   const metrics = keeper ? fs.openSync(metricsFile, 'a') : undefined;
   const log = (line: object) => { if (metrics !== undefined) fs.writeSync(metrics, JSON.stringify(line) + '\n'); };
   const draw = keeper && o.curves !== false;
