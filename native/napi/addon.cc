@@ -30,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("writeFileAtomic", Napi::Function::New<WriteFileAtomicJs>(env, "writeFileAtomic"));
   exports.Set("readTarGz", Napi::Function::New<ReadTarGzJs>(env, "readTarGz"));
+  exports.Set("decodeImageFiles", Napi::Function::New<DecodeImageFilesJs>(env, "decodeImageFiles"));
   return exports;
 }
 

@@ -37,5 +37,6 @@ Napi::Object Constants(Napi::Env env);
 Napi::Value BatchNormRelu(const Napi::CallbackInfo& info);
 Napi::Value WriteFileAtomicJs(const Napi::CallbackInfo& info);
 Napi::Value ReadTarGzJs(const Napi::CallbackInfo& info);
+Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info);
 
 }  // namespace resnet_cifar

@@ -1,5 +1,6 @@
 // writeFileAtomic(): the one crash-safe write (core/base/files.h) for the JSON and charts lib/ writes, as checkpoints
-// use; readTarGz(): chosen members of a .tar.gz (core/codecs/tar_gz.h), read off the main thread.
+// use; readTarGz(): chosen members of a .tar.gz (core/codecs/tar_gz.h), read off the main thread; decodeImageFiles():
+// the image files this library decodes itself (core/data/image_files.h), off the main thread.
 #include <napi.h>
 
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "../core/base/files.h"
 #include "../core/codecs/tar_gz.h"
+#include "../core/data/image_files.h"
 #include "addon.h"
 #include "args.h"
 #include "guard.h"
@@ -62,6 +64,42 @@ Napi::Value ReadTarGzJs(const Napi::CallbackInfo& info) {
           auto o = Napi::Object::New(env);
           o.Set("members", members);
           o.Set("names", names);
+          return o;
+        });
+  });
+}
+
+// decodeImageFiles(files: string[], channels, height, width, maxPixels) -> Promise<{ decoded: Uint8Array (1: decoded),
+// pixels: Uint8Array (files × height × width × channels; a file's bytes mean nothing where decoded is 0) }>
+Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const Napi::Value list = args::At(info, 0);
+    if (!list.IsArray()) throw TypeErrorEx("decodeImageFiles: files must be an array");
+    auto arr = list.As<Napi::Array>();
+    auto files = std::make_shared<std::vector<std::string>>();
+    if (arr.Length() == 0) throw RangeErrorEx("decodeImageFiles: no files");
+    for (uint32_t i = 0; i < arr.Length(); ++i)
+      files->push_back(args::String(arr.Get(i), "decodeImageFiles: files[i]"));
+    ImageShape shape{args::Int(args::At(info, 1), "decodeImageFiles: channels", 1, 3),
+                     args::Int(args::At(info, 2), "decodeImageFiles: height", kMinImageSide, kMaxImageSide),
+                     args::Int(args::At(info, 3), "decodeImageFiles: width", kMinImageSide, kMaxImageSide)};
+    if (!shape.Valid()) throw RangeErrorEx("decodeImageFiles: channels must be 1 or 3");
+    const int64_t max_pixels = args::Int(args::At(info, 4), "decodeImageFiles: maxPixels", 1, kMaxSafeInteger);
+    auto pixels = std::make_shared<std::vector<uint8_t>>(files->size() * static_cast<size_t>(shape.Pixels()));
+    auto decoded = std::make_shared<std::vector<uint8_t>>();
+    return TaskWorker::Run(
+        info.Env(), "resnet-cifar:decodeImageFiles",
+        [files, shape, max_pixels, pixels, decoded] {
+          *decoded = DecodeImageFiles(*files, shape, max_pixels, pixels->data());
+        },
+        [pixels, decoded](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          auto* d = new std::vector<uint8_t>(std::move(*decoded));  // owned by the JS buffers
+          auto* p = new std::vector<uint8_t>(std::move(*pixels));
+          o.Set("decoded",
+                Napi::Buffer<uint8_t>::New(env, d->data(), d->size(), [d](Napi::Env, uint8_t*) { delete d; }));
+          o.Set("pixels",
+                Napi::Buffer<uint8_t>::New(env, p->data(), p->size(), [p](Napi::Env, uint8_t*) { delete p; }));
           return o;
         });
   });

@@ -37,6 +37,7 @@ const REPLAY: Record<string, (input: Buffer) => { ext: string; data: Buffer } | 
   },
   cifar_batch: () => undefined,
   idx: (b) => ({ ext: '.idx', data: b }),
+  png: (b) => ({ ext: '.png', data: b }),
   tar_gz: (b) => ({ ext: '.tar.gz', data: b }),
 };
 

@@ -114,6 +114,20 @@ if os.path.isdir(fashion):
     put('idx', 'images-head.idx3', struct.pack('>HBBIII', 0, 8, 3, 20, 28, 28) + images[16:])
     put('idx', 'labels.idx1.gz', gzip.compress(labels[:8 + 200], mtime=0))
 put('idx', 'tiny.idx3', struct.pack('>HBBIII', 0, 8, 3, 2, 8, 8) + bytes(range(128)))
+# PNGs of every colour type the PNG fast path takes (and some it leaves to sharp), written by Pillow.
+try:
+    from PIL import Image
+    for mode in ('L', 'LA', 'RGB', 'RGBA', 'P', 'I;16', '1'):
+        for side in (8, 32):
+            img = Image.frombytes('RGB', (side, side), bytes((i * 37) % 256 for i in range(side * side * 3))).convert(mode)
+            b = io.BytesIO()
+            img.save(b, 'PNG', **({'transparency': 0} if mode in ('P', 'L') and side == 8 else {}))
+            put('png', f'{mode.replace(";", "")}-{side}.png', b.getvalue())
+    b = io.BytesIO()
+    Image.new('RGB', (16, 16), (200, 10, 10)).save(b, 'PNG', interlace=1)
+    put('png', 'interlaced-16.png', b.getvalue())
+except ImportError:
+    pass
 put('idx', 'tiny.idx3.gz', gzip.compress(struct.pack('>HBBIII', 0, 8, 3, 2, 8, 8) + bytes(128), mtime=0))
 put('idx', 'four-dims.idx4', struct.pack('>HBBIIII', 0, 8, 4, 1, 8, 8, 3) + bytes(192))
 if ours and os.path.isdir(ours):

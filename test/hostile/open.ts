@@ -3,6 +3,8 @@
 // message }], baseMB, peakMB, seconds } (resident memory when that file's reading began, and its peak while it was read). Run by test/hostile-files.test.ts in a child
 // process, so that a crash or a hang is seen, and blamed on the file being read, instead of taking the runner down.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Cifar10, ImageDataset, ResNet, readCheckpointMeta } from '../../lib/index';
 
 async function attempt(api: string, fn: () => Promise<unknown>) {
@@ -27,6 +29,19 @@ async function open(file: string) {
     results.push(await attempt('Cifar10.load test', () => Cifar10.load(file, { split: 'test' })));
   } else if (/\.idx$/.test(file)) {
     results.push(await attempt('ImageDataset.loadIdx', () => ImageDataset.loadIdx(file, file)));
+  } else if (/\.png$/.test(file)) {
+    // A folder of two classes holding the file (and a good image), read at 32×32 and at the size the file declares.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-png-'));
+    for (const c of ['a', 'b']) fs.mkdirSync(path.join(dir, c));
+    fs.copyFileSync(file, path.join(dir, 'a', 'file.png'));
+    fs.copyFileSync(file, path.join(dir, 'b', 'file.png'));
+    const b = fs.readFileSync(file);
+    const side = b.length >= 24 ? Math.min(256, Math.max(8, b.readUInt32BE(16))) : 32;
+    for (const size of [32, side]) {
+      results.push(await attempt(`ImageDataset.fromFolder ${size}`, () => ImageDataset.fromFolder(dir, { size })));
+      results.push(await attempt(`ImageDataset.fromFolder ${size} grey`, () => ImageDataset.fromFolder(dir, { size, grayscale: true })));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   } else {
     results.push(await attempt('ResNet.load', () => ResNet.load(file, { device: 'cpu' })));
     results.push(await attempt('readCheckpointMeta', () => readCheckpointMeta(file)));

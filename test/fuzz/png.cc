@@ -1,0 +1,25 @@
+// Fuzz target png: the PNG fast path fromFolder decodes common PNGs with (native/core/codecs/png.h), asked for the
+// size its IHDR declares when that is a size a dataset can have (else 32×32), as colour and as grey.
+#include <vector>
+
+#include "../../native/core/base/image_shape.h"
+#include "../../native/core/codecs/png.h"
+#include "harness.h"
+
+using namespace resnet_cifar;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto be32 = [&](size_t at) {
+    return (int64_t{data[at]} << 24) | (int64_t{data[at + 1]} << 16) | (int64_t{data[at + 2]} << 8) | data[at + 3];
+  };
+  int64_t w = 32, h = 32;
+  if (size >= 24) {
+    const int64_t dw = be32(16), dh = be32(20);
+    if (dw >= kMinImageSide && dw <= kMaxImageSide && dh >= kMinImageSide && dh <= kMaxImageSide) w = dw, h = dh;
+  }
+  for (int64_t channels : {3, 1}) {
+    std::vector<unsigned char> out(static_cast<size_t>(w * h * channels));
+    (void)DecodePng(data, size, h, w, channels, w * h, out.data());
+  }
+  return 0;
+}
