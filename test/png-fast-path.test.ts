@@ -88,11 +88,22 @@ test('a damaged or truncated PNG is left to sharp, which refuses it naming the f
   const start = good.indexOf(Buffer.from('IDAT'));
   const { crc32 } = require('node:zlib') as { crc32?: (b: Buffer) => number };
   if (crc32) adler.writeUInt32BE(crc32(adler.subarray(start, idatEnd)) >>> 0, idatEnd);
-  const cases: [string, Buffer][] = [['crc.png', crc], ['truncated.png', cut], ...(crc32 ? [['adler.png', adler] as [string, Buffer]] : [])];
+  // A PLTE after a tRNS in an RGB file: libspng refuses it, so the fast path must leave it.
+  const chunk = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(body.length);
+    head.write(type, 4, 'latin1');
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32!(Buffer.concat([head.subarray(4), body])) >>> 0);
+    return Buffer.concat([head, body, tail]);
+  };
+  const misplaced = crc32 ? Buffer.concat([good.subarray(0, 33), chunk('tRNS', Buffer.alloc(6)), chunk('PLTE', Buffer.alloc(3)), good.subarray(33)]) : undefined;
+  const cases: [string, Buffer][] = [['crc.png', crc], ['truncated.png', cut],
+    ...(crc32 ? [['adler.png', adler] as [string, Buffer], ['plte-after-trns.png', misplaced!] as [string, Buffer]] : [])];
   for (const [name, bytes] of cases) fs.writeFileSync(path.join(dir, name), bytes);
   const r = await native().decodeImageFiles(cases.map(([n]) => path.join(dir, n)), 3, 16, 16, 1e8);
   t.deepEqual(Array.from(r.decoded), cases.map(() => 0));
-  for (const [name] of cases) {
+  for (const [name] of cases.filter(([n]) => n !== 'plte-after-trns.png')) {
     await t.throwsAsync(decodeImage(path.join(dir, name), { channels: 3, height: 16, width: 16 }), { message: new RegExp(`Cannot decode .*${name}`) });
   }
   // A folder of fast-path PNGs, files sharp decodes (JPEG, a larger PNG) and a skipped damaged file, in order.

@@ -164,8 +164,8 @@ function readCache(file: string): DecodedFolder | undefined {
   }
 }
 
-/** PNG files the addon is given at once (its buffer is copied into the dataset's, so memory stays bounded). */
-const NATIVE_CHUNK = 1024;
+/** Decoded bytes the addon is given to make at once (copied into the dataset's buffer, so memory stays bounded). */
+const NATIVE_CHUNK_BYTES = 32 * 2 ** 20;
 
 /**
  * The files the addon decodes itself (common PNGs already at the dataset's size: no JavaScript or sharp per image),
@@ -175,8 +175,9 @@ async function decodeNatively(files: string[], o: FolderPlan, pixels: Uint8Array
   const per = o.shape.channels * o.shape.height * o.shape.width;
   const pngs = files.flatMap((f, i) => (/\.png$/i.test(f) ? [i] : []));
   let done = 0;
-  for (let at = 0; at < pngs.length; at += NATIVE_CHUNK) {
-    const chunk = pngs.slice(at, at + NATIVE_CHUNK);
+  const step = Math.max(1, Math.floor(NATIVE_CHUNK_BYTES / per));
+  for (let at = 0; at < pngs.length; at += step) {
+    const chunk = pngs.slice(at, at + step);
     const r = await native().decodeImageFiles(chunk.map((i) => files[i]), o.shape.channels, o.shape.height, o.shape.width, o.maxPixels);
     chunk.forEach((i, k) => {
       if (!r.decoded[k]) return;

@@ -69,6 +69,15 @@ Napi::Value ReadTarGzJs(const Napi::CallbackInfo& info) {
   });
 }
 
+// A JS buffer over `bytes`, which it owns from then on (freed by its finalizer; by us if making it throws).
+Napi::Buffer<uint8_t> OwnedBuffer(Napi::Env env, std::vector<uint8_t>&& bytes) {
+  auto v = std::make_unique<std::vector<uint8_t>>(std::move(bytes));
+  auto b = Napi::Buffer<uint8_t>::New(
+      env, v->data(), v->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, v.get());
+  v.release();
+  return b;
+}
+
 // decodeImageFiles(files: string[], channels, height, width, maxPixels) -> Promise<{ decoded: Uint8Array (1: decoded),
 // pixels: Uint8Array (files × height × width × channels; a file's bytes mean nothing where decoded is 0) }>
 Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info) {
@@ -85,21 +94,18 @@ Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info) {
                      args::Int(args::At(info, 3), "decodeImageFiles: width", kMinImageSide, kMaxImageSide)};
     if (!shape.Valid()) throw RangeErrorEx("decodeImageFiles: channels must be 1 or 3");
     const int64_t max_pixels = args::Int(args::At(info, 4), "decodeImageFiles: maxPixels", 1, kMaxSafeInteger);
-    auto pixels = std::make_shared<std::vector<uint8_t>>(files->size() * static_cast<size_t>(shape.Pixels()));
+    auto pixels = std::make_shared<std::vector<uint8_t>>();
     auto decoded = std::make_shared<std::vector<uint8_t>>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:decodeImageFiles",
         [files, shape, max_pixels, pixels, decoded] {
+          pixels->resize(files->size() * static_cast<size_t>(shape.Pixels()));
           *decoded = DecodeImageFiles(*files, shape, max_pixels, pixels->data());
         },
         [pixels, decoded](Napi::Env env) -> Napi::Value {
           auto o = Napi::Object::New(env);
-          auto* d = new std::vector<uint8_t>(std::move(*decoded));  // owned by the JS buffers
-          auto* p = new std::vector<uint8_t>(std::move(*pixels));
-          o.Set("decoded",
-                Napi::Buffer<uint8_t>::New(env, d->data(), d->size(), [d](Napi::Env, uint8_t*) { delete d; }));
-          o.Set("pixels",
-                Napi::Buffer<uint8_t>::New(env, p->data(), p->size(), [p](Napi::Env, uint8_t*) { delete p; }));
+          o.Set("decoded", OwnedBuffer(env, std::move(*decoded)));
+          o.Set("pixels", OwnedBuffer(env, std::move(*pixels)));
           return o;
         });
   });

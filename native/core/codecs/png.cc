@@ -32,37 +32,6 @@ int SamplesOf(int colour_type) {
   }
 }
 
-// The inflated scanlines, bounded: a stream that would give more than the image's bytes is not this image.
-struct Sink {
-  unsigned char* dst;
-  size_t size;
-  size_t at = 0;
-  static int Put(const void* p, int len, void* user) {
-    auto* s = static_cast<Sink*>(user);
-    const auto n = static_cast<size_t>(len);
-    if (n > s->size - s->at) return 0;
-    std::memcpy(s->dst + s->at, p, n);
-    s->at += n;
-    return 1;
-  }
-};
-
-uint32_t Adler32(const unsigned char* p, size_t n) {
-  uint32_t a = 1, b = 0;
-  while (n > 0) {
-    const size_t k = n < 5552 ? n : 5552;  // the most bytes before the sums must be reduced
-    for (size_t i = 0; i < k; ++i) {
-      a += p[i];
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-    p += k;
-    n -= k;
-  }
-  return (b << 16) | a;
-}
-
 int Paeth(int a, int b, int c) {
   const int p = a + b - c;
   const int pa = p > a ? p - a : a - p, pb = p > b ? p - b : b - p, pc = p > c ? p - c : c - p;
@@ -106,7 +75,7 @@ bool Unfilter(unsigned char* rows, int64_t height, size_t stride, size_t bpp) {
 
 PngResult Decode(const unsigned char* data, size_t size, int64_t height, int64_t width, int64_t channels,
                  int64_t max_pixels, unsigned char* out) {
-  if (!HaveInflate() || size < 8 + 25 || std::memcmp(data, kSignature, 8) != 0) return PngResult::kNotHandled;
+  if (!HaveInflateZlib() || size < 8 + 25 || std::memcmp(data, kSignature, 8) != 0) return PngResult::kNotHandled;
   if (channels != 1 && channels != 3) return PngResult::kNotHandled;
   int colour_type = -1;
   int64_t w = 0, h = 0;
@@ -137,8 +106,9 @@ PngResult Decode(const unsigned char* data, size_t size, int64_t height, int64_t
       // A grey network takes grey files only here (sharp makes colour grey in linear light).
       if (channels == 1 && colour_type != 0 && colour_type != 4) return PngResult::kNotHandled;
     } else if (Is(type, "PLTE")) {
-      if (length == 0 || length % 3 != 0 || length > 256 * 3 || seen_idat || palette != nullptr || colour_type == 0 ||
-          colour_type == 4) {
+      // One PLTE, before tRNS and the image data, not for grey images (libspng refuses the file otherwise).
+      if (length == 0 || length % 3 != 0 || length > 256 * 3 || seen_idat || palette != nullptr || seen_ancillary[0] ||
+          colour_type == 0 || colour_type == 4) {
         return PngResult::kNotHandled;
       }
       palette = body;
@@ -181,13 +151,7 @@ PngResult Decode(const unsigned char* data, size_t size, int64_t height, int64_t
   const size_t stride = static_cast<size_t>(w) * samples;
   const size_t raw_size = static_cast<size_t>(h) * (stride + 1);
   std::vector<unsigned char> raw(raw_size);
-  Sink sink{raw.data(), raw_size};
-  size_t in_size = idat.size() - 2;
-  if (!InflateRaw(idat.data() + 2, &in_size, &Sink::Put, &sink) || sink.at != raw_size) return PngResult::kNotHandled;
-  // The zlib stream's Adler-32 of the scanlines, which sharp checks.
-  if (idat.size() - 2 - in_size < 4 || Be32(idat.data() + 2 + in_size) != Adler32(raw.data(), raw_size)) {
-    return PngResult::kNotHandled;
-  }
+  if (!InflateZlibExact(idat.data(), idat.size(), raw.data(), raw_size)) return PngResult::kNotHandled;
   if (!Unfilter(raw.data(), h, stride, samples)) return PngResult::kNotHandled;
   for (int64_t y = 0; y < h; ++y) {
     const unsigned char* row = raw.data() + static_cast<size_t>(y) * (stride + 1) + 1;
