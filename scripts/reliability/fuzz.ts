@@ -111,7 +111,10 @@ function build(): Record<string, string> {
 /** Seed corpora: real files written by PyTorch and safetensors (test/fuzz/seeds.py), and ours by the library. */
 async function seeds(): Promise<string> {
   const dir = path.join(BUILD, 'seeds');
-  if (fs.existsSync(path.join(dir, '.done'))) return dir;
+  // Made again when seeds.py changes (a new target's seeds).
+  const made = crypto.createHash('sha256').update(fs.readFileSync(path.join(HARNESSES, 'seeds.py'))).digest('hex');
+  const done = path.join(dir, '.done');
+  if (fs.existsSync(done) && fs.readFileSync(done, 'utf8') === made) return dir;
   fs.rmSync(dir, { recursive: true, force: true });
   const ours = path.join(BUILD, 'ours');
   fs.mkdirSync(ours, { recursive: true });
@@ -129,7 +132,7 @@ async function seeds(): Promise<string> {
   }
   m.dispose();
   run('python3', [path.join(HARNESSES, 'seeds.py'), dir, process.env.CIFAR10_DIR ?? '', ours]);
-  fs.writeFileSync(path.join(dir, '.done'), '');
+  fs.writeFileSync(done, made);
   return dir;
 }
 
