@@ -43,6 +43,7 @@ const EXPECTED: Record<string, RegExp | Record<string, RegExp>> = {
     'Cifar10.load test': /ends in the middle of cifar-10-batches-bin\/data_batch_1\.bin/,
   },
   'tar-pax-2gib.tar.gz': /pax header of 2147483648 bytes/,
+  'png-declares-1g6-pixels.png': /exceeds pixel limit/,
   'idx-declares-4gib.idx': /declares more than 2147483648 bytes of values/,
   'idx-dims-wrap.idx': /declares more than 2147483648 bytes of values/,
   // Found by npm run fuzz: an invalid deflate stream on which miniz's decoder produced output forever.

@@ -165,6 +165,11 @@ def main():
     # IDX (MNIST format): a header declaring 4 GiB of images over 16 bytes; four dimensions whose product wraps 64 bits.
     write('idx-declares-4gib.idx', struct.pack('>HBBIII', 0, 8, 3, 65536, 256, 256) + b'\0' * 16)
     write('idx-dims-wrap.idx', struct.pack('>HBBIIII', 0, 8, 4, *([0xFFFFFFFF] * 4)) + b'\0' * 16)
+    # PNG: an image declaring 40,000 × 40,000 pixels (1.6 billion) over a few bytes of image data, CRCs right.
+    def chunk(kind, body):
+        return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body) & 0xFFFFFFFF)
+    write('png-declares-1g6-pixels.png', b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 40000, 40000, 8, 2, 0, 0, 0)) +
+          chunk(b'IDAT', zlib.compress(b'\0' * 4096)) + chunk(b'IEND', b''))
 
 
 if __name__ == '__main__':

@@ -30,11 +30,11 @@ async function open(file: string) {
   } else if (/\.idx$/.test(file)) {
     results.push(await attempt('ImageDataset.loadIdx', () => ImageDataset.loadIdx(file, file)));
   } else if (/\.png$/.test(file)) {
-    // A folder of two classes holding the file (and a good image), read at 32×32 and at the size the file declares.
+    // A folder of two classes holding the file, read at 32×32 and at the size it declares (within 8–256), colour and grey.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-png-'));
     for (const c of ['a', 'b']) fs.mkdirSync(path.join(dir, c));
-    fs.copyFileSync(file, path.join(dir, 'a', 'file.png'));
-    fs.copyFileSync(file, path.join(dir, 'b', 'file.png'));
+    fs.copyFileSync(file, path.join(dir, 'a', path.basename(file)));
+    fs.copyFileSync(file, path.join(dir, 'b', path.basename(file)));
     const b = fs.readFileSync(file);
     const side = b.length >= 24 ? Math.min(256, Math.max(8, b.readUInt32BE(16))) : 32;
     for (const size of [32, side]) {
