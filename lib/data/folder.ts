@@ -79,14 +79,20 @@ function imageFiles(dir: string, seen = new Set<string>()): string[] {
   const out: string[] = [];
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const p = path.join(dir, e.name);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(p);
-    } catch {
-      continue; // a dangling symlink
+    // The entry's own type, except for a symlink, whose target is looked up (a dangling one is passed over).
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      try {
+        const st = fs.statSync(p);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+      } catch {
+        continue;
+      }
     }
-    if (st.isDirectory()) out.push(...imageFiles(p, seen));
-    else if (st.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(p);
+    if (isDir) out.push(...imageFiles(p, seen));
+    else if (isFile && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(p);
   }
   return out;
 }
