@@ -2,7 +2,18 @@
   # node-gyp build of the same sources as CMakeLists.txt; flags come from the same finder (scripts/build/libtorch.js).
   "targets": [
     {
+      # libjpeg-turbo's decompressor (native/third_party/libjpeg-turbo, vendored C), as CMakeLists.txt builds it: a
+      # static library of hidden symbols.
+      "target_name": "resnet_cifar_jpeg",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/build/sources.js --jpeg)"],
+      "cflags": ["-fvisibility=hidden"],
+      "direct_dependent_settings": {"include_dirs": ["native/third_party/libjpeg-turbo/src"]},
+      "include_dirs": ["native/third_party/libjpeg-turbo/src"]
+    },
+    {
       "target_name": "resnet_cifar",
+      "dependencies": ["resnet_cifar_jpeg"],
       # scripts/build/sources.js decides what to compile, for both builds: one unit per folder of native/ (written to
       # build/unity/), and files with their own compiler options on their own.
       "sources": ["<!@(node scripts/build/sources.js --write build/unity)"],

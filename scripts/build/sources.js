@@ -10,6 +10,7 @@
 //   node scripts/build/sources.js --list              every .cc under native/, one per line
 //   node scripts/build/sources.js --write DIR         writes DIR/<folder>.cc; prints the files to compile, one per line
 //   node scripts/build/sources.js --write DIR --separate   the same list without unity files (every .cc on its own)
+//   node scripts/build/sources.js --jpeg              the vendored JPEG decoder's C files (its own static library)
 const fs = require('fs');
 const path = require('path');
 
@@ -29,6 +30,17 @@ function sources() {
   for (const dir of fs.readdirSync(NATIVE, { withFileTypes: true })) if (dir.isDirectory()) walk(path.join(NATIVE, dir.name));
   return out.sort();
 }
+
+// libjpeg-turbo's decompressor, vendored C (native/third_party/libjpeg-turbo/VENDORED.md): the files both builds compile
+// into a static library of hidden symbols. The others in src/ are compiled through these (src/wrapper/*-N.c include
+// them once per sample precision).
+const JPEG_DIR = 'native/third_party/libjpeg-turbo/src';
+const JPEG_FILES = [
+  'jcomapi.c', 'jdapimin.c', 'jdatasrc.c', 'jdhuff.c', 'jdinput.c', 'jdlhuff.c', 'jdmarker.c', 'jdmaster.c', 'jdphuff.c',
+  'jerror.c', 'jmemmgr.c', 'jmemnobs.c',
+  ...['jdapistd', 'jdcolor', 'jddiffct', 'jdlossls', 'jdmainct', 'jdpostct', 'jdsample', 'jutils'].flatMap((f) => [8, 12, 16].map((b) => `wrapper/${f}-${b}.c`)),
+  ...['jdcoefct', 'jddctmgr', 'jdmerge', 'jidctflt', 'jidctfst', 'jidctint', 'jidctred', 'jquant1', 'jquant2'].flatMap((f) => [8, 12].map((b) => `wrapper/${f}-${b}.c`)),
+].map((f) => `${JPEG_DIR}/${f}`);
 
 const ownOptions = (file) => /^\s*#\s*pragma\s+GCC\s+optimize/m.test(fs.readFileSync(file, 'utf8'));
 
@@ -58,8 +70,12 @@ function main(argv) {
     for (const f of sources()) console.log(path.relative(ROOT, f));
     return;
   }
+  if (argv[0] === '--jpeg') {
+    for (const f of JPEG_FILES) console.log(f);
+    return;
+  }
   if (argv[0] !== '--write' || !argv[1]) {
-    console.error('usage: node scripts/build/sources.js --list | --write DIR [--separate]');
+    console.error('usage: node scripts/build/sources.js --list | --jpeg | --write DIR [--separate]');
     process.exit(2);
   }
   const dir = argv[1];
@@ -78,5 +94,5 @@ function main(argv) {
   for (const f of alone) console.log(shown(f));
 }
 
-module.exports = { sources, plan };
+module.exports = { sources, plan, JPEG_FILES };
 if (require.main === module) main(process.argv.slice(2));
