@@ -1,5 +1,5 @@
-// Image files decoded by this library's own fast paths (codecs/png), many at once on libtorch's threads: what a
-// folder dataset reads before it hands the rest to sharp.
+// Image files decoded by this library's own fast paths (codecs/png, codecs/jpeg + data/sharp_resize), many at once on
+// libtorch's threads: what a folder dataset reads before it hands the rest to sharp.
 #pragma once
 
 #include <cstdint>

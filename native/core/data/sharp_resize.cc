@@ -1,0 +1,153 @@
+#include "sharp_resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace resnet_cifar {
+namespace {
+
+// libvips's constants (vips/interpolate.h): masks at 64 + 1 sub-pixel positions, in 12-bit fixed point.
+constexpr int kTransformShift = 6;
+constexpr int kTransformScale = 1 << kTransformShift;
+constexpr int kInterpolateShift = 12;
+constexpr int kInterpolateScale = 1 << kInterpolateShift;
+// vips_resize's default reducing gap: a reduce by `gap` or more starts with a box shrink, which this path leaves to
+// sharp.
+constexpr double kGap = 2.0;
+constexpr int kMaxPoints = 2000;  // libvips's MAX_POINT
+// Positions are exact in double (so libvips's running sums give the same ones as ours) when the factor and the
+// offset are multiples of this.
+constexpr double kExactStep = 1.0 / 128;
+
+double Sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x = x * M_PI;
+  return std::sin(x) / x;
+}
+
+double Lanczos3(double x) { return (x >= -3 && x <= 3) ? Sinc(x) * Sinc(x / 3) : 0.0; }
+
+bool IsExact(double v) { return std::floor(v / kExactStep) == v / kExactStep; }
+
+// One direction of libvips's vips_reduceh / vips_reducev (uchar, Lanczos3): where each output pixel reads and with
+// which 12-bit mask.
+struct Reduce {
+  int64_t in_size = 0, out_size = 0;
+  int points = 0, pad = 0;
+  double factor = 0, offset = 0;
+  std::vector<std::vector<int16_t>> masks;  // kTransformScale + 1 of `points` each
+
+  // False when libvips would do something else (a box pre-shrink, another size) or positions are not exact.
+  bool Plan(int64_t in, int64_t out, double f) {
+    in_size = in;
+    factor = f;
+    out_size = static_cast<int64_t>(static_cast<double>(in) / f + 0.5);  // VIPS_ROUND_UINT
+    if (out_size != out || out_size <= 0) return false;
+    const double extra = static_cast<double>(out_size) * f - static_cast<double>(in);
+    if (std::max(1.0, std::floor(static_cast<double>(in) / static_cast<double>(out_size) / kGap)) > 1) return false;
+    points = 2 * static_cast<int>(std::rint(3 * f)) + 1;
+    if (points > kMaxPoints) return false;
+    offset = (1 + extra) / 2.0 - 1;
+    if (!IsExact(f) || !IsExact(offset)) return false;
+    pad = static_cast<int>(std::ceil(points / 2.0)) - 1;
+    masks.assign(kTransformScale + 1, std::vector<int16_t>(static_cast<size_t>(points)));
+    std::vector<double> c(static_cast<size_t>(points));
+    for (int t = 0; t <= kTransformScale; ++t) {
+      const double x = static_cast<double>(static_cast<float>(t) / kTransformScale);
+      const double half = x + points / 2.0 - 1;
+      double sum = 0.0;
+      for (int i = 0; i < points; ++i) {
+        c[static_cast<size_t>(i)] = Lanczos3((i - half) / f);
+        sum += c[static_cast<size_t>(i)];
+      }
+      for (int i = 0; i < points; ++i) {
+        c[static_cast<size_t>(i)] /= sum;
+        masks[static_cast<size_t>(t)][static_cast<size_t>(i)] =
+            static_cast<int16_t>(c[static_cast<size_t>(i)] * kInterpolateScale);
+      }
+    }
+    return true;
+  }
+
+  // For output position o: the first input index (before clamping to the edge) and its mask.
+  void At(int64_t o, int64_t& first, const int16_t*& mask) const {
+    const double pos = (static_cast<double>(o) + 0.5) * factor - 0.5 - offset;
+    const int ip = static_cast<int>(pos);
+    const int sub = static_cast<int>(pos * kTransformScale * 2) & (kTransformScale * 2 - 1);
+    first = ip - pad;
+    mask = masks[static_cast<size_t>((sub + 1) >> 1)].data();
+  }
+};
+
+uint8_t Round(int32_t sum) {
+  const int32_t v = (sum + (kInterpolateScale >> 1)) >> kInterpolateShift;
+  return static_cast<uint8_t>(std::clamp(v, 0, 255));
+}
+
+}  // namespace
+
+int SharpJpegShrink(int64_t height, int64_t width, int64_t out_height, int64_t out_width) {
+  if (height * out_width != width * out_height || height < out_height) return 0;
+  // sharp's pipeline.cc with fastShrinkOnLoad (the default): the largest of 8, 4, 2 the shrink reaches, halved when
+  // the shrink is exactly that whole number ("known libjpeg rounding errors").
+  const double shrink = std::min(static_cast<double>(width) / static_cast<double>(out_width),
+                                 static_cast<double>(height) / static_cast<double>(out_height));
+  int s = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  if (s > 1 && static_cast<int>(shrink) == s) s /= 2;
+  return s;
+}
+
+bool ReduceLikeSharp(const uint8_t* in, int64_t height, int64_t width, const ImageShape& shape, uint8_t* out) {
+  const int64_t c = shape.channels, oh = shape.height, ow = shape.width;
+  if (height * ow != width * oh || height < oh) return false;
+  // sharp's ResolveShrink for 'cover' (either fit: the aspect ratios are equal), then vips_resize(1 / hshrink,
+  // vscale 1 / vshrink), which reduces by 1 / scale.
+  const double hshrink = static_cast<double>(width) / static_cast<double>(ow);
+  const double vshrink = static_cast<double>(height) / static_cast<double>(oh);
+  const double shrink = std::min(hshrink, vshrink);
+  if (static_cast<int64_t>(std::rint(static_cast<double>(height) / shrink)) != oh) return false;
+  if (shrink == 1.0) {
+    std::memcpy(out, in, static_cast<size_t>(height * width * c));
+    return true;
+  }
+  const double scale = 1.0 / shrink;
+  Reduce v, h;
+  if (!(scale < 1.0) || !v.Plan(height, oh, 1.0 / scale) || !h.Plan(width, ow, 1.0 / scale)) return false;
+  // reducev: rows, edges repeated; bytes between the passes, as libvips keeps them.
+  std::vector<uint8_t> mid(static_cast<size_t>(oh * width * c));
+  for (int64_t y = 0; y < oh; ++y) {
+    int64_t first;
+    const int16_t* mask;
+    v.At(y, first, mask);
+    for (int64_t x = 0; x < width * c; ++x) {
+      int32_t sum = 0;
+      for (int i = 0; i < v.points; ++i) {
+        const int64_t row = std::clamp<int64_t>(first + i, 0, height - 1);
+        sum += int32_t{mask[i]} * in[row * width * c + x];
+      }
+      mid[static_cast<size_t>(y * width * c + x)] = Round(sum);
+    }
+  }
+  // reduceh: columns of the reduced rows.
+  for (int64_t x = 0; x < ow; ++x) {
+    int64_t first;
+    const int16_t* mask;
+    h.At(x, first, mask);
+    for (int64_t y = 0; y < oh; ++y) {
+      const uint8_t* row = mid.data() + y * width * c;
+      for (int64_t k = 0; k < c; ++k) {
+        int32_t sum = 0;
+        for (int i = 0; i < h.points; ++i) {
+          const int64_t col = std::clamp<int64_t>(first + i, 0, width - 1);
+          sum += int32_t{mask[i]} * row[col * c + k];
+        }
+        out[(y * ow + x) * c + k] = Round(sum);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace resnet_cifar
