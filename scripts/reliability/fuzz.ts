@@ -38,6 +38,7 @@ const REPLAY: Record<string, (input: Buffer) => { ext: string; data: Buffer } | 
   cifar_batch: () => undefined,
   idx: (b) => ({ ext: '.idx', data: b }),
   png: (b) => ({ ext: '.png', data: b }),
+  jpeg: (b) => ({ ext: '.jpg', data: b }),
   tar_gz: (b) => ({ ext: '.tar.gz', data: b }),
 };
 
@@ -78,9 +79,23 @@ const newer = (out: string, inputs: string[]) =>
 function build(): Record<string, string> {
   const cxx = clang();
   const lt = require(path.join(ROOT, 'scripts/build/libtorch.js')).find() as { includeDirs: string[]; libDir: string; openmp?: string };
+  const jpegDir = path.join(ROOT, 'native/third_party/libjpeg-turbo/src');
   const flags = ['-std=c++20', '-g', '-O1', '-fno-omit-frame-pointer', ...SANITIZE, '-fsanitize=fuzzer-no-link',
-    ...lt.includeDirs.flatMap((d) => ['-isystem', d]), '-Wno-unknown-pragmas', '-Wno-ignored-optimization-argument'];
-  fs.mkdirSync(path.join(BUILD, 'obj'), { recursive: true });
+    ...lt.includeDirs.flatMap((d) => ['-isystem', d]), '-isystem', jpegDir, '-Wno-unknown-pragmas',
+    '-Wno-ignored-optimization-argument'];
+  fs.mkdirSync(path.join(BUILD, 'obj', 'jpeg'), { recursive: true });
+  // The vendored JPEG decompressor (C), instrumented as our code is: its Huffman decoder and IDCTs are what the jpeg
+  // target's inputs reach.
+  const { JPEG_FILES } = require(path.join(ROOT, 'scripts/build/sources.js')) as { JPEG_FILES: string[] };
+  const jpegSources = fs.readdirSync(jpegDir, { recursive: true }).map((f) => path.join(jpegDir, f as string));
+  const jpegObjects = JPEG_FILES.map((f) => {
+    const obj = path.join(BUILD, 'obj', 'jpeg', path.basename(f).replace(/\.c$/, '.o'));
+    if (!newer(obj, jpegSources.filter((p) => fs.statSync(p).isFile()))) {
+      run(cxx.replace('clang++', 'clang'), ['-g', '-O1', '-fno-omit-frame-pointer', ...SANITIZE, '-fsanitize=fuzzer-no-link',
+        '-I', jpegDir, '-c', path.join(ROOT, f), '-o', obj]);
+    }
+    return obj;
+  });
   const listed = spawnSync('node', ['scripts/build/sources.js', '--write', path.join(BUILD, 'unity')], { cwd: ROOT, encoding: 'utf8' });
   if (listed.status !== 0) throw new Error(`scripts/build/sources.js failed: ${listed.stderr}`);
   const core = listed.stdout.trim().split('\n').filter((f) => /unity\/core\.cc$|native\/core\/.+\.cc$/.test(f));
@@ -92,7 +107,7 @@ function build(): Record<string, string> {
       run(cxx, [...flags, '-c', src, '-o', obj]);
     }
     return obj;
-  });
+  }).concat(jpegObjects);
   const bins: Record<string, string> = {};
   for (const t of chosen) {
     const src = path.join(HARNESSES, `${t}.cc`);

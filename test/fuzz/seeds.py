@@ -126,6 +126,14 @@ try:
     b = io.BytesIO()
     Image.new('RGB', (16, 16), (200, 10, 10)).save(b, 'PNG', interlace=1)
     put('png', 'interlaced-16.png', b.getvalue())
+    # JPEGs for the JPEG fast path: baseline and progressive, 4:4:4 / 4:2:2 / 4:2:0, grey, restart markers, odd sizes.
+    for mode, side, kw in (('RGB', 16, {'subsampling': 0}), ('RGB', 24, {'subsampling': 1}), ('RGB', 32, {'subsampling': 2}),
+                           ('RGB', 33, {'progressive': True}), ('L', 16, {}), ('L', 21, {'progressive': True}),
+                           ('RGB', 40, {'restart_marker_blocks': 2}), ('CMYK', 16, {})):
+        img = Image.frombytes('RGB', (side, side), bytes((i * 37) % 256 for i in range(side * side * 3))).convert(mode)
+        b = io.BytesIO()
+        img.save(b, 'JPEG', quality=90, **kw)
+        put('jpeg', f'{mode}-{side}-{"-".join(kw) or "baseline"}.jpg', b.getvalue())
 except ImportError:
     pass
 put('idx', 'tiny.idx3.gz', gzip.compress(struct.pack('>HBBIII', 0, 8, 3, 2, 8, 8) + bytes(128), mtime=0))
