@@ -44,6 +44,7 @@ const EXPECTED: Record<string, RegExp | Record<string, RegExp>> = {
   },
   'tar-pax-2gib.tar.gz': /pax header of 2147483648 bytes/,
   'png-declares-1g6-pixels.png': /exceeds pixel limit/,
+  'jpeg-declares-4g3-pixels.jpg': /exceeds pixel limit/,
   'idx-declares-4gib.idx': /declares more than 2147483648 bytes of values/,
   'idx-dims-wrap.idx': /declares more than 2147483648 bytes of values/,
   // Found by npm run fuzz: an invalid deflate stream on which miniz's decoder produced output forever.

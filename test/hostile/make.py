@@ -170,6 +170,17 @@ def main():
         return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body) & 0xFFFFFFFF)
     write('png-declares-1g6-pixels.png', b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 40000, 40000, 8, 2, 0, 0, 0)) +
           chunk(b'IDAT', zlib.compress(b'\0' * 4096)) + chunk(b'IEND', b''))
+    # JPEG: a baseline JPEG (Pillow's, 8×8) whose frame header declares 65,500 × 65,500 pixels (4.3 billion).
+    try:
+        from PIL import Image
+        b = io.BytesIO()
+        Image.new('RGB', (8, 8), (90, 120, 200)).save(b, 'JPEG', quality=90)
+        jpeg = bytearray(b.getvalue())
+        sof = jpeg.index(b'\xff\xc0')
+        jpeg[sof + 5:sof + 9] = struct.pack('>HH', 65500, 65500)
+        write('jpeg-declares-4g3-pixels.jpg', bytes(jpeg))
+    except ImportError:
+        print('Pillow missing: jpeg-declares-4g3-pixels.jpg not made')
 
 
 if __name__ == '__main__':

@@ -29,14 +29,15 @@ async function open(file: string) {
     results.push(await attempt('Cifar10.load test', () => Cifar10.load(file, { split: 'test' })));
   } else if (/\.idx$/.test(file)) {
     results.push(await attempt('ImageDataset.loadIdx', () => ImageDataset.loadIdx(file, file)));
-  } else if (/\.png$/.test(file)) {
-    // A folder of two classes holding the file, read at 32×32 and at the size it declares (within 8–256), colour and grey.
+  } else if (/\.(png|jpe?g)$/.test(file)) {
+    // A folder of two classes holding the file, read at 32×32 and at the size it declares (a PNG's, within 8–256),
+    // colour and grey.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-png-'));
     for (const c of ['a', 'b']) fs.mkdirSync(path.join(dir, c));
     fs.copyFileSync(file, path.join(dir, 'a', path.basename(file)));
     fs.copyFileSync(file, path.join(dir, 'b', path.basename(file)));
     const b = fs.readFileSync(file);
-    const side = b.length >= 24 ? Math.min(256, Math.max(8, b.readUInt32BE(16))) : 32;
+    const side = /\.png$/.test(file) && b.length >= 24 ? Math.min(256, Math.max(8, b.readUInt32BE(16))) : 32;
     for (const size of [32, side]) {
       results.push(await attempt(`ImageDataset.fromFolder ${size}`, () => ImageDataset.fromFolder(dir, { size })));
       results.push(await attempt(`ImageDataset.fromFolder ${size} grey`, () => ImageDataset.fromFolder(dir, { size, grayscale: true })));

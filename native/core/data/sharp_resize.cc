@@ -81,9 +81,28 @@ struct Reduce {
   }
 };
 
-uint8_t Round(int32_t sum) {
-  const int32_t v = (sum + (kInterpolateScale >> 1)) >> kInterpolateShift;
-  return static_cast<uint8_t>(std::clamp(v, 0, 255));
+// libvips's rounding is folded into the sums (they start at half a step); what is left: clamp to a byte.
+uint8_t Clip(int32_t v) { return static_cast<uint8_t>(std::clamp(v, 0, 255)); }
+
+// The plan for one axis, made once per thread for each (input size, output size, factor): a dataset's images mostly
+// share their size, and the masks' 2 × 65 × 13 sines cost more than the reduce itself.
+const Reduce* PlanFor(int64_t in, int64_t out, double factor) {
+  struct Entry {
+    int64_t in, out;
+    double factor;
+    bool ok;
+    Reduce plan;
+  };
+  constexpr size_t kCached = 8;
+  thread_local std::vector<Entry> cache;
+  for (const Entry& e : cache) {
+    if (e.in == in && e.out == out && e.factor == factor) return e.ok ? &e.plan : nullptr;
+  }
+  if (cache.size() == kCached) cache.erase(cache.begin());
+  Entry e{in, out, factor, false, {}};
+  e.ok = e.plan.Plan(in, out, factor);
+  cache.push_back(std::move(e));
+  return cache.back().ok ? &cache.back().plan : nullptr;
 }
 
 }  // namespace
@@ -113,38 +132,43 @@ bool ReduceLikeSharp(const uint8_t* in, int64_t height, int64_t width, const Ima
     return true;
   }
   const double scale = 1.0 / shrink;
-  Reduce v, h;
-  if (!(scale < 1.0) || !v.Plan(height, oh, 1.0 / scale) || !h.Plan(width, ow, 1.0 / scale)) return false;
-  // reducev: rows, edges repeated; bytes between the passes, as libvips keeps them.
-  std::vector<uint8_t> mid(static_cast<size_t>(oh * width * c));
+  if (!(scale < 1.0)) return false;
+  const Reduce* v = PlanFor(height, oh, 1.0 / scale);
+  const Reduce* h = v ? PlanFor(width, ow, 1.0 / scale) : nullptr;
+  if (!h) return false;
+  // reducev: rows, edges repeated; bytes between the passes, as libvips keeps them. Taps outside, columns inside.
+  const int64_t row_bytes = width * c;
+  std::vector<uint8_t> mid(static_cast<size_t>(oh * row_bytes));
+  std::vector<int32_t> acc(static_cast<size_t>(row_bytes));
   for (int64_t y = 0; y < oh; ++y) {
     int64_t first;
     const int16_t* mask;
-    v.At(y, first, mask);
-    for (int64_t x = 0; x < width * c; ++x) {
-      int32_t sum = 0;
-      for (int i = 0; i < v.points; ++i) {
-        const int64_t row = std::clamp<int64_t>(first + i, 0, height - 1);
-        sum += int32_t{mask[i]} * in[row * width * c + x];
-      }
-      mid[static_cast<size_t>(y * width * c + x)] = Round(sum);
+    v->At(y, first, mask);
+    std::fill(acc.begin(), acc.end(), kInterpolateScale >> 1);
+    for (int i = 0; i < v->points; ++i) {
+      const int32_t m = mask[i];
+      const uint8_t* row = in + std::clamp<int64_t>(first + i, 0, height - 1) * row_bytes;
+      for (int64_t x = 0; x < row_bytes; ++x) acc[static_cast<size_t>(x)] += m * row[x];
     }
+    uint8_t* to = mid.data() + y * row_bytes;
+    for (int64_t x = 0; x < row_bytes; ++x) to[x] = Clip(acc[static_cast<size_t>(x)] >> kInterpolateShift);
   }
-  // reduceh: columns of the reduced rows.
+  // reduceh: columns of the reduced rows (each output column's byte offsets found once).
+  std::vector<int64_t> at(static_cast<size_t>(h->points));
   for (int64_t x = 0; x < ow; ++x) {
     int64_t first;
     const int16_t* mask;
-    h.At(x, first, mask);
+    h->At(x, first, mask);
+    for (int i = 0; i < h->points; ++i) at[static_cast<size_t>(i)] = std::clamp<int64_t>(first + i, 0, width - 1) * c;
     for (int64_t y = 0; y < oh; ++y) {
-      const uint8_t* row = mid.data() + y * width * c;
-      for (int64_t k = 0; k < c; ++k) {
-        int32_t sum = 0;
-        for (int i = 0; i < h.points; ++i) {
-          const int64_t col = std::clamp<int64_t>(first + i, 0, width - 1);
-          sum += int32_t{mask[i]} * row[col * c + k];
-        }
-        out[(y * ow + x) * c + k] = Round(sum);
+      const uint8_t* row = mid.data() + y * row_bytes;
+      int32_t sum[3] = {kInterpolateScale >> 1, kInterpolateScale >> 1, kInterpolateScale >> 1};
+      for (int i = 0; i < h->points; ++i) {
+        const int32_t m = mask[i];
+        const uint8_t* p = row + at[static_cast<size_t>(i)];
+        for (int64_t k = 0; k < c; ++k) sum[k] += m * p[k];
       }
+      for (int64_t k = 0; k < c; ++k) out[(y * ow + x) * c + k] = Clip(sum[k] >> kInterpolateShift);
     }
   }
   return true;
