@@ -101,6 +101,7 @@ export class Trainer {
     const channels = this.model.config.inChannels;
     const [trainImages, evalImages] = await Promise.all([train.nativeFor(channels), evalData?.nativeFor(channels)]);
     if (this.#running) throw new Error('This Trainer is already running a fit');
+    const schedule = scheduleFor(this.options, train.length); // once: each progress report reads its length
     this.#running = true;
     try {
       // Rank 0 alone writes (and resumes) checkpoints; the other ranks take its state, so they make no folder.
@@ -113,7 +114,7 @@ export class Trainer {
       const onEvent = (e: NativeFitEvent) => {
         if ((!onProgress && !board) || callbackError !== undefined) return;
         try {
-          const p = this.#progress(e, train);
+          const p = this.#progress(e, train, schedule.iterations);
           board?.log(p);
           onProgress?.(p);
         } catch (err) {
@@ -122,7 +123,7 @@ export class Trainer {
         }
       };
       stopOnExit();
-      handle = native().fit(model, trainImages, evalImages ?? null, this.#nativeOptions(train, {
+      handle = native().fit(model, trainImages, evalImages ?? null, this.#nativeOptions(schedule, {
         reportEvery,
         evalEvery,
         evalBatchSize,
@@ -166,7 +167,7 @@ export class Trainer {
     if (!(train instanceof ImageDataset)) throw v.expected(DATASET, train);
     v.integer('iteration', iteration, 0);
     this.#checkData(train);
-    return native().trainingBatch(await train.nativeFor(this.model.config.inChannels), this.#nativeOptions(train, {}), iteration);
+    return native().trainingBatch(await train.nativeFor(this.model.config.inChannels), this.#nativeOptions(scheduleFor(this.options, train.length), {}), iteration);
   }
 
   /**
@@ -190,8 +191,7 @@ export class Trainer {
     }
   }
 
-  #nativeOptions(train: ImageDataset, fit: Partial<NativeFitOptions>): NativeFitOptions {
-    const { iterations, milestones } = scheduleFor(this.options, train.length);
+  #nativeOptions({ iterations, milestones }: Schedule, fit: Partial<NativeFitOptions>): NativeFitOptions {
     return {
       ...this.options, // epochs, when set, is made iterations here; the addon reads no epochs
 
@@ -215,9 +215,8 @@ export class Trainer {
     }
   }
 
-  #progress(e: NativeFitEvent, train: ImageDataset): FitProgress {
+  #progress(e: NativeFitEvent, train: ImageDataset, iterations: number): FitProgress {
     if (e.kind === 'train') {
-      const iterations = scheduleFor(this.options, train.length).iterations;
       const { kind, iteration, epoch, lr, loss, trainError, imagesPerSecond, elapsed } = e;
       const globalBatch = this.options.batchSize * (this.options.distributed?.worldSize ?? 1);
       const eta = imagesPerSecond > 0 ? ((iterations - iteration) * globalBatch) / imagesPerSecond : 0;
