@@ -1,8 +1,8 @@
 // The JPEG fast path (native/core/codecs/jpeg.h + native/core/data/sharp_resize.h): the common JPEGs fromFolder
 // decodes in the addon, shrunk to the dataset's size, give exactly sharp's bytes (its shrink-on-load, libvips's
-// Lanczos3 reduce) for baseline and progressive files, every chroma subsampling, grey and colour, at many sizes;
-// everything it leaves to sharp (a colour profile, an EXIF rotation, CMYK, another aspect ratio, an upscale, damage) is
-// left, and still read (or refused) as sharp reads it.
+// Lanczos3 reduce, fit 'cover''s centre crop) for baseline and progressive files, every chroma subsampling, grey and
+// colour, at many sizes and aspect ratios; everything it leaves to sharp (a colour profile, an EXIF rotation, CMYK,
+// an upscale, damage, another aspect ratio at another fit) is left, and still read (or refused) as sharp reads it.
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,27 +37,32 @@ const ENCODINGS: [string, Encode][] = [
   ['grey', (i) => i.toColourspace('b-w').jpeg({ quality: 90 })],
 ];
 
-async function compare(t: import('ava').ExecutionContext, files: string[], channels: 1 | 3, height: number, width: number) {
-  const r = await native().decodeImageFiles(files, channels, height, width, 1e8);
+async function compare(t: import('ava').ExecutionContext, files: string[], channels: 1 | 3, height: number, width: number,
+  fit: 'cover' | 'fill' = 'cover') {
+  const r = await native().decodeImageFiles(files, channels, height, width, 1e8, fit === 'cover');
   const per = height * width * channels;
   let taken = 0;
   for (const [i, f] of files.entries()) {
     if (!r.decoded[i]) continue;
     taken++;
     const ours = Buffer.from(r.pixels.subarray(i * per, (i + 1) * per));
-    const theirs = await decodeImage(f, { channels, height, width }, 'cover');
-    t.true(ours.equals(theirs), `${path.basename(f)} to ${channels}×${height}×${width}: sharp's bytes`);
+    const theirs = await decodeImage(f, { channels, height, width }, fit);
+    t.true(ours.equals(theirs), `${path.basename(f)} to ${channels}×${height}×${width} (${fit}): sharp's bytes`);
   }
   return { taken, decoded: Array.from(r.decoded) };
 }
 
-test('the fast path takes common JPEGs of the dataset\'s aspect ratio and gives sharp\'s bytes after its resize', async (t) => {
+test('the fast path takes common JPEGs and gives sharp\'s bytes after its resize (and fit \'cover\'\'s crop)', async (t) => {
   const dir = tmpDir('jpeg-fast-');
   // [source side(s), target side(s)]: the 256 → 32 of the benchmark, shrink-on-load at 1/2, 1/4 and 1/8, odd sizes
-  // (libjpeg's scaled size rounded down as jpegload does), a reduce with no shrink-on-load, one already the size.
+  // (libjpeg's scaled size rounded down as jpegload does), a reduce with no shrink-on-load, one already the size;
+  // then photos' aspect ratios (4:3, 3:2, portrait), which 'cover' crops at the centre.
   const sizes: [number, number, number, number][] = [
     [256, 256, 32, 32], [512, 512, 32, 32], [257, 257, 32, 32], [130, 130, 32, 32], [97, 97, 32, 32],
     [64, 64, 32, 32], [48, 48, 32, 32], [32, 32, 32, 32], [240, 160, 48, 32], [300, 150, 64, 32], [1024, 1024, 64, 64],
+    [640, 480, 32, 32], [480, 640, 32, 32], [600, 400, 64, 64], [90, 60, 32, 32], [40, 32, 32, 32],
+    // reduce factors libvips's summed positions make inexact (its tiles of 10 rows, the crop's first column)
+    [200, 200, 24, 24], [500, 375, 32, 32], [333, 500, 40, 40], [1000, 750, 64, 48], [250, 250, 100, 100],
   ];
   const files: string[] = [];
   for (const [k, [w, h]] of sizes.entries()) {
@@ -71,12 +76,17 @@ test('the fast path takes common JPEGs of the dataset\'s aspect ratio and gives 
     const mine = files.filter((f) => path.basename(f).startsWith(`${w}x${h}-`));
     const colour = await compare(t, mine, 3, oh, ow);
     t.is(colour.taken, mine.length, `every ${w}×${h} JPEG to 3×${oh}×${ow} is taken`);
+    // Another fit: the same bytes where the aspect ratios agree after the load (square ones always do); the rest
+    // left to sharp.
+    const fill = await compare(t, mine, 3, oh, ow, 'fill');
+    if (w === h && ow === oh) t.is(fill.taken, mine.length, `${w}×${h} to 3×${oh}×${ow}, fit 'fill'`);
+    if (w * oh !== h * ow) t.is(fill.taken, 0, `${w}×${h} to 3×${oh}×${ow}, fit 'fill': sharp's`);
     const grey = await compare(t, mine, 1, oh, ow);
     t.deepEqual(grey.decoded, mine.map((f) => (f.endsWith('-grey.jpg') ? 1 : 0)), `${w}×${h} to 1×${oh}×${ow}: grey JPEGs only`);
   }
 });
 
-test('JPEGs the fast path leaves to sharp: a profile, an EXIF rotation, CMYK, another aspect, an upscale, damage', async (t) => {
+test('JPEGs the fast path leaves to sharp: a profile, an EXIF rotation, CMYK, an upscale, damage', async (t) => {
   const dir = tmpDir('jpeg-left-');
   const base = () => photo(64, 64, 3);
   const good = await base().jpeg().toBuffer();
@@ -91,7 +101,7 @@ test('JPEGs the fast path leaves to sharp: a profile, an EXIF rotation, CMYK, an
     ['exif-rotated.jpg', rotated, false],
     ['profile.jpg', await base().withIccProfile('p3').jpeg().toBuffer(), false],
     ['cmyk.jpg', await base().toColourspace('cmyk').jpeg().toBuffer(), false],
-    ['wide.jpg', await photo(80, 64, 4).jpeg().toBuffer(), false],
+    ['wide.jpg', await photo(80, 64, 4).jpeg().toBuffer(), true], // 'cover' crops it (at 'fill', it is sharp's)
     ['small.jpg', await photo(16, 16, 5).jpeg().toBuffer(), false],
     ['truncated.jpg', good.subarray(0, Math.floor(good.length * 0.7)), false],
     ['garbage-inside.jpg', Buffer.concat([good.subarray(0, good.length - 200), Buffer.alloc(100, 0x55), good.subarray(good.length - 100)]), false],
@@ -102,8 +112,8 @@ test('JPEGs the fast path leaves to sharp: a profile, an EXIF rotation, CMYK, an
   t.is((await sharp(path.join(dir, 'exif-rotated.jpg')).metadata()).orientation, 6);
   const { decoded } = await compare(t, cases.map(([n]) => path.join(dir, n)), 3, 32, 32);
   t.deepEqual(decoded, cases.map(([, , taken]) => (taken ? 1 : 0)));
-  // What sharp makes of those: it reads the rotated, profiled, CMYK, wide and small ones; it refuses the damaged ones.
-  for (const name of ['exif-rotated.jpg', 'profile.jpg', 'cmyk.jpg', 'wide.jpg', 'small.jpg']) {
+  // What sharp makes of those: it reads the rotated, profiled, CMYK and small ones; it refuses the damaged ones.
+  for (const name of ['exif-rotated.jpg', 'profile.jpg', 'cmyk.jpg', 'small.jpg']) {
     t.is((await decodeImage(path.join(dir, name), { channels: 3, height: 32, width: 32 }, 'cover')).length, 3072, name);
   }
   for (const name of ['truncated.jpg', 'not-a-jpeg.jpg']) {
@@ -116,7 +126,7 @@ test('JPEGs the fast path leaves to sharp: a profile, an EXIF rotation, CMYK, an
   huge.writeUInt16BE(65500, sof + 7);
   const hugeFile = path.join(dir, 'huge.jpg');
   fs.writeFileSync(hugeFile, huge);
-  t.deepEqual(Array.from((await native().decodeImageFiles([hugeFile], 3, 32, 32, 1e8)).decoded), [0]);
+  t.deepEqual(Array.from((await native().decodeImageFiles([hugeFile], 3, 32, 32, 1e8, true)).decoded), [0]);
   await t.throwsAsync(decodeImage(hugeFile, { channels: 3, height: 32, width: 32 }, 'cover', 1e8), { message: /Cannot decode .*huge\.jpg.*pixel limit/ });
 });
 
@@ -124,7 +134,7 @@ test('fromFolder decodes a folder of JPEGs through the fast path with sharp\'s b
   const root = tmpDir('jpeg-folder-');
   for (const c of ['a', 'b']) fs.mkdirSync(path.join(root, c), { recursive: true });
   await photo(128, 128, 30).jpeg().toFile(path.join(root, 'a', '1.jpg'));
-  await photo(96, 64, 31).jpeg().toFile(path.join(root, 'a', '2.jpg')); // another aspect ratio: sharp's, cropped
+  await photo(96, 64, 31).jpeg().toFile(path.join(root, 'a', '2.jpg')); // another aspect ratio, cropped
   await photo(128, 128, 32).withMetadata({ orientation: 3 }).jpeg().toFile(path.join(root, 'b', '3.jpeg'));
   await photo(256, 256, 33).jpeg({ progressive: true }).toFile(path.join(root, 'b', '4.JPG'));
   const { train } = await ImageDataset.fromFolder(root, { size: 32, fit: 'cover' });

@@ -63,7 +63,7 @@ test('the fast path takes the common PNGs and gives sharp\'s bytes; it leaves th
     [[0, 8], [4, 8], [2, 8], [6, 8], [3, 8], [3, 8], [2, 16]]);
   for (const channels of [3, 1] as const) {
     const shape = { channels, height: 16, width: 16 };
-    const r = await native().decodeImageFiles(list.map((f) => f.file), channels, 16, 16, 1e8);
+    const r = await native().decodeImageFiles(list.map((f) => f.file), channels, 16, 16, 1e8, true);
     const per = 16 * 16 * channels;
     for (const [i, f] of list.entries()) {
       const name = `${path.basename(f.file)} at ${channels} channel(s)`;
@@ -101,7 +101,7 @@ test('a damaged or truncated PNG is left to sharp, which refuses it naming the f
   const cases: [string, Buffer][] = [['crc.png', crc], ['truncated.png', cut],
     ...(crc32 ? [['adler.png', adler] as [string, Buffer], ['plte-after-trns.png', misplaced!] as [string, Buffer]] : [])];
   for (const [name, bytes] of cases) fs.writeFileSync(path.join(dir, name), bytes);
-  const r = await native().decodeImageFiles(cases.map(([n]) => path.join(dir, n)), 3, 16, 16, 1e8);
+  const r = await native().decodeImageFiles(cases.map(([n]) => path.join(dir, n)), 3, 16, 16, 1e8, true);
   t.deepEqual(Array.from(r.decoded), cases.map(() => 0));
   for (const [name] of cases.filter(([n]) => n !== 'plte-after-trns.png')) {
     await t.throwsAsync(decodeImage(path.join(dir, name), { channels: 3, height: 16, width: 16 }), { message: new RegExp(`Cannot decode .*${name}`) });

@@ -254,7 +254,7 @@ export interface NativeAddon {
    */
   readTarGz(path: string, wanted: Record<string, number>): Promise<{ members: { name: string; data: Uint8Array }[]; names: string[] }>;
   /** The files the addon decodes itself (common PNGs of exactly this size): decoded[i] 1, their HWC bytes in pixels. */
-  decodeImageFiles(files: string[], channels: number, height: number, width: number, maxPixels: number): Promise<{ decoded: Uint8Array; pixels: Uint8Array }>;
+  decodeImageFiles(files: string[], channels: number, height: number, width: number, maxPixels: number, cover: boolean): Promise<{ decoded: Uint8Array; pixels: Uint8Array }>;
   constants: NativeConstants;
   /**
    * Only in an addon built in a checkout with its tests (absent from an installed package's). For tests: one train-mode BatchNorm + ReLU (+ residual) forward and backward on NCHW arrays, through the fused

@@ -174,8 +174,8 @@ function readCache(file: string): DecodedFolder | undefined {
 const NATIVE_CHUNK_BYTES = 32 * 2 ** 20;
 
 /**
- * The files the addon decodes itself (common PNGs already at the dataset's size; common JPEGs of the dataset's aspect
- * ratio, shrunk as sharp shrinks them: no JavaScript or sharp per image),
+ * The files the addon decodes itself (common PNGs already at the dataset's size; common JPEGs, shrunk and cropped as
+ * sharp does for fit 'cover', or of the dataset's aspect ratio for any fit: no JavaScript or sharp per image),
  * into `pixels` and marked in `ok`; the rest are sharp's. Returns how many it decoded.
  */
 async function decodeNatively(files: string[], o: FolderPlan, pixels: Uint8Array, ok: Uint8Array): Promise<number> {
@@ -185,7 +185,7 @@ async function decodeNatively(files: string[], o: FolderPlan, pixels: Uint8Array
   const step = Math.max(1, Math.floor(NATIVE_CHUNK_BYTES / per));
   for (let at = 0; at < natives.length; at += step) {
     const chunk = natives.slice(at, at + step);
-    const r = await native().decodeImageFiles(chunk.map((i) => files[i]), o.shape.channels, o.shape.height, o.shape.width, o.maxPixels);
+    const r = await native().decodeImageFiles(chunk.map((i) => files[i]), o.shape.channels, o.shape.height, o.shape.width, o.maxPixels, o.fit === 'cover');
     chunk.forEach((i, k) => {
       if (!r.decoded[k]) return;
       pixels.set(r.pixels.subarray(k * per, (k + 1) * per), i * per);

@@ -78,8 +78,9 @@ Napi::Buffer<uint8_t> OwnedBuffer(Napi::Env env, std::vector<uint8_t>&& bytes) {
   return b;
 }
 
-// decodeImageFiles(files: string[], channels, height, width, maxPixels) -> Promise<{ decoded: Uint8Array (1: decoded),
-// pixels: Uint8Array (files × height × width × channels; a file's bytes mean nothing where decoded is 0) }>
+// decodeImageFiles(files: string[], channels, height, width, maxPixels, cover: boolean) -> Promise<{ decoded:
+// Uint8Array (1: decoded), pixels: Uint8Array (files × height × width × channels; a file's bytes mean nothing where
+// decoded is 0) }>
 Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     const Napi::Value list = args::At(info, 0);
@@ -94,13 +95,14 @@ Napi::Value DecodeImageFilesJs(const Napi::CallbackInfo& info) {
                      args::Int(args::At(info, 3), "decodeImageFiles: width", kMinImageSide, kMaxImageSide)};
     if (!shape.Valid()) throw RangeErrorEx("decodeImageFiles: channels must be 1 or 3");
     const int64_t max_pixels = args::Int(args::At(info, 4), "decodeImageFiles: maxPixels", 1, kMaxSafeInteger);
+    const bool cover = args::Bool(args::At(info, 5), "decodeImageFiles: cover");
     auto pixels = std::make_shared<std::vector<uint8_t>>();
     auto decoded = std::make_shared<std::vector<uint8_t>>();
     return TaskWorker::Run(
         info.Env(), "resnet-cifar:decodeImageFiles",
-        [files, shape, max_pixels, pixels, decoded] {
+        [files, shape, max_pixels, cover, pixels, decoded] {
           pixels->resize(files->size() * static_cast<size_t>(shape.Pixels()));
-          *decoded = DecodeImageFiles(*files, shape, max_pixels, pixels->data());
+          *decoded = DecodeImageFiles(*files, shape, max_pixels, cover, pixels->data());
         },
         [pixels, decoded](Napi::Env env) -> Napi::Value {
           auto o = Napi::Object::New(env);

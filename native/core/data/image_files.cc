@@ -27,21 +27,22 @@ bool IsJpeg(const std::vector<char>& b) {
 
 // A JPEG of the dataset's aspect ratio, at least its size: decoded at the DCT scale sharp picks, then reduced to the
 // dataset's size as sharp reduces it (data/sharp_resize). False for a file left to sharp.
-bool DecodeJpegFile(const std::vector<char>& bytes, const ImageShape& shape, int64_t max_pixels, uint8_t* out) {
+bool DecodeJpegFile(const std::vector<char>& bytes, const ImageShape& shape, int64_t max_pixels, bool cover,
+                    uint8_t* out) {
   const JpegShrinkFor shrink_for = [&](int64_t height, int64_t width) {
-    return SharpJpegShrink(height, width, shape.height, shape.width);
+    return SharpJpegShrink(height, width, shape.height, shape.width, cover);
   };
   JpegImage img;
   if (DecodeJpeg(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), shape.channels, max_pixels,
                  shrink_for, img) != JpegResult::kDecoded) {
     return false;
   }
-  return ReduceLikeSharp(img.pixels.data(), img.height, img.width, shape, out);
+  return ReduceLikeSharp(img.pixels.data(), img.height, img.width, shape, cover, out);
 }
 }  // namespace
 
 std::vector<uint8_t> DecodeImageFiles(const std::vector<std::string>& files, const ImageShape& shape,
-                                      int64_t max_pixels, uint8_t* out) {
+                                      int64_t max_pixels, bool cover, uint8_t* out) {
   std::vector<uint8_t> decoded(files.size(), 0);
   const auto per = static_cast<size_t>(shape.Pixels());
   const auto decode = [&](size_t i) {
@@ -51,7 +52,7 @@ std::vector<uint8_t> DecodeImageFiles(const std::vector<std::string>& files, con
       const std::vector<char> bytes = ReadFile(f);
       uint8_t* image = out + i * per;
       decoded[i] = IsJpeg(bytes)
-                       ? DecodeJpegFile(bytes, shape, max_pixels, image)
+                       ? DecodeJpegFile(bytes, shape, max_pixels, cover, image)
                        : DecodePng(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), shape.height,
                                    shape.width, shape.channels, max_pixels, image) == PngResult::kDecoded;
     } catch (const std::exception&) {
