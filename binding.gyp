@@ -7,7 +7,9 @@
       "target_name": "resnet_cifar_jpeg",
       "type": "static_library",
       "sources": ["<!@(node scripts/build/sources.js --jpeg)"],
-      "cflags": ["-fvisibility=hidden"],
+      # upstream's code as it is: node-gyp's -Wall would flag one signed/unsigned ?: in jdphuff.c, which CMake's
+      # flags (no -Wall for it) do not.
+      "cflags": ["-fvisibility=hidden", "-Wno-sign-compare"],
       "direct_dependent_settings": {"include_dirs": ["native/third_party/libjpeg-turbo/src"]},
       "include_dirs": ["native/third_party/libjpeg-turbo/src"]
     },

@@ -26,9 +26,16 @@ test('every torch library the addon links resolves into the one libtorch that wa
 
 test('both builds compile what scripts/build/sources.js plans, and the plan covers every native source exactly once', (t) => {
   const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
-  t.deepEqual(JSON.parse(gyp).targets[0].sources, ['<!@(node scripts/build/sources.js --write build/unity)']);
+  const targets = JSON.parse(gyp).targets as { target_name: string; sources: string[]; dependencies?: string[] }[];
+  const addon = targets.find((x) => x.target_name === 'resnet_cifar');
+  t.deepEqual(addon?.sources, ['<!@(node scripts/build/sources.js --write build/unity)']);
   t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/build\/sources\.js/);
-  const { sources, plan } = require(path.join(ROOT, 'scripts/build/sources.js'));
+  // The vendored JPEG decompressor: its own static library in both builds, from the one list, every file there.
+  t.deepEqual(targets.find((x) => x.target_name === 'resnet_cifar_jpeg')?.sources, ['<!@(node scripts/build/sources.js --jpeg)']);
+  t.deepEqual(addon?.dependencies, ['resnet_cifar_jpeg']);
+  t.regex(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'), /COMMAND node scripts\/build\/sources\.js --jpeg/);
+  const { sources, plan, JPEG_FILES } = require(path.join(ROOT, 'scripts/build/sources.js'));
+  t.true((JPEG_FILES as string[]).length > 40 && (JPEG_FILES as string[]).every((f) => fs.existsSync(path.join(ROOT, f))), 'the JPEG files exist');
   const onDisk = execFileSync('find', [path.join(ROOT, 'native'), '-name', '*.cc'], { encoding: 'utf8' }).trim().split('\n').sort();
   t.deepEqual(sources(), onDisk);
   const p = plan() as { groups: { name: string; files: string[] }[]; alone: string[] };
