@@ -12,10 +12,13 @@ const SHIPPED = [
   /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^CMakeLists\.txt$/, /^binding\.gyp$/, /^bin\/resnet-cifar\.js$/,
   /^dist\/[\w/-]+\.(js|d\.ts)$/, /^native\/(core|napi)\/[\w/-]+\.(cc|h)$/, /^scripts\/build\/[\w-]+\.(js|json)$/,
   /^pretrained\/[\w-]+\.safetensors$/, /^proto\/[\w/-]+\.proto$/,
+  // The vendored JPEG decompressor: its C sources and headers, its licences and our note on it.
+  /^native\/third_party\/libjpeg-turbo\/src\/[\w/-]+\.(c|h)$/, /^native\/third_party\/libjpeg-turbo\/(LICENSE\.md|README\.ijg|VENDORED\.md)$/,
 ];
 /** The pretrained networks the package must ship (each trained with the paper's full recipe). */
 const NETWORKS = ['resnet20', 'resnet32', 'resnet56'];
-const REQUIRED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
+const REQUIRED = ['native/third_party/libjpeg-turbo/LICENSE.md', 'native/third_party/libjpeg-turbo/README.ijg',
+  'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js', 'bin/resnet-cifar.js', 'scripts/build/build.js',
   'scripts/build/libtorch.js', 'scripts/build/libtorch-download.js', 'dist/base/resumable-download.js', 'CMakeLists.txt',
   ...NETWORKS.map((name) => `pretrained/${name}.safetensors`), 'proto/tensorboard.proto'];
 
