@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ImageDataset } from '../lib/index';
 import { native } from '../lib/base/native';
 import { decodeImage } from '../lib/data/images';
-import { tmpDir } from './helpers';
+import { chwOf, tmpDir } from './helpers';
 
 const sharp = require('sharp') as typeof import('sharp');
 
@@ -142,8 +142,6 @@ test('fromFolder decodes a folder of JPEGs through the fast path with sharp\'s b
   t.deepEqual(Array.from(labels), [0, 0, 1, 1]);
   for (const [i, f] of ['a/1.jpg', 'a/2.jpg', 'b/3.jpeg', 'b/4.JPG'].entries()) {
     const hwc = await decodeImage(path.join(root, f), { channels: 3, height: 32, width: 32 }, 'cover');
-    const chw = Buffer.alloc(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) chw[c * 1024 + p] = hwc[p * 3 + c];
-    t.true(chw.equals(Buffer.from(got.subarray(i * 3072, (i + 1) * 3072))), f);
+    t.true(chwOf(hwc, 3).equals(Buffer.from(got.subarray(i * 3072, (i + 1) * 3072))), f);
   }
 });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ImageDataset } from '../lib/index';
 import { native } from '../lib/base/native';
 import { decodeImage } from '../lib/data/images';
-import { tmpDir } from './helpers';
+import { chwOf, tmpDir } from './helpers';
 
 const sharp = require('sharp') as typeof import('sharp');
 
@@ -121,8 +121,6 @@ test('a damaged or truncated PNG is left to sharp, which refuses it naming the f
   const files4 = ['a/1.png', 'a/2.jpg', 'b/3.png', 'b/4.png'].map((f) => path.join(root, f));
   for (const [i, f] of files4.entries()) {
     const hwc = await decodeImage(f, { channels: 3, height: 16, width: 16 }, 'cover');
-    const chw = Buffer.alloc(768);
-    for (let p = 0; p < 256; p++) for (let c = 0; c < 3; c++) chw[c * 256 + p] = hwc[p * 3 + c];
-    t.true(chw.equals(Buffer.from(got.subarray(i * 768, (i + 1) * 768))), path.basename(f));
+    t.true(chwOf(hwc, 3).equals(Buffer.from(got.subarray(i * 768, (i + 1) * 768))), path.basename(f));
   }
 });

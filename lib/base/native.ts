@@ -253,7 +253,7 @@ export interface NativeAddon {
    * `names` lists every regular file seen.
    */
   readTarGz(path: string, wanted: Record<string, number>): Promise<{ members: { name: string; data: Uint8Array }[]; names: string[] }>;
-  /** The files the addon decodes itself (common PNGs of exactly this size): decoded[i] 1, their HWC bytes in pixels. */
+  /** The files the addon decodes itself (common PNGs of exactly this size; common JPEGs, resized as sharp's fit 'cover' when `cover`, else of this aspect ratio): decoded[i] 1, their HWC bytes in pixels. */
   decodeImageFiles(files: string[], channels: number, height: number, width: number, maxPixels: number, cover: boolean): Promise<{ decoded: Uint8Array; pixels: Uint8Array }>;
   constants: NativeConstants;
   /**

@@ -16,6 +16,14 @@ export function tmpDir(prefix = 'resnet-cifar-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** One image's interleaved HWC bytes (as decoders give them) in planes, CHW (as datasets hold them). */
+export function chwOf(hwc: Uint8Array, channels: number): Buffer {
+  const plane = hwc.length / channels;
+  const chw = Buffer.alloc(hwc.length);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) chw[c * plane + p] = hwc[p * channels + c];
+  return chw;
+}
+
 export interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /**

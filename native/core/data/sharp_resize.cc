@@ -34,14 +34,13 @@ double Lanczos3(double x) { return (x >= -3 && x <= 3) ? Sinc(x) * Sinc(x / 3) :
 // One direction of libvips's vips_reduceh / vips_reducev (uchar, Lanczos3): where each output pixel reads and with
 // which 12-bit mask.
 struct Reduce {
-  int64_t in_size = 0, out_size = 0;
+  int64_t out_size = 0;
   int points = 0, pad = 0;
   double factor = 0, offset = 0;
   std::vector<std::vector<int16_t>> masks;  // kTransformScale + 1 of `points` each
 
   // False when libvips would do something else (a box pre-shrink, a mask too long).
   bool Plan(int64_t in, double f) {
-    in_size = in;
     factor = f;
     out_size = static_cast<int64_t>(static_cast<double>(in) / f + 0.5);  // VIPS_ROUND_UINT
     if (out_size <= 0) return false;
